@@ -1,0 +1,15 @@
+"""Settings for the test suite: the normal settings, with background tasks run inline."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from soraweb.settings import *  # noqa: F403
+from soraweb.settings import Q_CLUSTER
+
+# django-q2 reads Q_CLUSTER once at import, so override_settings cannot switch this per test.
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="soraweb-test-media-"))
+SORAWEB_POLL_LOOP_SECONDS = 0.0

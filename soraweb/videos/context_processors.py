@@ -1,0 +1,9 @@
+from __future__ import annotations
+
+from soraweb.videos.selectors import demo_provider_in_use
+
+
+def studio(request) -> dict:
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    return {"demo_provider": demo_provider_in_use()}

@@ -1,0 +1,31 @@
+"""Make a fresh or upgraded installation ready: polling schedule and a first admin account."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from soraweb.videos.schedules import ensure_schedules
+
+
+class Command(BaseCommand):
+    help = "Ensure the polling schedule exists and create a first admin account when there is none."
+
+    def handle(self, *args, **options) -> None:
+        ensure_schedules()
+        User = get_user_model()
+        if User.objects.filter(is_superuser=True).exists():
+            return
+        username = os.environ.get("SORAWEB_ADMIN_USER") or "admin"
+        password = os.environ.get("SORAWEB_ADMIN_PASSWORD")
+        generated = not password
+        if generated:
+            password = secrets.token_urlsafe(12)
+        User.objects.create_superuser(username=username, email="", password=password)
+        self.stdout.write(self.style.SUCCESS(f"Created the first admin account: {username}"))
+        if generated:
+            # Printed once, here, because nobody else knows it; it is stored only as a hash.
+            self.stdout.write(self.style.WARNING(f"Its password (shown only this once): {password}"))

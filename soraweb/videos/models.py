@@ -1,0 +1,362 @@
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from soraweb.providers.base import ProviderConfig, WireFormat
+
+
+class Provider(models.Model):
+    """A relay gateway. The API key is write-only: the admin never shows it again."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    # The environment provider takes its base URL, key and format from SORAWEB_PROVIDER_* at
+    # run time (and falls back to the built-in simulator when those are unset), so a secret
+    # given by environment is never copied into the database.
+    from_environment = models.BooleanField(
+        _("configured by environment"),
+        default=False,
+        help_text=_("Base URL, API key and format come from SORAWEB_PROVIDER_* settings."),
+    )
+    base_url = models.URLField(_("base URL"), blank=True, help_text=_("For example https://relay.example.com/v1"))
+    wire_format = models.CharField(
+        _("wire format"), max_length=20, choices=[(f.value, f.value) for f in WireFormat],
+        default=WireFormat.UNIFIED.value,
+    )
+    api_key = models.CharField(_("API key"), max_length=500, blank=True)
+    extra_headers = models.JSONField(_("extra headers"), default=dict, blank=True)
+    concurrency_limit = models.PositiveIntegerField(
+        _("concurrent requests"), default=8,
+        help_text=_("Most requests soraweb sends to this provider at the same time."),
+    )
+    poll_interval_seconds = models.FloatField(
+        _("poll interval (seconds)"), default=5.0,
+        help_text=_("How often a running job is checked (the provider may ask for longer)."),
+    )
+    webhook_secret = models.CharField(_("webhook secret"), max_length=200, blank=True)
+    charges_failed_jobs = models.BooleanField(_("charges failed jobs"), default=False)
+    enabled = models.BooleanField(_("enabled"), default=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("provider")
+        verbose_name_plural = _("providers")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_simulator(self) -> bool:
+        return self.from_environment and not settings.SORAWEB_PROVIDER_BASE_URL
+
+    def config(self) -> ProviderConfig:
+        common = {
+            "connect_timeout": settings.SORAWEB_PROVIDER_CONNECT_TIMEOUT,
+            "read_timeout": settings.SORAWEB_PROVIDER_READ_TIMEOUT,
+            "stream_read_timeout": settings.SORAWEB_PROVIDER_STREAM_TIMEOUT,
+            "max_download_bytes": settings.SORAWEB_MAX_VIDEO_BYTES,
+            "extra_headers": dict(self.extra_headers or {}),
+        }
+        if self.from_environment:
+            if settings.SORAWEB_PROVIDER_BASE_URL:
+                return ProviderConfig(
+                    base_url=settings.SORAWEB_PROVIDER_BASE_URL,
+                    wire_format=WireFormat(settings.SORAWEB_PROVIDER_FORMAT),
+                    api_key=settings.SORAWEB_PROVIDER_API_KEY,
+                    **common,
+                )
+            return ProviderConfig(base_url=settings.SORAWEB_SIMULATOR_URL, wire_format=WireFormat.UNIFIED, **common)
+        return ProviderConfig(
+            base_url=self.base_url, wire_format=WireFormat(self.wire_format), api_key=self.api_key, **common
+        )
+
+    @property
+    def effective_poll_interval(self) -> float:
+        # The simulator finishes in seconds; real relays are asked about every few seconds.
+        return 1.0 if self.is_simulator else max(1.0, self.poll_interval_seconds)
+
+
+class VideoModel(models.Model):
+    """One entry of the model catalogue: what can be asked of which provider, at what price."""
+
+    name = models.CharField(_("model name sent to the provider"), max_length=100)
+    display_name = models.CharField(_("display name"), max_length=100)
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="models")
+    orientations = models.JSONField(_("orientations"), default=list)
+    sizes = models.JSONField(_("sizes"), default=list)
+    durations = models.JSONField(_("durations (seconds)"), default=list)
+    default_size = models.CharField(_("default size"), max_length=30, blank=True)
+    default_duration = models.PositiveIntegerField(_("default duration"), null=True, blank=True)
+    max_images = models.PositiveIntegerField(
+        _("reference images allowed"), default=1, help_text=_("0 means text-to-video only.")
+    )
+    # {"small": "0.10", "large": "0.30"}: US dollars per second of video, per size.
+    price_per_second = models.JSONField(_("price per second by size"), default=dict, blank=True)
+    deadline_minutes = models.PositiveIntegerField(_("deadline (minutes)"), default=30)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "display_name"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "name"], name="unique_model_per_provider")
+        ]
+        verbose_name = _("video model")
+        verbose_name_plural = _("video models")
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    def price_for(self, size: str) -> Decimal:
+        return Decimal(str((self.price_per_second or {}).get(size, "0")))
+
+    def estimate_cost(self, size: str, duration: int) -> Decimal:
+        return (self.price_for(size) * duration).quantize(Decimal("0.01"))
+
+    def rules(self) -> dict[str, Any]:
+        return {
+            "orientations": list(self.orientations),
+            "sizes": list(self.sizes),
+            "durations": [int(d) for d in self.durations],
+            "max_images": self.max_images,
+        }
+
+
+class Prompt(models.Model):
+    text = models.TextField(_("prompt"))
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prompts")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+def _image_path(instance: ReferenceImage, filename: str) -> str:
+    ext = os.path.splitext(filename)[1].lower() or ".png"
+    return f"references/{instance.sha256[:2]}/{instance.sha256}{ext}"
+
+
+class ReferenceImage(models.Model):
+    file = models.FileField(_("file"), upload_to=_image_path)
+    original_name = models.CharField(_("original file name"), max_length=255, blank=True)
+    content_type = models.CharField(max_length=50, default="image/png")
+    sha256 = models.CharField(max_length=64, db_index=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reference_images"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.original_name or self.sha256[:12]
+
+
+class JobState(models.TextChoices):
+    PENDING = "pending", _("Waiting to start")
+    SUBMITTING = "submitting", _("Starting")
+    QUEUED = "queued", _("Queued at provider")
+    RUNNING = "running", _("Generating")
+    ARCHIVING = "archiving", _("Saving video")
+    SUCCEEDED = "succeeded", _("Ready")
+    FAILED = "failed", _("Failed")
+    EXPIRED = "expired", _("Expired")
+    NEEDS_ATTENTION = "needs_attention", _("Needs attention")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+# The state machine, written down once. Anything not listed here is refused.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    JobState.PENDING: frozenset({JobState.SUBMITTING, JobState.CANCELLED, JobState.FAILED}),
+    JobState.SUBMITTING: frozenset(
+        {
+            JobState.PENDING,  # the request never reached the provider: safe to try again
+            JobState.QUEUED,
+            JobState.RUNNING,
+            JobState.ARCHIVING,  # formats that stream the whole generation out of create
+            JobState.FAILED,
+            JobState.NEEDS_ATTENTION,
+            JobState.CANCELLED,
+        }
+    ),
+    JobState.QUEUED: frozenset(
+        {JobState.RUNNING, JobState.ARCHIVING, JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED}
+    ),
+    JobState.RUNNING: frozenset(
+        {JobState.QUEUED, JobState.ARCHIVING, JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED}
+    ),
+    JobState.ARCHIVING: frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.EXPIRED}),
+    JobState.NEEDS_ATTENTION: frozenset({JobState.FAILED, JobState.CANCELLED}),
+    JobState.SUCCEEDED: frozenset(),
+    JobState.FAILED: frozenset(),
+    JobState.EXPIRED: frozenset(),
+    JobState.CANCELLED: frozenset(),
+}
+ACTIVE_STATES = frozenset(
+    {JobState.PENDING, JobState.SUBMITTING, JobState.QUEUED, JobState.RUNNING, JobState.ARCHIVING}
+)
+AT_PROVIDER_STATES = frozenset({JobState.QUEUED, JobState.RUNNING})
+# States that wait for no machine: finished, or waiting for a person.
+SETTLED_STATES = frozenset(set(JobState.values) - set(ACTIVE_STATES))
+
+
+class InvalidTransition(Exception):
+    pass
+
+
+def _video_path(instance: VideoJob, filename: str) -> str:
+    return f"videos/{instance.created_at:%Y/%m}/job-{instance.pk}{os.path.splitext(filename)[1]}"
+
+
+class VideoJobQuerySet(models.QuerySet):
+    def active(self) -> VideoJobQuerySet:
+        return self.filter(state__in=ACTIVE_STATES)
+
+    def succeeded(self) -> VideoJobQuerySet:
+        return self.filter(state=JobState.SUCCEEDED)
+
+
+class VideoJob(models.Model):
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="video_jobs")
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="jobs")
+    images = models.ManyToManyField(ReferenceImage, blank=True, related_name="jobs")
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="jobs")
+    video_model = models.ForeignKey(VideoModel, on_delete=models.PROTECT, related_name="jobs")
+    model_name = models.CharField(_("model"), max_length=100)  # as sent, kept if the catalogue changes
+    orientation = models.CharField(_("orientation"), max_length=20)
+    size = models.CharField(_("size"), max_length=30)
+    duration = models.PositiveIntegerField(_("duration"))
+    estimated_cost = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+
+    state = models.CharField(_("state"), max_length=20, choices=JobState.choices, default=JobState.PENDING)
+    remote_id = models.CharField(_("remote id"), max_length=255, blank=True, db_index=True)
+    raw_status = models.CharField(_("provider status"), max_length=100, blank=True)
+    progress = models.PositiveSmallIntegerField(_("progress"), default=0)
+    error_message = models.TextField(_("error"), blank=True)
+
+    # One moment per phase.
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    provider_completed_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+
+    # Scheduling: a background step claims a job by moving these forward conditionally.
+    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    refresh_requested_at = models.DateTimeField(null=True, blank=True)
+
+    submit_attempts = models.PositiveIntegerField(default=0)
+    poll_count = models.PositiveIntegerField(default=0)
+    poll_errors = models.PositiveIntegerField(default=0)  # consecutive transient failures
+    archive_attempts = models.PositiveIntegerField(default=0)
+
+    remote_video_url = models.URLField(max_length=2000, blank=True)
+    remote_thumbnail_url = models.URLField(max_length=2000, blank=True)
+    video = models.FileField(upload_to=_video_path, blank=True)
+    poster = models.FileField(upload_to=_video_path, blank=True)
+    video_sha256 = models.CharField(max_length=64, blank=True)
+    video_bytes = models.BigIntegerField(null=True, blank=True)
+    video_width = models.PositiveIntegerField(null=True, blank=True)
+    video_height = models.PositiveIntegerField(null=True, blank=True)
+    video_seconds = models.FloatField(null=True, blank=True)
+
+    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+
+    objects = VideoJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["state", "next_poll_at"], name="job_state_poll_idx"),
+            models.Index(fields=["owner", "-created_at"], name="job_owner_created_idx"),
+            models.Index(fields=["state", "-finished_at"], name="job_state_finished_idx"),
+        ]
+        verbose_name = _("video job")
+        verbose_name_plural = _("video jobs")
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} ({self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @property
+    def is_terminal(self) -> bool:
+        return not TRANSITIONS[self.state]
+
+    @property
+    def can_cancel(self) -> bool:
+        return JobState.CANCELLED in TRANSITIONS[self.state]
+
+    @property
+    def can_retry(self) -> bool:
+        return self.state in {
+            JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED, JobState.NEEDS_ATTENTION
+        }
+
+    def elapsed(self) -> timedelta:
+        return (self.finished_at or timezone.now()) - self.created_at
+
+    def transition(self, to: str, *, message: str = "", data: dict | None = None, **fields: Any) -> bool:
+        """Move to ``to`` only if the job is still in the state this object was loaded in.
+
+        The conditional UPDATE is the claim: when two workers race, exactly one sees a row
+        change. Returns False (and changes nothing) when another process got there first.
+        """
+        old = self.state
+        if to not in TRANSITIONS[old]:
+            raise InvalidTransition(f"{old} -> {to} is not allowed")
+        now = timezone.now()
+        if to in SETTLED_STATES and "finished_at" not in fields:
+            fields["finished_at"] = now
+        with transaction.atomic():
+            changed = type(self).objects.filter(pk=self.pk, state=old).update(state=to, **fields)
+            if not changed:
+                return False
+            JobEvent.objects.create(job_id=self.pk, from_state=old, to_state=to, message=message[:2000], data=data or {})
+        self.state = to
+        for name, value in fields.items():
+            setattr(self, name, value)
+        return True
+
+
+class JobEvent(models.Model):
+    """The job's history: every state change with its time and cause."""
+
+    job = models.ForeignKey(VideoJob, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    from_state = models.CharField(max_length=20, blank=True)
+    to_state = models.CharField(max_length=20, blank=True)
+    message = models.TextField(blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_state} -> {self.to_state}"
+
+
+class WorkerLease(models.Model):
+    """A named lease, so only one poll loop runs at a time across every worker and machine."""
+
+    name = models.CharField(max_length=50, primary_key=True)
+    holder = models.CharField(max_length=100, blank=True)
+    until = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.name} held by {self.holder or 'nobody'} until {self.until:%H:%M:%S}"

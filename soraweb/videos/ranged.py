@@ -1,0 +1,56 @@
+"""Serve a stored file with HTTP Range support, so browsers can seek in videos (206)."""
+
+from __future__ import annotations
+
+import re
+
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+
+RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+CHUNK = 256 * 1024
+
+
+def _iter_range(fh, start: int, length: int):
+    try:
+        fh.seek(start)
+        remaining = length
+        while remaining > 0:
+            chunk = fh.read(min(CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+    finally:
+        fh.close()
+
+
+def ranged_file_response(request, fieldfile, *, content_type: str, filename: str | None = None, attachment: bool = False) -> HttpResponse:
+    size = fieldfile.size
+    header = request.headers.get("Range", "").strip()
+    match = RANGE_RE.match(header) if header else None
+    if not match or (not match.group(1) and not match.group(2)):
+        response = FileResponse(fieldfile.open("rb"), content_type=content_type, as_attachment=attachment, filename=filename)
+        response["Accept-Ranges"] = "bytes"
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+    first, last = match.group(1), match.group(2)
+    if first:
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+    else:  # "bytes=-N": the last N bytes
+        start = max(0, size - int(last))
+        end = size - 1
+    if start >= size or start > end:
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    length = end - start + 1
+    response = StreamingHttpResponse(_iter_range(fieldfile.open("rb"), start, length), status=206, content_type=content_type)
+    response["Content-Length"] = str(length)
+    response["Content-Range"] = f"bytes {start}-{end}/{size}"
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, max-age=3600"
+    if filename:
+        disposition = "attachment" if attachment else "inline"
+        response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    return response

@@ -1,0 +1,140 @@
+"""django-q2 entry points. Each is a thin wrapper around one service.
+
+Polling has two layers: a django-q2 schedule runs ``poll_loop`` every minute as the safety net,
+and each accepted job also enqueues ``poll_loop`` at once. The loop holds a lease (one loop at a
+time, across workers and machines), polls whatever is due, sleeps until the next job is due, and
+before its time budget ends hands over to a fresh task if work remains. So a finished job is
+noticed within about one poll interval, not within the schedule's minute.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from soraweb.videos import services
+from soraweb.videos.models import AT_PROVIDER_STATES, ACTIVE_STATES, VideoJob, WorkerLease
+
+logger = logging.getLogger(__name__)
+
+POLL_LEASE = "poll-loop"
+LEASE_SECONDS = 20
+MAX_POLL_THREADS = 32
+
+
+def enqueue(task: str, *args) -> None:
+    async_task(f"soraweb.videos.tasks.{task}", *args, task_name=f"{task}{args or ''}")
+
+
+def submit_job(job_id: int) -> None:
+    services.job_submit(job_id=job_id)
+
+
+def archive_job(job_id: int) -> None:
+    services.job_archive(job_id=job_id)
+
+
+# --- The poll loop ------------------------------------------------------------------------------
+
+
+def _lease_acquire(holder: str) -> bool:
+    now = timezone.now()
+    until = now + timedelta(seconds=LEASE_SECONDS)
+    WorkerLease.objects.get_or_create(name=POLL_LEASE, defaults={"until": now - timedelta(seconds=1)})
+    taken = WorkerLease.objects.filter(name=POLL_LEASE, until__lt=now).update(holder=holder, until=until)
+    return bool(taken)
+
+
+def _lease_renew(holder: str) -> bool:
+    until = timezone.now() + timedelta(seconds=LEASE_SECONDS)
+    return bool(WorkerLease.objects.filter(name=POLL_LEASE, holder=holder).update(until=until))
+
+
+def _lease_release(holder: str) -> None:
+    WorkerLease.objects.filter(name=POLL_LEASE, holder=holder).update(until=timezone.now() - timedelta(seconds=1))
+
+
+def poll_pass() -> int:
+    """Poll every due job once, each provider within its concurrency limit. Returns the count."""
+    due = services.jobs_claim_due_polls()
+    if not due:
+        return 0
+    by_provider: dict[int, list[VideoJob]] = {}
+    for job in due:
+        by_provider.setdefault(job.provider_id, []).append(job)
+
+    def poll_one(job: VideoJob) -> None:
+        try:
+            services.job_poll(job=job)
+        except Exception:
+            logger.exception("job %s: unexpected error while polling", job.pk)
+        finally:
+            connection.close()
+
+    pools = [
+        ThreadPoolExecutor(max_workers=max(1, min(jobs[0].provider.concurrency_limit, MAX_POLL_THREADS)), thread_name_prefix="poll")
+        for jobs in by_provider.values()
+    ]
+    try:
+        futures = [pool.submit(poll_one, job) for pool, jobs in zip(pools, by_provider.values(), strict=True) for job in jobs]
+        for future in futures:
+            future.result()
+    finally:
+        for pool in pools:
+            pool.shutdown(wait=True)
+    return len(due)
+
+
+def _seconds_until_next_due() -> float | None:
+    nxt = (
+        VideoJob.objects.filter(state__in=AT_PROVIDER_STATES, next_poll_at__isnull=False)
+        .order_by("next_poll_at")
+        .values_list("next_poll_at", flat=True)
+        .first()
+    )
+    if nxt is None:
+        return None
+    return max(0.0, (nxt - timezone.now()).total_seconds())
+
+
+def poll_loop() -> dict:
+    """Poll due jobs until the time budget is spent; see the module docstring."""
+    holder = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:6]}"
+    budget = settings.SORAWEB_POLL_LOOP_SECONDS
+    if not _lease_acquire(holder):
+        return {"ran": False}
+    started = time.monotonic()
+    polled = passes = 0
+    try:
+        while True:
+            services.jobs_recover()
+            polled += poll_pass()
+            passes += 1
+            elapsed = time.monotonic() - started
+            if elapsed >= budget or not _lease_renew(holder):
+                break
+            wait = _seconds_until_next_due()
+            if wait is None and not VideoJob.objects.filter(state__in=ACTIVE_STATES).exists():
+                break
+            # Sleep until the next job is due, but wake at least once a second so that new
+            # jobs, refresh clicks and webhooks are picked up quickly.
+            time.sleep(min(1.0, wait if wait is not None else 1.0, max(0.0, budget - elapsed)))
+            close_old_connections()
+    finally:
+        _lease_release(holder)
+    # Hand over if work remains. The lease is released first, so a loop enqueued meanwhile by a
+    # new job is not turned away while this one is on its way out.
+    if budget > 0 and VideoJob.objects.filter(state__in=ACTIVE_STATES).exists():
+        enqueue("poll_loop")
+    return {"ran": True, "passes": passes, "polled": polled}

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from soraweb.videos import views
+
+app_name = "videos"
+
+urlpatterns = [
+    path("", views.studio, name="studio"),
+    path("form/options/", views.form_options, name="form_options"),
+    path("gallery/", views.gallery, name="gallery"),
+    path("jobs/<int:pk>/", views.job_detail, name="job_detail"),
+    path("jobs/<int:pk>/card/", views.job_card, name="job_card"),
+    path("jobs/<int:pk>/cancel/", views.job_cancel, name="job_cancel"),
+    path("jobs/<int:pk>/retry/", views.job_retry, name="job_retry"),
+    path("jobs/<int:pk>/video.mp4", views.job_video, name="job_video"),
+    path("jobs/<int:pk>/poster.jpg", views.job_poster, name="job_poster"),
+]

@@ -1,0 +1,41 @@
+"""Finished videos are served to signed-in people only, with HTTP Range support for seeking."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import reverse
+
+from soraweb.videos.models import JobState, Prompt, VideoJob, VideoModel
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def finished_job(member):
+    vm = VideoModel.objects.get(name="sora-2")
+    job = VideoJob.objects.create(
+        owner=member, prompt=Prompt.objects.create(text="tiny", author=member), provider=vm.provider, video_model=vm,
+        model_name=vm.name, orientation="portrait", size="small", duration=10, state=JobState.SUCCEEDED,
+    )
+    job.video.save("v.mp4", ContentFile(bytes(range(256)) * 40), save=True)  # 10,240 bytes
+    return job
+
+
+def test_it_answers_a_range_request_with_206_and_exactly_those_bytes(client, member, finished_job):
+    client.force_login(member)
+    url = reverse("videos:job_video", args=[finished_job.pk])
+    response = client.get(url, HTTP_RANGE="bytes=100-199")
+    assert response.status_code == 206
+    assert response["Content-Range"] == "bytes 100-199/10240"
+    assert b"".join(response.streaming_content) == (bytes(range(256)) * 40)[100:200]
+    tail = client.get(url, HTTP_RANGE="bytes=-10")
+    assert b"".join(tail.streaming_content) == (bytes(range(256)) * 40)[-10:]
+    whole = client.get(url)
+    assert whole.status_code == 200 and whole["Accept-Ranges"] == "bytes"
+    assert client.get(url, HTTP_RANGE="bytes=99999-").status_code == 416
+
+
+def test_videos_are_not_served_to_anonymous_visitors(client, finished_job):
+    response = client.get(reverse("videos:job_video", args=[finished_job.pk]))
+    assert response.status_code == 302
