@@ -78,6 +78,10 @@ class Provider(models.Model):
         )
 
     @property
+    def webhook_secret_value(self) -> str:
+        return settings.SORAWEB_PROVIDER_WEBHOOK_SECRET if self.from_environment else self.webhook_secret
+
+    @property
     def effective_poll_interval(self) -> float:
         # The simulator finishes in seconds; real relays are asked about every few seconds.
         return 1.0 if self.is_simulator else max(1.0, self.poll_interval_seconds)
@@ -360,3 +364,16 @@ class WorkerLease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} held by {self.holder or 'nobody'} until {self.until:%H:%M:%S}"
+
+
+class WebhookDelivery(models.Model):
+    """Delivery ids already handled: senders retry for days, so each id is acted on once."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    webhook_id = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=100, blank=True)
+    remote_id = models.CharField(max_length=255, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["provider", "webhook_id"], name="unique_webhook_delivery")]

@@ -40,6 +40,7 @@ from soraweb.videos.models import (
     ReferenceImage,
     VideoJob,
     VideoModel,
+    WebhookDelivery,
 )
 
 logger = logging.getLogger(__name__)
@@ -366,6 +367,17 @@ def _poll_failed(job: VideoJob, exc: ProviderError) -> None:
     logger.info("job %s: status check failed (%s), next try in %.0f s", job.pk, exc.message, delay)
 
 
+def job_poll_now(*, job_id: int) -> bool:
+    """Poll one job at once (a webhook said it changed), unless a poller holds it already."""
+    now = timezone.now()
+    claimed = VideoJob.objects.filter(pk=job_id, state__in=AT_PROVIDER_STATES).update(next_poll_at=now + timedelta(seconds=60))
+    if not claimed:
+        return False
+    job = VideoJob.objects.select_related("provider", "video_model").get(pk=job_id)
+    job_poll(job=job)
+    return True
+
+
 def jobs_claim_due_polls(*, now=None, limit: int = 2000) -> list[VideoJob]:
     """Jobs at the provider whose next check is due, claimed by pushing ``next_poll_at`` on.
 
@@ -395,6 +407,21 @@ def job_request_refresh(*, job: VideoJob, min_interval: float = 2.0) -> bool:
         .update(refresh_requested_at=now, next_poll_at=now)
     )
     return bool(changed)
+
+
+def webhook_receive(*, provider: Provider, webhook_id: str, event_type: str, remote_id: str) -> str:
+    """Act once per delivery id: refresh the job the event names, at once."""
+    try:
+        with transaction.atomic():
+            WebhookDelivery.objects.create(provider=provider, webhook_id=webhook_id[:200], event_type=event_type[:100], remote_id=remote_id[:255])
+    except IntegrityError:
+        return "duplicate"
+    job = VideoJob.objects.filter(provider=provider, remote_id=remote_id, state__in=AT_PROVIDER_STATES).first()
+    if job is None:
+        return "ignored"
+    JobEvent.objects.create(job=job, from_state=job.state, to_state=job.state, message=f"Webhook {event_type} received")
+    transaction.on_commit(lambda: _enqueue("poll_job", job.pk))
+    return "accepted"
 
 
 # --- Archiving -----------------------------------------------------------------------------------

@@ -41,6 +41,10 @@ def submit_job(job_id: int) -> None:
     services.job_submit(job_id=job_id)
 
 
+def poll_job(job_id: int) -> None:
+    services.job_poll_now(job_id=job_id)
+
+
 def archive_job(job_id: int) -> None:
     services.job_archive(job_id=job_id)
 

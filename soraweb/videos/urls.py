@@ -16,4 +16,5 @@ urlpatterns = [
     path("jobs/<int:pk>/retry/", views.job_retry, name="job_retry"),
     path("jobs/<int:pk>/video.mp4", views.job_video, name="job_video"),
     path("jobs/<int:pk>/poster.jpg", views.job_poster, name="job_poster"),
+    path("webhooks/providers/<int:provider_id>/", views.provider_webhook, name="provider_webhook"),
 ]

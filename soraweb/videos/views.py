@@ -1,15 +1,19 @@
 from __future__ import annotations
 
+import json
+
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST, require_http_methods
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from soraweb.videos import selectors, services
+from soraweb.videos import selectors, services, webhooks
 from soraweb.videos.forms import JobForm, new_idempotency_key
-from soraweb.videos.models import VideoJob
+from soraweb.videos.models import Provider, VideoJob
 from soraweb.videos.ranged import ranged_file_response
 
 
@@ -158,3 +162,31 @@ def job_poster(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404(_("This job has no poster."))
     download = request.GET.get("download") == "1"
     return ranged_file_response(request, job.poster, content_type="image/jpeg", filename=f"soraweb-{job.pk}.jpg", attachment=download)
+
+
+@csrf_exempt  # authenticated by its signature instead; a provider has no session or CSRF token
+@login_not_required
+@require_POST
+def provider_webhook(request: HttpRequest, provider_id: int) -> HttpResponse:
+    provider = Provider.objects.filter(pk=provider_id, enabled=True).first()
+    secret = provider.webhook_secret_value if provider else ""
+    if not secret:
+        return JsonResponse({"error": "webhooks are not enabled for this provider"}, status=404)
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        length = 0
+    if length > webhooks.MAX_BODY_BYTES:
+        return JsonResponse({"error": "body too large"}, status=413)
+    body = request.body
+    try:
+        msg_id = webhooks.verify(secret, request.headers, body)
+        event = json.loads(body)
+        event_type = str(event.get("type", ""))
+        remote_id = str((event.get("data") or {}).get("id", ""))
+    except webhooks.WebhookError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    except (ValueError, AttributeError):
+        return JsonResponse({"error": "body is not a webhook event"}, status=400)
+    result = services.webhook_receive(provider=provider, webhook_id=msg_id, event_type=event_type, remote_id=remote_id)
+    return JsonResponse({"status": result})
