@@ -1,0 +1,129 @@
+"""Fault markers: tokens in a prompt that make the simulator misbehave on purpose.
+
+A marker is ``[sim:name]`` or ``[sim:name=value]`` anywhere in the prompt (case-insensitive).
+Every format reads them from the prompt it receives, so a test or a person at the web form can
+provoke a failure without any other channel to the simulator. Unknown names are ignored, so an
+ordinary prompt that happens to contain brackets is never rejected.
+
+This module is the only place that knows the marker syntax.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MARKER_RE = re.compile(r"\[sim:([a-z0-9_-]+)(?:=([^\]]*))?\]", re.IGNORECASE)
+
+DEFAULT_MODERATION_REASON = "The prompt was flagged by content moderation: depicts a real person"
+DEFAULT_FAIL_REASON = "Video generation failed: the upstream render worker crashed (internal error)"
+
+# name -> one line of documentation (README.md mirrors this table).
+MARKERS: dict[str, str] = {
+    "moderation": "job ends failed with a moderation reason (=text overrides the reason)",
+    "fail": "job ends failed with a generic reason (=text overrides the reason)",
+    "429": "first N create attempts (=N, default 1) get 429 + Retry-After; not stored",
+    "poll429": "first N status queries (=N, default 1) of the job get 429 + Retry-After",
+    "502": "first N create attempts (=N, default 1) get 502 with an HTML body; not stored",
+    "poll502": "first N status queries (=N, default 1) get 502 with an HTML body",
+    "garbage": "first N create attempts (=N, default 1) get 200 with a non-JSON body; not stored",
+    "pollgarbage": "first N status queries (=N, default 1) get 200 with a non-JSON body",
+    "hang": "first N accepted creates (=N, default 1) are stored, then the answer hangs",
+    "pollhang": "first N status queries (=N, default 1) hang before answering",
+    "expire": "the result URL expires S seconds (=S, default 3) after completion",
+    "drop": "chat format: the stream is cut mid-way, without [DONE]",
+    "slow": "the job takes S seconds (=S) instead of job_seconds (default 4 x job_seconds)",
+    "stuck": "the job never finishes (progress stalls at 50%)",
+    "oddstatus": "while running, the status is a word clients do not know",
+    "noid": "unified format: create answers 200 with a chat-completion body and no task id",
+}
+
+
+@dataclass(frozen=True)
+class Faults:
+    moderation: str | None = None  # the reason, when the job must fail moderation
+    fail: str | None = None  # the reason, when the job must fail generically
+    create_429: int = 0
+    poll_429: int = 0
+    create_502: int = 0
+    poll_502: int = 0
+    create_garbage: int = 0
+    poll_garbage: int = 0
+    create_hang: int = 0
+    poll_hang: int = 0
+    expire_after: float | None = None
+    drop: bool = False
+    slow_seconds: float | None = None  # 0.0 means "the default slow-down"
+    stuck: bool = False
+    odd_status: bool = False
+    no_id: bool = False
+
+    @property
+    def failure_reason(self) -> str | None:
+        return self.moderation or self.fail
+
+    @property
+    def create_rejections(self) -> tuple[tuple[str, int], ...]:
+        """Create-time faults in the order they are served, attempt after attempt."""
+        return (
+            ("429", self.create_429),
+            ("502", self.create_502),
+            ("garbage", self.create_garbage),
+        )
+
+    @property
+    def poll_rejections(self) -> tuple[tuple[str, int], ...]:
+        return (
+            ("429", self.poll_429),
+            ("502", self.poll_502),
+            ("garbage", self.poll_garbage),
+            ("hang", self.poll_hang),
+        )
+
+
+def _count(value: str | None) -> int:
+    if value is None or not value.strip():
+        return 1
+    try:
+        return max(0, int(value))
+    except ValueError:
+        return 1
+
+
+def _seconds(value: str | None, default: float) -> float:
+    if value is None or not value.strip():
+        return default
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return default
+
+
+def parse(prompt: str) -> Faults:
+    """Read every marker in ``prompt``. A later marker of the same name wins."""
+    found: dict[str, object] = {}
+    for match in MARKER_RE.finditer(prompt or ""):
+        name = match.group(1).lower().replace("-", "").replace("_", "")
+        value = match.group(2)
+        if name == "moderation":
+            found["moderation"] = (value or "").strip() or DEFAULT_MODERATION_REASON
+        elif name == "fail":
+            found["fail"] = (value or "").strip() or DEFAULT_FAIL_REASON
+        elif name in ("429", "502", "garbage", "hang"):
+            found[f"create_{name}"] = _count(value)
+        elif name in ("poll429", "poll502", "pollgarbage", "pollhang"):
+            found[f"poll_{name[4:]}"] = _count(value)
+        elif name == "expire":
+            found["expire_after"] = _seconds(value, 3.0)
+        elif name == "slow":
+            found["slow_seconds"] = _seconds(value, 0.0)
+        elif name in ("drop", "stuck", "noid"):
+            found[{"noid": "no_id"}.get(name, name)] = True
+        elif name == "oddstatus":
+            found["odd_status"] = True
+    return Faults(**found)  # type: ignore[arg-type]
+
+
+def strip_markers(prompt: str) -> str:
+    """The prompt as a person would read it, for drawing on the clip."""
+    return " ".join(MARKER_RE.sub(" ", prompt or "").split())
