@@ -7,3 +7,12 @@ class VideosConfig(AppConfig):
     name = "soraweb.videos"
     label = "videos"
     verbose_name = "Videos"
+
+    def ready(self) -> None:
+        from django_q.signals import post_spawn
+
+        from soraweb.videos import tasks
+
+        # A restarted cluster resumes in-flight jobs at once instead of at the next schedule tick
+        # (up to ~90 s later). Several workers kick it; the loop's lease lets one run.
+        post_spawn.connect(tasks.kick_poll_loop, dispatch_uid="soraweb-kick-poll-loop")

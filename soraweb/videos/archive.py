@@ -13,6 +13,7 @@ import logging
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from soraweb.providers.base import ProviderError, VideoProvider, WireFormat
 logger = logging.getLogger(__name__)
 
 CHUNK = 256 * 1024
+HEARTBEAT_BYTES = 8 * 1024 * 1024
 
 
 class ArchiveError(Exception):
@@ -58,9 +60,21 @@ def _incoming_dir() -> Path:
     return path
 
 
-def download_to_temp(client: VideoProvider, remote_id: str, *, video_url: str | None, variant: str, max_bytes: int) -> tuple[Path, str, int]:
-    """Stream one result into a temporary file; returns (path, sha256, size)."""
+def download_to_temp(
+    client: VideoProvider,
+    remote_id: str,
+    *,
+    video_url: str | None,
+    variant: str,
+    max_bytes: int,
+    heartbeat: Callable[[], None] | None = None,
+) -> tuple[Path, str, int]:
+    """Stream one result into a temporary file; returns (path, sha256, size).
+
+    ``heartbeat`` is called every few megabytes so a long download can keep its lease.
+    """
     digest = hashlib.sha256()
+    next_beat = HEARTBEAT_BYTES
     size = 0
     fd, name = tempfile.mkstemp(dir=_incoming_dir(), suffix=".part")
     path = Path(name)
@@ -72,6 +86,9 @@ def download_to_temp(client: VideoProvider, remote_id: str, *, video_url: str | 
                     raise ArchiveError(f"the file is larger than the {max_bytes // (1024 * 1024)} MB limit")
                 digest.update(chunk)
                 out.write(chunk)
+                if heartbeat and size >= next_beat:
+                    heartbeat()
+                    next_beat = size + HEARTBEAT_BYTES
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -152,9 +169,14 @@ def _store(path: Path, name: str) -> str:
     return stored
 
 
-def fetch_and_verify(client: VideoProvider, job) -> ArchiveResult:
+def fetch_and_verify(client: VideoProvider, job, *, heartbeat: Callable[[], None] | None = None) -> ArchiveResult:
     video_path, sha256, size = download_to_temp(
-        client, job.remote_id, video_url=job.remote_video_url or None, variant="video", max_bytes=settings.SORAWEB_MAX_VIDEO_BYTES
+        client,
+        job.remote_id,
+        video_url=job.remote_video_url or None,
+        variant="video",
+        max_bytes=settings.SORAWEB_MAX_VIDEO_BYTES,
+        heartbeat=heartbeat,
     )
     poster_path: Path | None = None
     try:

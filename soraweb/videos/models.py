@@ -33,11 +33,11 @@ class Provider(models.Model):
     api_key = models.CharField(_("API key"), max_length=500, blank=True)
     extra_headers = models.JSONField(_("extra headers"), default=dict, blank=True)
     concurrency_limit = models.PositiveIntegerField(
-        _("concurrent requests"), default=8,
+        _("concurrent requests"), default=16,
         help_text=_("Most requests soraweb sends to this provider at the same time."),
     )
     poll_interval_seconds = models.FloatField(
-        _("poll interval (seconds)"), default=5.0,
+        _("poll interval (seconds)"), default=3.0,
         help_text=_("How often a running job is checked (the provider may ask for longer)."),
     )
     webhook_secret = models.CharField(_("webhook secret"), max_length=200, blank=True)
@@ -334,7 +334,8 @@ class VideoJob(models.Model):
             JobEvent.objects.create(job_id=self.pk, from_state=old, to_state=to, message=message[:2000], data=data or {})
         self.state = to
         for name, value in fields.items():
-            setattr(self, name, value)
+            if not hasattr(value, "resolve_expression"):  # F() counters: left for refresh_from_db
+                setattr(self, name, value)
         return True
 
 

@@ -295,36 +295,35 @@ def _to_archiving(job: VideoJob, status: JobStatus, **fields) -> None:
         transaction.on_commit(lambda: _enqueue("archive_job", job.pk))
 
 
-def job_apply_status(*, job: VideoJob, status: JobStatus) -> None:
-    """Record what the provider said and move the job on accordingly."""
+def job_apply_status(*, job: VideoJob, status: JobStatus, polled: bool = False) -> None:
+    """Record what the provider said and move the job on accordingly (one UPDATE)."""
     now = timezone.now()
+    seen = {"raw_status": status.raw_status[:100], "poll_errors": 0}
+    if polled:
+        seen["poll_count"] = F("poll_count") + 1
     if status.state == RemoteState.SUCCEEDED:
-        _to_archiving(job, status, raw_status=status.raw_status[:100], poll_errors=0)
+        _to_archiving(job, status, **seen)
         return
     if status.state == RemoteState.FAILED:
         job.transition(
-            JobState.FAILED, message="Provider reports failure", raw_status=status.raw_status[:100],
-            error_message=status.error or _("The provider could not make this video (no reason given)."),
+            JobState.FAILED, message="Provider reports failure",
+            error_message=status.error or _("The provider could not make this video (no reason given)."), **seen,
         )
         return
     if status.state == RemoteState.EXPIRED:
-        job.transition(JobState.EXPIRED, message="Provider reports expired", raw_status=status.raw_status[:100], error_message=_expired_message())
+        job.transition(JobState.EXPIRED, message="Provider reports expired", error_message=_expired_message(), **seen)
         return
     if job.deadline_at and now >= job.deadline_at:
         job.transition(
             JobState.FAILED,
             message="Deadline passed",
-            raw_status=status.raw_status[:100],
             error_message=_("Timed out at the provider: no result after %(minutes)d minutes (last status seen: %(status)s).")
             % {"minutes": job.video_model.deadline_minutes, "status": status.raw_status or "none"},
+            **seen,
         )
         return
     interval = max(status.poll_after or 0.0, job.provider.effective_poll_interval)
-    fields = {
-        "raw_status": status.raw_status[:100],
-        "poll_errors": 0,
-        "next_poll_at": now + timedelta(seconds=interval),
-    }
+    fields = {**seen, "next_poll_at": now + timedelta(seconds=interval)}
     if status.progress is not None:
         fields["progress"] = max(0, min(99, status.progress))
     if status.state == RemoteState.RUNNING and job.state == JobState.QUEUED:
@@ -335,15 +334,24 @@ def job_apply_status(*, job: VideoJob, status: JobStatus) -> None:
         VideoJob.objects.filter(pk=job.pk, state=job.state).update(**fields)
 
 
-def job_poll(*, job: VideoJob) -> None:
-    """Ask the provider about one job (already claimed by the poll loop) and apply the answer."""
+def job_fetch_status(*, job: VideoJob, client: VideoProvider | None = None) -> JobStatus | ProviderError:
+    """Network only, no database: safe to run for many jobs in parallel threads."""
     try:
-        status = provider_client(job.provider).status(job.remote_id)
+        return (client or provider_client(job.provider)).status(job.remote_id)
     except ProviderError as exc:
-        _poll_failed(job, exc)
-        return
-    VideoJob.objects.filter(pk=job.pk).update(poll_count=F("poll_count") + 1)
-    job_apply_status(job=job, status=status)
+        return exc
+
+
+def job_apply_poll(*, job: VideoJob, outcome: JobStatus | ProviderError) -> None:
+    if isinstance(outcome, ProviderError):
+        _poll_failed(job, outcome)
+    else:
+        job_apply_status(job=job, status=outcome, polled=True)
+
+
+def job_poll(*, job: VideoJob, client: VideoProvider | None = None) -> None:
+    """Ask the provider about one job (already claimed) and apply the answer."""
+    job_apply_poll(job=job, outcome=job_fetch_status(job=job, client=client))
 
 
 def _poll_failed(job: VideoJob, exc: ProviderError) -> None:
@@ -439,8 +447,13 @@ def job_archive(*, job_id: int) -> None:
         return
     job = VideoJob.objects.select_related("provider").get(pk=job_id)
     client = provider_client(job.provider)
+
+    def keep_lease() -> None:
+        until = timezone.now() + timedelta(seconds=settings.SORAWEB_ARCHIVE_LEASE_SECONDS)
+        VideoJob.objects.filter(pk=job_id, state=JobState.ARCHIVING).update(lease_until=until)
+
     try:
-        result = archive.fetch_and_verify(client, job)
+        result = archive.fetch_and_verify(client, job, heartbeat=keep_lease)
     except ProviderError as exc:
         _archive_failed(job, exc.message, permanent=exc.permanent, expired=getattr(exc, "expired", False), retry_after=exc.retry_after)
         return

@@ -15,11 +15,11 @@ import socket
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -35,6 +35,13 @@ MAX_POLL_THREADS = 32
 
 def enqueue(task: str, *args) -> None:
     async_task(f"soraweb.videos.tasks.{task}", *args, task_name=f"{task}{args or ''}")
+
+
+def kick_poll_loop(sender=None, proc_name: str = "", **kwargs) -> None:
+    try:
+        enqueue("poll_loop")
+    except Exception:  # a worker must start even if the database is briefly unavailable
+        logger.warning("could not start the poll loop from %s", proc_name, exc_info=True)
 
 
 def submit_job(job_id: int) -> None:
@@ -70,30 +77,43 @@ def _lease_release(holder: str) -> None:
 
 
 def poll_pass() -> int:
-    """Poll every due job once, each provider within its concurrency limit. Returns the count."""
+    """Poll every due job once, each provider within its concurrency limit. Returns the count.
+
+    Threads do the network calls only; this thread applies every answer to the database. One
+    writer means no lock contention on SQLite (whose busy handler backs off in coarse sleeps) and
+    few connections on PostgreSQL, while the slow part, waiting for providers, still overlaps.
+    """
     due = services.jobs_claim_due_polls()
     if not due:
         return 0
     by_provider: dict[int, list[VideoJob]] = {}
     for job in due:
         by_provider.setdefault(job.provider_id, []).append(job)
+    # One client per pool thread and provider: its connection is reused for every job the
+    # thread polls (clients are not shared between threads).
+    local = threading.local()
 
-    def poll_one(job: VideoJob) -> None:
-        try:
-            services.job_poll(job=job)
-        except Exception:
-            logger.exception("job %s: unexpected error while polling", job.pk)
-        finally:
-            connection.close()
+    def fetch(job: VideoJob):
+        clients = local.__dict__.setdefault("clients", {})
+        client = clients.get(job.provider_id)
+        if client is None:
+            client = clients[job.provider_id] = services.provider_client(job.provider)
+        return services.job_fetch_status(job=job, client=client)
 
     pools = [
         ThreadPoolExecutor(max_workers=max(1, min(jobs[0].provider.concurrency_limit, MAX_POLL_THREADS)), thread_name_prefix="poll")
         for jobs in by_provider.values()
     ]
     try:
-        futures = [pool.submit(poll_one, job) for pool, jobs in zip(pools, by_provider.values(), strict=True) for job in jobs]
-        for future in futures:
-            future.result()
+        futures = {
+            pool.submit(fetch, job): job for pool, jobs in zip(pools, by_provider.values(), strict=True) for job in jobs
+        }
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                services.job_apply_poll(job=job, outcome=future.result())
+            except Exception:
+                logger.exception("job %s: unexpected error while polling", job.pk)
     finally:
         for pool in pools:
             pool.shutdown(wait=True)
