@@ -332,11 +332,21 @@ class VideoJob(models.Model):
             if not changed:
                 return False
             JobEvent.objects.create(job_id=self.pk, from_state=old, to_state=to, message=message[:2000], data=data or {})
+            if to in SETTLED_STATES:
+                job_id = self.pk
+                transaction.on_commit(lambda: _send_settled(job_id, old, to))
         self.state = to
         for name, value in fields.items():
             if not hasattr(value, "resolve_expression"):  # F() counters: left for refresh_from_db
                 setattr(self, name, value)
         return True
+
+
+def _send_settled(job_id: int, from_state: str, to_state: str) -> None:
+    from soraweb.videos.signals import job_settled
+
+    job = VideoJob.objects.select_related("owner", "prompt", "video_model", "provider").get(pk=job_id)
+    job_settled.send(sender=VideoJob, job=job, from_state=from_state, to_state=to_state)
 
 
 class JobEvent(models.Model):
