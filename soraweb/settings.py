@@ -199,6 +199,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 SORAWEB_PROVIDER_BASE_URL = env_str("SORAWEB_PROVIDER_BASE_URL")
 SORAWEB_PROVIDER_API_KEY = env_str("SORAWEB_PROVIDER_API_KEY")
 SORAWEB_PROVIDER_FORMAT = env_str("SORAWEB_PROVIDER_FORMAT", "unified")
+SORAWEB_PROVIDER_WEBHOOK_SECRET = env_str("SORAWEB_PROVIDER_WEBHOOK_SECRET")
 # Seconds to wait for a provider's answer (a chat stream: between two chunks).
 SORAWEB_PROVIDER_CONNECT_TIMEOUT = env_float("SORAWEB_PROVIDER_CONNECT_TIMEOUT", 5.0)
 SORAWEB_PROVIDER_READ_TIMEOUT = env_float("SORAWEB_PROVIDER_READ_TIMEOUT", 30.0)
@@ -211,9 +212,13 @@ SORAWEB_SIMULATOR_URL = env_str(
 # How long the adaptive poll loop keeps running inside one task before handing over to the next
 # scheduled run (seconds); 0 makes it a single pass (tests).
 SORAWEB_POLL_LOOP_SECONDS = env_float("SORAWEB_POLL_LOOP_SECONDS", 50.0)
-# A job still "submitting" after this long was interrupted mid-create (worker killed).
-SORAWEB_SUBMIT_LEASE_SECONDS = env_int("SORAWEB_SUBMIT_LEASE_SECONDS", 120)
-SORAWEB_ARCHIVE_LEASE_SECONDS = env_int("SORAWEB_ARCHIVE_LEASE_SECONDS", 600)
+# Start the poll loop as soon as a job is accepted (else it waits for the minute schedule).
+SORAWEB_KICK_POLL_LOOP = env_bool("SORAWEB_KICK_POLL_LOOP", True)
+# A job still "submitting" this long after its last sign of life was interrupted mid-create
+# (worker killed). Must exceed the provider read timeout; chat streams renew it as they go.
+SORAWEB_SUBMIT_LEASE_SECONDS = env_int("SORAWEB_SUBMIT_LEASE_SECONDS", 60)
+# Archiving renews its lease every few megabytes, so this only bounds a stall.
+SORAWEB_ARCHIVE_LEASE_SECONDS = env_int("SORAWEB_ARCHIVE_LEASE_SECONDS", 90)
 SORAWEB_MAX_VIDEO_BYTES = env_int("SORAWEB_MAX_VIDEO_BYTES", 1024 * 1024 * 1024)
 SORAWEB_MAX_IMAGE_BYTES = env_int("SORAWEB_MAX_IMAGE_BYTES", 10 * 1024 * 1024)
 SORAWEB_MAX_IMAGE_PIXELS = env_int("SORAWEB_MAX_IMAGE_PIXELS", 40_000_000)

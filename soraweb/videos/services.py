@@ -243,7 +243,8 @@ def job_submit(*, job_id: int) -> None:
             next_poll_at=now + timedelta(seconds=poll_in),
             **fields,
         )
-        transaction.on_commit(lambda: _enqueue("poll_loop"))
+        if settings.SORAWEB_KICK_POLL_LOOP:
+            transaction.on_commit(lambda: _enqueue("poll_loop"))
 
 
 def _submit_failed(job: VideoJob, exc: ProviderError) -> None:

@@ -21,6 +21,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
+from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from soraweb.videos import services
@@ -38,6 +39,10 @@ def enqueue(task: str, *args) -> None:
 
 
 def kick_poll_loop(sender=None, proc_name: str = "", **kwargs) -> None:
+    # In sync mode (tests) every task runs through worker(), which sends post_spawn again: kicking
+    # from there would recurse without end.
+    if Conf.SYNC or not settings.SORAWEB_KICK_POLL_LOOP:
+        return
     try:
         enqueue("poll_loop")
     except Exception:  # a worker must start even if the database is briefly unavailable

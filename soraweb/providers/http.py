@@ -1,0 +1,571 @@
+"""The one place the provider clients talk HTTP.
+
+Every request goes through ``HttpClient.request`` (or ``HttpClient.download``), which sets an
+explicit (connect, read) timeout, adds the auth headers, and turns every way a call can go wrong
+into a ``ProviderError`` whose message a person can read and which never contains the API key.
+
+Creates are special: once the request has left this machine, a timeout or a dropped connection
+does not tell us whether the provider started (and billed) a generation. Those failures carry
+``outcome_unknown=True`` and nothing in this package retries a create, ever.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import html
+import http
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC
+from html.parser import HTMLParser
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import requests
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+from .base import ProviderConfig, ProviderError
+from .normalise import find_error_text
+from .urlguard import guarded_get, origin_of
+
+T = TypeVar("T")
+
+USER_AGENT = "soraweb/0.1"
+_REASON_LIMIT = 300  # characters of a provider's reason shown to a person
+_SNIPPET_LIMIT = 200  # characters of an unparseable body shown to a person
+_ERROR_BODY_LIMIT = 64 * 1024  # bytes of an error body we read to find the reason
+_SECRET_HEADER = re.compile(r"authorization|key|token|secret|signature", re.IGNORECASE)
+_BEARER = re.compile(r"\bBearer\s+[^\s\"',;}]+", re.IGNORECASE)
+# Key-shaped strings (OpenAI-style "sk-..."), scrubbed even when they are not our key, because a
+# relay that echoes one key may echo another.
+_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}")
+_EXPIRED_CODES = frozenset({403, 404, 410})
+# A gateway that answers 504/524 to a create forwarded it and then gave up waiting: the video
+# may well have been started upstream.
+_GATEWAY_TIMEOUT_CODES = frozenset({504, 524})
+
+CREATE_OUTCOME_UNKNOWN = (
+    "The video may or may not have been started. Check the provider before retrying."
+)
+
+
+def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
+    """Remove secrets, ``Bearer ...`` values and key-shaped strings from ``text``."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+            text = text.replace(quote(secret, safe=""), "[redacted]")
+    text = _BEARER.sub("Bearer [redacted]", text)
+    return _KEY_LIKE.sub("[redacted]", text)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def shorten(text: str, limit: int) -> str:
+    """``text`` on one line, without control characters, cut to ``limit`` characters."""
+    text = " ".join(_CONTROL.sub("", text).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+class _VisibleText(HTMLParser):
+    """Collects the title, the first h1 and the visible text of an HTML error page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.title: list[str] = []
+        self.h1: list[str] = []
+        self.text: list[str] = []
+        self._stack: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in {"br", "hr", "img", "meta", "link", "input"}:
+            self._stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._stack:
+            while self._stack and self._stack.pop() != tag:
+                pass
+
+    def handle_data(self, data: str) -> None:
+        if {"script", "style", "noscript", "template"} & set(self._stack):
+            return
+        if "title" in self._stack:
+            self.title.append(data)
+        elif "h1" in self._stack:
+            self.h1.append(data)
+            self.text.append(data)
+        else:
+            self.text.append(data)
+
+
+def html_to_text(page: str) -> str:
+    """An HTML error page reduced to what a person would read first: title and h1."""
+    parser = _VisibleText()
+    try:
+        parser.feed(page)
+        parser.close()
+    except Exception:  # noqa: BLE001 - a broken page must not hide the HTTP error itself
+        return shorten(re.sub(r"<[^>]*>", " ", html.unescape(page)), _REASON_LIMIT)
+    title = " ".join(" ".join(parser.title).split())
+    h1 = " ".join(" ".join(parser.h1).split())
+    if title and h1:
+        text = title if h1.lower() in title.lower() else f"{title}: {h1}"
+    else:
+        text = title or h1 or " ".join(parser.text)
+    return shorten(text, _REASON_LIMIT)
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms``, or ``Retry-After`` (seconds or an HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            value = float(ms) / 1000
+            if value >= 0:
+                return value
+        except ValueError:
+            pass
+    raw = headers.get("Retry-After")
+    if not raw:
+        return None
+    raw = raw.strip()
+    try:
+        value = float(raw)
+        return value if value >= 0 else None
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _caused_by(exc: BaseException, *types: type[BaseException]) -> bool:
+    """Whether ``exc`` or anything it wraps (args, cause, context, reason) is one of ``types``."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, types):
+            return True
+        todo.extend(item.args)
+        todo.extend((item.__cause__, item.__context__, getattr(item, "reason", None)))
+    return False
+
+
+class HttpClient:
+    """Sends requests for one provider configuration. Not shared between threads.
+
+    ``session`` may be passed in (tests, connection reuse); it is used as is.
+    """
+
+    def __init__(self, config: ProviderConfig, session: requests.Session | None = None) -> None:
+        self.config = config
+        self.base_url = config.base_url.rstrip("/")
+        self.session = session or requests.Session()
+        origin = origin_of(self.base_url)
+        if origin is None:
+            raise ProviderError(
+                "The provider's base URL must start with http:// or https:// and name a host.",
+                permanent=True,
+            )
+        self.base_origin = origin
+        self._secrets = (config.api_key,) + tuple(
+            value
+            for name, value in config.extra_headers.items()
+            if _SECRET_HEADER.search(name) and len(value) >= 6
+        )
+
+    # -- building blocks -------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def scrub(self, text: str) -> str:
+        return scrub(text, self._secrets)
+
+    def error(self, message: str, **kwargs: Any) -> ProviderError:
+        """A ProviderError whose message is scrubbed of every secret this client knows."""
+        return ProviderError(self.scrub(message), **kwargs)
+
+    def auth_headers(self) -> dict[str, str]:
+        headers = {}
+        if self.config.api_key:
+            headers["Authorization"] = f"Bearer {self.config.api_key}"
+        headers.update(self.config.extra_headers)
+        return headers
+
+    def _headers(self, accept: str) -> dict[str, str]:
+        return {"Accept": accept, "User-Agent": USER_AGENT, **self.auth_headers()}
+
+    # -- requests --------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        files: Any = None,
+        create: bool = False,
+        stream: bool = False,
+        read_timeout: float | None = None,
+        accept: str = "application/json",
+    ) -> requests.Response:
+        """Send one API request; return the 2xx response or raise ProviderError.
+
+        ``create=True`` marks a call that starts a (billed) generation, so failures after the
+        request was sent say the outcome is unknown. Redirects are not followed: the API lives
+        at the configured base URL, and following one would turn a POST into a GET.
+        """
+        timeout = (self.config.connect_timeout, read_timeout or self.config.read_timeout)
+        try:
+            response = self.session.request(
+                method,
+                self.url(path),
+                params=params,
+                json=json_body,
+                files=files,
+                headers=self._headers(accept),
+                timeout=timeout,
+                stream=stream,
+                allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise self.transport_error(exc, create=create, timeout=timeout[1]) from None
+        if not 200 <= response.status_code < 300:
+            try:
+                raise self.status_error(response, create=create)
+            finally:
+                response.close()
+        return response
+
+    def json(self, response: requests.Response, *, create: bool = False) -> dict[str, Any]:
+        """The body of a 2xx response as a JSON object, or a clear ProviderError."""
+        try:
+            body = response.content
+        except requests.RequestException as exc:
+            raise self.transport_error(
+                exc, create=create, timeout=self.config.read_timeout
+            ) from None
+        return self.parse_json(body.decode("utf-8", errors="replace"), create=create)
+
+    def parse_json(self, text: str, *, create: bool = False) -> dict[str, Any]:
+        """``text`` (a 2xx body) as a JSON object, or a clear ProviderError."""
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+            message = (
+                "The provider answered with something that is not JSON: "
+                f"{shorten(text, _SNIPPET_LIMIT) or '(an empty body)'}"
+            )
+        else:
+            message = (
+                "The provider answered with JSON of an unexpected shape: "
+                f"{shorten(text, _SNIPPET_LIMIT)}"
+            )
+        if isinstance(data, dict):
+            return data
+        # The provider accepted a create (2xx) but we cannot read its answer: it may have
+        # started a generation we cannot see, so this must not look like a safe failure.
+        if create:
+            raise self.error(
+                f"{message} {CREATE_OUTCOME_UNKNOWN}", permanent=False, outcome_unknown=True
+            )
+        raise self.error(message, permanent=False)
+
+    def download(self, url: str) -> ResponseStream:
+        """Open a streamed GET of a result URL through the SSRF guard.
+
+        The provider's base origin is trusted (an admin configured it). The auth headers go
+        only to that origin: a result on a CDN or another host never sees our API key.
+        """
+        send_auth = origin_of(url) == self.base_origin
+        timeout = (self.config.connect_timeout, self.config.read_timeout)
+        try:
+            response = guarded_get(
+                self.session,
+                url,
+                allowed_origins=[self.base_url],
+                timeout=timeout,
+                headers={"User-Agent": USER_AGENT, "Accept": "*/*"},
+                private_headers=self.auth_headers() if send_auth else None,
+            )
+        except ProviderError as exc:
+            raise self.error(
+                exc.message,
+                permanent=exc.permanent,
+                status_code=exc.status_code,
+                retry_after=exc.retry_after,
+            ) from None
+        except requests.RequestException as exc:
+            raise self.transport_error(exc, create=False, timeout=timeout[1]) from None
+        if not 200 <= response.status_code < 300:
+            try:
+                raise self.status_error(response, download=True)
+            finally:
+                response.close()
+        return ResponseStream(response, max_bytes=self.config.max_download_bytes, owner=self)
+
+    # -- error mapping ---------------------------------------------------------------------
+
+    def transport_error(
+        self, exc: requests.RequestException, *, create: bool, timeout: float
+    ) -> ProviderError:
+        """Map a ``requests`` exception (no HTTP answer at all) to a ProviderError."""
+        # Host and port only: a base URL may carry user:password@, which must not be shown.
+        host = f"{self.base_origin[1]}:{self.base_origin[2]}"
+        if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.InvalidSchema):
+            return self.error(
+                "The provider's address is not a valid URL; check its base URL.", permanent=True
+            )
+        # Failing to connect means nothing was sent: safe to try again, even for a create.
+        if isinstance(exc, requests.exceptions.ConnectTimeout) or _caused_by(
+            exc, ConnectTimeoutError
+        ):
+            return self.error(
+                f"Could not connect to the provider at {host} in time; nothing was sent.",
+                permanent=False,
+            )
+        if isinstance(exc, requests.exceptions.ConnectionError) and _caused_by(
+            exc, NewConnectionError, ConnectionRefusedError
+        ):
+            return self.error(
+                f"Could not connect to the provider at {host} (connection refused or host "
+                "not found); nothing was sent.",
+                permanent=False,
+            )
+        if isinstance(exc, requests.exceptions.SSLError):
+            return self.error(
+                f"A secure connection to the provider at {host} could not be set up.",
+                permanent=False,
+            )
+        timed_out = isinstance(exc, requests.exceptions.Timeout)
+        if create:
+            what = (
+                "The provider did not answer in time;"
+                if timed_out
+                else "The connection to the provider dropped before it answered;"
+            )
+            return self.error(
+                f"{what} the video may or may not have been started. "
+                "Check the provider before retrying.",
+                permanent=False,
+                outcome_unknown=True,
+            )
+        if timed_out:
+            return self.error(f"The provider did not answer within {timeout:g} s.", permanent=False)
+        return self.error(
+            "The connection to the provider dropped before it answered.", permanent=False
+        )
+
+    def status_error(
+        self, response: requests.Response, *, create: bool = False, download: bool = False
+    ) -> ProviderError:
+        """Map a non-2xx HTTP answer to a ProviderError carrying the provider's reason."""
+        code = response.status_code
+        reason = self._reason(response)
+        phrase = _phrase(code)
+        detail = f"HTTP {code}: {reason}" if reason else f"HTTP {code} {phrase}".rstrip()
+        retry_after = parse_retry_after(response.headers)
+        if download and code in _EXPIRED_CODES:
+            return self.error(
+                f"The result link has expired or is gone ({detail}).",
+                permanent=True,
+                status_code=code,
+                expired=True,
+            )
+        if code == 429:
+            wait = f" Try again in {retry_after:.0f} s." if retry_after is not None else ""
+            return self.error(
+                f"The provider is rate-limiting requests ({detail}).{wait}",
+                permanent=False,
+                status_code=code,
+                retry_after=retry_after,
+            )
+        if code >= 500:
+            if create and code in _GATEWAY_TIMEOUT_CODES:
+                return self.error(
+                    f"The provider's gateway timed out ({detail}). {CREATE_OUTCOME_UNKNOWN}",
+                    permanent=False,
+                    status_code=code,
+                    retry_after=retry_after,
+                    outcome_unknown=True,
+                )
+            return self.error(
+                f"The provider had a problem ({detail}). Try again later.",
+                permanent=False,
+                status_code=code,
+                retry_after=retry_after,
+            )
+        if code == 408:
+            return self.error(
+                f"The provider gave up waiting for the request ({detail}).",
+                permanent=False,
+                status_code=code,
+            )
+        if 300 <= code < 400:
+            location = response.headers.get("Location", "")
+            target = f" to {shorten(location, 120)}" if location else ""
+            return self.error(
+                f"The provider redirected the request{target} (HTTP {code}); "
+                "check the provider's base URL.",
+                permanent=True,
+                status_code=code,
+            )
+        if code in (401, 403):
+            return self.error(
+                f"The provider refused the API key or access ({detail}).",
+                permanent=True,
+                status_code=code,
+            )
+        return self.error(
+            f"The provider rejected the request ({detail}).", permanent=True, status_code=code
+        )
+
+    def _reason(self, response: requests.Response) -> str:
+        """The provider's own words from an error body: JSON fields, HTML page text, or text."""
+        try:
+            raw = b""
+            for chunk in response.iter_content(8192):
+                raw += chunk
+                if len(raw) >= _ERROR_BODY_LIMIT:
+                    break
+        except requests.RequestException:
+            return ""
+        text = _decode(raw, response.headers.get("Content-Type", "")).strip()
+        if not text:
+            return ""
+        try:
+            data = json.loads(text)
+        except ValueError:
+            data = None
+        if data is not None:
+            found = find_error_text(data)
+            return shorten(found, _REASON_LIMIT) if found else shorten(text, _REASON_LIMIT)
+        content_type = response.headers.get("Content-Type", "").lower()
+        if "html" in content_type or text.lstrip().startswith("<"):
+            return html_to_text(text)
+        return shorten(text, _REASON_LIMIT)
+
+
+def _decode(raw: bytes, content_type: str) -> str:
+    # Only an explicit charset counts: requests would guess Latin-1 for text/* and garble the
+    # Chinese error pages relays commonly send.
+    match = re.search(r"charset=\"?([\w.-]+)", content_type, re.IGNORECASE)
+    try:
+        return raw.decode(match.group(1) if match else "utf-8", errors="replace")
+    except LookupError:
+        return raw.decode("utf-8", errors="replace")
+
+
+def _phrase(code: int) -> str:
+    try:
+        return http.HTTPStatus(code).phrase
+    except ValueError:
+        return ""
+
+
+class ResponseStream:
+    """A ``ContentStream`` over a streaming ``requests.Response``.
+
+    ``chunks()`` enforces the size limit as bytes arrive (a declared Content-Length cannot be
+    trusted, and compressed bodies grow when decoded) and always closes the response.
+    """
+
+    def __init__(self, response: requests.Response, *, max_bytes: int, owner: HttpClient):
+        self._response = response
+        self._max_bytes = max_bytes
+        self._owner = owner
+        self.content_type: str = response.headers.get("Content-Type", "application/octet-stream")
+        try:
+            length = int(response.headers.get("Content-Length", ""))
+        except ValueError:
+            length = None
+        self.content_length: int | None = length if length is not None and length >= 0 else None
+        if self.content_length is not None and self.content_length > max_bytes:
+            self.close()
+            raise self._too_big()
+
+    def _too_big(self) -> ProviderError:
+        return self._owner.error(
+            f"The result is larger than the {self._max_bytes // (1024 * 1024)} MB limit; "
+            "it was not downloaded.",
+            permanent=True,
+        )
+
+    def chunks(self, chunk_size: int = 1 << 16) -> Iterator[bytes]:
+        received = 0
+        try:
+            for chunk in self._response.iter_content(chunk_size):
+                received += len(chunk)
+                if received > self._max_bytes:
+                    raise self._too_big()
+                yield chunk
+        except requests.RequestException:
+            raise self._owner.error(
+                "The download was interrupted before it finished. Try again.", permanent=False
+            ) from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._response.close()
+
+    def __enter__(self) -> ResponseStream:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def retry_call(
+    fn: Callable[[], T],
+    attempts: int = 3,
+    base_delay: float = 1.0,
+    max_delay: float = 30.0,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    jitter: Callable[[], float] = random.random,
+) -> T:
+    """Call ``fn`` until it succeeds, retrying transient ProviderErrors. Never for creates.
+
+    Waits use exponential backoff with full jitter (a random delay between 0 and
+    ``base_delay * 2**n``, capped at ``max_delay``) so that many workers hitting one
+    rate-limited relay spread out. A provider's ``retry_after`` is a floor on the wait; if it
+    asks for longer than ``max_delay`` we give up at once and let the caller reschedule rather
+    than block a worker. Permanent errors and ``outcome_unknown`` errors are raised at once.
+    """
+    attempts = max(1, attempts)
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except ProviderError as exc:
+            if exc.permanent or exc.outcome_unknown or attempt >= attempts:
+                raise
+            delay = jitter() * min(max_delay, base_delay * 2 ** (attempt - 1))
+            if exc.retry_after is not None:
+                if exc.retry_after > max_delay:
+                    raise
+                delay = max(delay, exc.retry_after)
+            sleep(delay)
+    raise AssertionError("unreachable: the loop returns or raises")

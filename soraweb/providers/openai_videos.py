@@ -1,0 +1,163 @@
+"""The OpenAI-style Videos format (``/videos``), official until 2026-09 and kept by relays."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from .base import (
+    CreateRequest,
+    CreateResult,
+    JobStatus,
+    ProgressCallback,
+    ProviderConfig,
+    ProviderError,
+    RemoteState,
+    WireFormat,
+)
+from .common import BaseClient, first_text, path_id
+from .http import ResponseStream
+from .normalise import normalise_status, parse_progress
+
+# The catalogue's size tokens in OpenAI's terms: small is 720p, large is pro's 1792-pixel size.
+_SIZES = {
+    ("small", "portrait"): "720x1280",
+    ("small", "landscape"): "1280x720",
+    ("large", "portrait"): "1024x1792",
+    ("large", "landscape"): "1792x1024",
+}
+_WXH = re.compile(r"(\d{2,5})\s*[xX×]\s*(\d{2,5})")
+_VARIANTS = ("video", "thumbnail", "spritesheet")
+
+
+def openai_size(size: str, orientation: str) -> str:
+    """``small``/``large`` plus an orientation as ``WxH``; a ``WxH`` token passes through."""
+    match = _WXH.fullmatch(size.strip())
+    if match:
+        return f"{match.group(1)}x{match.group(2)}"
+    try:
+        return _SIZES[(size.strip().lower(), orientation.strip().lower())]
+    except KeyError:
+        raise ProviderError(
+            f'The size "{size}" with orientation "{orientation}" has no OpenAI equivalent; '
+            "use small, large or an explicit WIDTHxHEIGHT.",
+            permanent=True,
+        ) from None
+
+
+def _form_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)  # booleans as true/false, objects as JSON
+
+
+def _poll_after(header: str | None) -> float | None:
+    """Seconds from the ``openai-poll-after-ms`` header; None when absent or unreadable."""
+    try:
+        value = float(header or "")
+    except ValueError:
+        return None
+    return value / 1000 if math.isfinite(value) and value >= 0 else None
+
+
+class OpenAIVideosClient(BaseClient):
+    wire_format = WireFormat.OPENAI
+    polls = True
+    supports_remix = True
+    supports_cancel = True
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        session: requests.Session | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(config, session)
+        self._clock = clock  # injectable so expiry can be tested without waiting
+
+    def create(
+        self, request: CreateRequest, *, on_progress: ProgressCallback | None = None
+    ) -> CreateResult:
+        fields: dict[str, Any] = {
+            "prompt": request.prompt,
+            "model": request.model,
+            # The API rejects an integer here: seconds is a string ("4", "8", "12").
+            "seconds": str(int(request.duration)),
+            "size": openai_size(request.size, request.orientation),
+            **request.extra,
+        }
+        # (None, value) parts make requests send multipart/form-data even without a file.
+        files: list[tuple[str, tuple[str | None, Any] | tuple[str, bytes, str]]] = [
+            (name, (None, _form_value(value))) for name, value in fields.items()
+        ]
+        if request.images:
+            # One reference image only; it must already match ``size`` exactly.
+            image = request.images[0]
+            files.append(("input_reference", (image.filename, image.data, image.content_type)))
+        response = self.http.request("POST", "/videos", files=files, create=True)
+        return self._created(self.http.json(response, create=True))
+
+    def status(self, remote_id: str) -> JobStatus:
+        response = self.http.request("GET", f"/videos/{path_id(remote_id)}")
+        status = self._parse(self.http.json(response))
+        status.poll_after = _poll_after(response.headers.get("openai-poll-after-ms"))
+        return status
+
+    def open_content(
+        self, remote_id: str, *, video_url: str | None = None, variant: str = "video"
+    ) -> ResponseStream:
+        """Stream ``/videos/{id}/content``; ``video_url`` is not needed for this format."""
+        if variant not in _VARIANTS:
+            raise ProviderError(
+                f'Unknown content variant "{variant}"; expected one of {", ".join(_VARIANTS)}.',
+                permanent=True,
+            )
+        url = self.http.url(f"/videos/{path_id(remote_id)}/content?variant={variant}")
+        # The endpoint may redirect to a CDN: the guard checks each hop and keeps the API key
+        # on our provider's origin.
+        return self.http.download(url)
+
+    def remix(self, remote_id: str, prompt: str) -> CreateResult:
+        response = self.http.request(
+            "POST", f"/videos/{path_id(remote_id)}/remix", json_body={"prompt": prompt}, create=True
+        )
+        return self._created(self.http.json(response, create=True))
+
+    def cancel(self, remote_id: str) -> None:
+        try:
+            self.http.request("DELETE", f"/videos/{path_id(remote_id)}").close()
+        except ProviderError as exc:
+            if exc.status_code == 404:
+                return  # already gone: deleting is idempotent
+            raise
+
+    def _created(self, data: dict[str, Any]) -> CreateResult:
+        remote_id = first_text(data, "id")
+        if not remote_id:
+            raise self.http.error(
+                "The provider accepted the request but returned no video id.", permanent=True
+            )
+        return self._accepted(remote_id, self._parse(data))
+
+    def _parse(self, data: dict[str, Any]) -> JobStatus:
+        state = normalise_status(data.get("status"))
+        # The official API deletes assets at ``expires_at`` (about an hour after completion)
+        # yet still reports "completed"; calling that expired lets the pipeline show the real
+        # state instead of failing a download. Clock skew between us and the provider only
+        # shifts that verdict by seconds on an hour-long window.
+        expires_at = data.get("expires_at")
+        if (
+            state is RemoteState.SUCCEEDED
+            and isinstance(expires_at, int | float)
+            and not isinstance(expires_at, bool)
+            and expires_at <= self._clock()
+        ):
+            state = RemoteState.EXPIRED
+        return self._job_status(data, state=state, progress=parse_progress(data.get("progress")))
