@@ -86,6 +86,7 @@ TEMPLATES = [
 
 # --- Database -----------------------------------------------------------------------------------
 
+
 def _database_from_url(url: str) -> dict:
     parts = urlsplit(url)
     if parts.scheme in {"postgres", "postgresql"}:
@@ -101,7 +102,9 @@ def _database_from_url(url: str) -> dict:
         }
     if parts.scheme == "sqlite":
         return _sqlite(Path(unquote(parts.path)))
-    raise ValueError(f"DATABASE_URL: unsupported scheme {parts.scheme!r} (use postgres:// or sqlite://)")
+    raise ValueError(
+        f"DATABASE_URL: unsupported scheme {parts.scheme!r} (use postgres:// or sqlite://)"
+    )
 
 
 def _sqlite(path: Path) -> dict:
@@ -121,7 +124,9 @@ def _sqlite(path: Path) -> dict:
 
 DATABASE_URL = env_str("DATABASE_URL")
 DATABASES = {
-    "default": _database_from_url(DATABASE_URL) if DATABASE_URL else _sqlite(DATA_DIR / "db.sqlite3")
+    "default": _database_from_url(DATABASE_URL)
+    if DATABASE_URL
+    else _sqlite(DATA_DIR / "db.sqlite3")
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -147,7 +152,9 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     Q_CLUSTER.pop("orm")
     Q_CLUSTER["redis"] = REDIS_URL
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 
 
 # --- Auth -----------------------------------------------------------------------------------------

@@ -44,4 +44,6 @@ def other_member(django_user_model):
 
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user(username="sam", password="pw-sam-123456", is_staff=True)
+    return django_user_model.objects.create_user(
+        username="sam", password="pw-sam-123456", is_staff=True
+    )

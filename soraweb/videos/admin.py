@@ -18,11 +18,29 @@ class ProviderForm(forms.ModelForm):
         help_text=_("Leave empty to keep the current key. The key is never shown again."),
     )
     clear_api_key = forms.BooleanField(label=_("Remove the stored key"), required=False)
-    base_url = forms.URLField(label=_("base URL"), required=False, assume_scheme="https", help_text=_("For example https://relay.example.com/v1"))
+    base_url = forms.URLField(
+        label=_("base URL"),
+        required=False,
+        assume_scheme="https",
+        help_text=_("For example https://relay.example.com/v1"),
+    )
 
     class Meta:
         model = Provider
-        fields = "__all__"
+        fields = [
+            "name",
+            "from_environment",
+            "base_url",
+            "wire_format",
+            "api_key",
+            "clear_api_key",
+            "extra_headers",
+            "concurrency_limit",
+            "poll_interval_seconds",
+            "webhook_secret",
+            "charges_failed_jobs",
+            "enabled",
+        ]
 
     def save(self, commit=True):
         provider = super().save(commit=False)
@@ -30,7 +48,10 @@ class ProviderForm(forms.ModelForm):
         if self.cleaned_data.get("clear_api_key"):
             provider.api_key = ""
         elif not new_key and provider.pk:
-            provider.api_key = Provider.objects.filter(pk=provider.pk).values_list("api_key", flat=True).first() or ""
+            provider.api_key = (
+                Provider.objects.filter(pk=provider.pk).values_list("api_key", flat=True).first()
+                or ""
+            )
         if commit:
             provider.save()
         return provider
@@ -39,7 +60,15 @@ class ProviderForm(forms.ModelForm):
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
     form = ProviderForm
-    list_display = ["name", "wire_format", "endpoint", "has_key", "concurrency_limit", "poll_interval_seconds", "enabled"]
+    list_display = [
+        "name",
+        "wire_format",
+        "endpoint",
+        "has_key",
+        "concurrency_limit",
+        "poll_interval_seconds",
+        "enabled",
+    ]
     list_filter = ["wire_format", "enabled", "from_environment"]
     search_fields = ["name", "base_url"]
 
@@ -56,7 +85,17 @@ class ProviderAdmin(admin.ModelAdmin):
 
 @admin.register(VideoModel)
 class VideoModelAdmin(admin.ModelAdmin):
-    list_display = ["display_name", "name", "provider", "orientations", "sizes", "durations", "max_images", "enabled", "position"]
+    list_display = [
+        "display_name",
+        "name",
+        "provider",
+        "orientations",
+        "sizes",
+        "durations",
+        "max_images",
+        "enabled",
+        "position",
+    ]
     list_filter = ["provider", "enabled"]
     list_editable = ["enabled", "position"]
     search_fields = ["name", "display_name"]
@@ -74,7 +113,17 @@ class JobEventInline(admin.TabularInline):
 
 @admin.register(VideoJob)
 class VideoJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "short_prompt", "owner", "state", "progress", "model_name", "provider", "estimated_cost", "created_at"]
+    list_display = [
+        "id",
+        "short_prompt",
+        "owner",
+        "state",
+        "progress",
+        "model_name",
+        "provider",
+        "estimated_cost",
+        "created_at",
+    ]
     list_filter = ["state", "provider", "video_model", "orientation", "created_at"]
     search_fields = ["prompt__text", "remote_id", "owner__username", "error_message"]
     list_select_related = ["owner", "prompt", "provider"]
@@ -82,7 +131,15 @@ class VideoJobAdmin(admin.ModelAdmin):
     filter_horizontal = ["images"]
     date_hierarchy = "created_at"
     inlines = [JobEventInline]
-    readonly_fields = ["created_at", "submitted_at", "started_at", "provider_completed_at", "finished_at", "video_sha256", "video_bytes"]
+    readonly_fields = [
+        "created_at",
+        "submitted_at",
+        "started_at",
+        "provider_completed_at",
+        "finished_at",
+        "video_sha256",
+        "video_bytes",
+    ]
 
     @admin.display(description=_("prompt"))
     def short_prompt(self, obj: VideoJob) -> str:

@@ -79,11 +79,16 @@ def download_to_temp(
     fd, name = tempfile.mkstemp(dir=_incoming_dir(), suffix=".part")
     path = Path(name)
     try:
-        with os.fdopen(fd, "wb") as out, client.open_content(remote_id, video_url=video_url, variant=variant) as stream:
+        with (
+            os.fdopen(fd, "wb") as out,
+            client.open_content(remote_id, video_url=video_url, variant=variant) as stream,
+        ):
             for chunk in stream.chunks(CHUNK):
                 size += len(chunk)
                 if size > max_bytes:
-                    raise ArchiveError(f"the file is larger than the {max_bytes // (1024 * 1024)} MB limit")
+                    raise ArchiveError(
+                        f"the file is larger than the {max_bytes // (1024 * 1024)} MB limit"
+                    )
                 digest.update(chunk)
                 out.write(chunk)
                 if heartbeat and size >= next_beat:
@@ -115,7 +120,9 @@ def probe_video(path: Path) -> tuple[int, int, float]:
             else:
                 raise ArchiveError("the downloaded video has no frame that can be decoded")
     except av.error.FFmpegError as exc:
-        raise ArchiveError(f"the downloaded video cannot be decoded ({exc.__class__.__name__})") from exc
+        raise ArchiveError(
+            f"the downloaded video cannot be decoded ({exc.__class__.__name__})"
+        ) from exc
     return width, height, seconds or 0.0
 
 
@@ -125,13 +132,27 @@ def make_poster(video: Path, seconds: float) -> Path:
     os.close(fd)
     at = min(1.0, max(0.0, seconds / 2))
     cmd = [
-        imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-loglevel", "error", "-y",
-        "-ss", f"{at:.2f}", "-i", str(video), "-frames:v", "1", "-q:v", "3", name,
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-ss",
+        f"{at:.2f}",
+        "-i",
+        str(video),
+        "-frames:v",
+        "1",
+        "-q:v",
+        "3",
+        name,
     ]
     proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
     if proc.returncode != 0 or not os.path.getsize(name):
         Path(name).unlink(missing_ok=True)
-        raise ArchiveError("could not take a poster frame: " + proc.stderr.decode(errors="replace")[-300:])
+        raise ArchiveError(
+            "could not take a poster frame: " + proc.stderr.decode(errors="replace")[-300:]
+        )
     return Path(name)
 
 
@@ -141,7 +162,11 @@ def _provider_thumbnail(client: VideoProvider, job) -> Path | None:
         return None
     try:
         path, _digest, _size = download_to_temp(
-            client, job.remote_id, video_url=job.remote_thumbnail_url or None, variant="thumbnail", max_bytes=20 * 1024 * 1024
+            client,
+            job.remote_id,
+            video_url=job.remote_thumbnail_url or None,
+            variant="thumbnail",
+            max_bytes=20 * 1024 * 1024,
         )
     except (ProviderError, ArchiveError) as exc:
         logger.info("job %s: no provider thumbnail (%s), taking a frame instead", job.pk, exc)
@@ -169,7 +194,9 @@ def _store(path: Path, name: str) -> str:
     return stored
 
 
-def fetch_and_verify(client: VideoProvider, job, *, heartbeat: Callable[[], None] | None = None) -> ArchiveResult:
+def fetch_and_verify(
+    client: VideoProvider, job, *, heartbeat: Callable[[], None] | None = None
+) -> ArchiveResult:
     video_path, sha256, size = download_to_temp(
         client,
         job.remote_id,

@@ -38,7 +38,10 @@ def validate_image(upload) -> ValidatedImage:
     if not data:
         raise ValidationError(_("“%(name)s” is empty.") % {"name": name})
     if len(data) > limit:
-        raise ValidationError(_("“%(name)s” is larger than %(limit)s.") % {"name": name, "limit": filesizeformat(limit)})
+        raise ValidationError(
+            _("“%(name)s” is larger than %(limit)s.")
+            % {"name": name, "limit": filesizeformat(limit)}
+        )
     max_pixels = settings.SORAWEB_MAX_IMAGE_PIXELS
     try:
         with warnings.catch_warnings():
@@ -52,7 +55,9 @@ def validate_image(upload) -> ValidatedImage:
                     )
                 if width * height > max_pixels:
                     raise ValidationError(
-                        _("“%(name)s” is %(w)d×%(h)d pixels; images can have at most %(mp)d megapixels.")
+                        _(
+                            "“%(name)s” is %(w)d×%(h)d pixels; images can have at most %(mp)d megapixels."
+                        )
                         % {"name": name, "w": width, "h": height, "mp": max_pixels // 1_000_000}
                     )
                 img.verify()
@@ -62,7 +67,13 @@ def validate_image(upload) -> ValidatedImage:
     except ValidationError:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise ValidationError(_("“%(name)s” has too many pixels to be processed safely.") % {"name": name}) from None
+        raise ValidationError(
+            _("“%(name)s” has too many pixels to be processed safely.") % {"name": name}
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise ValidationError(_("“%(name)s” is not an image soraweb can read (PNG, JPEG or WebP).") % {"name": name}) from None
-    return ValidatedImage(name=name, content_type=ALLOWED_FORMATS[fmt], data=data, width=width, height=height)
+        raise ValidationError(
+            _("“%(name)s” is not an image soraweb can read (PNG, JPEG or WebP).") % {"name": name}
+        ) from None
+    return ValidatedImage(
+        name=name, content_type=ALLOWED_FORMATS[fmt], data=data, width=width, height=height
+    )

@@ -25,19 +25,25 @@ class Provider(models.Model):
         default=False,
         help_text=_("Base URL, API key and format come from SORAWEB_PROVIDER_* settings."),
     )
-    base_url = models.URLField(_("base URL"), blank=True, help_text=_("For example https://relay.example.com/v1"))
+    base_url = models.URLField(
+        _("base URL"), blank=True, help_text=_("For example https://relay.example.com/v1")
+    )
     wire_format = models.CharField(
-        _("wire format"), max_length=20, choices=[(f.value, f.value) for f in WireFormat],
+        _("wire format"),
+        max_length=20,
+        choices=[(f.value, f.value) for f in WireFormat],
         default=WireFormat.UNIFIED.value,
     )
     api_key = models.CharField(_("API key"), max_length=500, blank=True)
     extra_headers = models.JSONField(_("extra headers"), default=dict, blank=True)
     concurrency_limit = models.PositiveIntegerField(
-        _("concurrent requests"), default=16,
+        _("concurrent requests"),
+        default=16,
         help_text=_("Most requests soraweb sends to this provider at the same time."),
     )
     poll_interval_seconds = models.FloatField(
-        _("poll interval (seconds)"), default=3.0,
+        _("poll interval (seconds)"),
+        default=3.0,
         help_text=_("How often a running job is checked (the provider may ask for longer)."),
     )
     webhook_secret = models.CharField(_("webhook secret"), max_length=200, blank=True)
@@ -72,14 +78,23 @@ class Provider(models.Model):
                     api_key=settings.SORAWEB_PROVIDER_API_KEY,
                     **common,
                 )
-            return ProviderConfig(base_url=settings.SORAWEB_SIMULATOR_URL, wire_format=WireFormat.UNIFIED, **common)
+            return ProviderConfig(
+                base_url=settings.SORAWEB_SIMULATOR_URL, wire_format=WireFormat.UNIFIED, **common
+            )
         return ProviderConfig(
-            base_url=self.base_url, wire_format=WireFormat(self.wire_format), api_key=self.api_key, **common
+            base_url=self.base_url,
+            wire_format=WireFormat(self.wire_format),
+            api_key=self.api_key,
+            **common,
         )
 
     @property
     def webhook_secret_value(self) -> str:
-        return settings.SORAWEB_PROVIDER_WEBHOOK_SECRET if self.from_environment else self.webhook_secret
+        return (
+            settings.SORAWEB_PROVIDER_WEBHOOK_SECRET
+            if self.from_environment
+            else self.webhook_secret
+        )
 
     @property
     def effective_poll_interval(self) -> float:
@@ -135,7 +150,9 @@ class VideoModel(models.Model):
 
 class Prompt(models.Model):
     text = models.TextField(_("prompt"))
-    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prompts")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prompts"
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -194,7 +211,13 @@ TRANSITIONS: dict[str, frozenset[str]] = {
         }
     ),
     JobState.QUEUED: frozenset(
-        {JobState.RUNNING, JobState.ARCHIVING, JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED}
+        {
+            JobState.RUNNING,
+            JobState.ARCHIVING,
+            JobState.FAILED,
+            JobState.EXPIRED,
+            JobState.CANCELLED,
+        }
     ),
     JobState.RUNNING: frozenset(
         {JobState.QUEUED, JobState.ARCHIVING, JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED}
@@ -231,18 +254,24 @@ class VideoJobQuerySet(models.QuerySet):
 
 
 class VideoJob(models.Model):
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="video_jobs")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="video_jobs"
+    )
     prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="jobs")
     images = models.ManyToManyField(ReferenceImage, blank=True, related_name="jobs")
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="jobs")
     video_model = models.ForeignKey(VideoModel, on_delete=models.PROTECT, related_name="jobs")
-    model_name = models.CharField(_("model"), max_length=100)  # as sent, kept if the catalogue changes
+    model_name = models.CharField(
+        _("model"), max_length=100
+    )  # as sent, kept if the catalogue changes
     orientation = models.CharField(_("orientation"), max_length=20)
     size = models.CharField(_("size"), max_length=30)
     duration = models.PositiveIntegerField(_("duration"))
     estimated_cost = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
 
-    state = models.CharField(_("state"), max_length=20, choices=JobState.choices, default=JobState.PENDING)
+    state = models.CharField(
+        _("state"), max_length=20, choices=JobState.choices, default=JobState.PENDING
+    )
     remote_id = models.CharField(_("remote id"), max_length=255, blank=True, db_index=True)
     raw_status = models.CharField(_("provider status"), max_length=100, blank=True)
     progress = models.PositiveSmallIntegerField(_("progress"), default=0)
@@ -277,7 +306,9 @@ class VideoJob(models.Model):
     video_seconds = models.FloatField(null=True, blank=True)
 
     idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
-    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+    )
 
     objects = VideoJobQuerySet.as_manager()
 
@@ -309,13 +340,18 @@ class VideoJob(models.Model):
     @property
     def can_retry(self) -> bool:
         return self.state in {
-            JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED, JobState.NEEDS_ATTENTION
+            JobState.FAILED,
+            JobState.EXPIRED,
+            JobState.CANCELLED,
+            JobState.NEEDS_ATTENTION,
         }
 
     def elapsed(self) -> timedelta:
         return (self.finished_at or timezone.now()) - self.created_at
 
-    def transition(self, to: str, *, message: str = "", data: dict | None = None, **fields: Any) -> bool:
+    def transition(
+        self, to: str, *, message: str = "", data: dict | None = None, **fields: Any
+    ) -> bool:
         """Move to ``to`` only if the job is still in the state this object was loaded in.
 
         The conditional UPDATE is the claim: when two workers race, exactly one sees a row
@@ -331,7 +367,9 @@ class VideoJob(models.Model):
             changed = type(self).objects.filter(pk=self.pk, state=old).update(state=to, **fields)
             if not changed:
                 return False
-            JobEvent.objects.create(job_id=self.pk, from_state=old, to_state=to, message=message[:2000], data=data or {})
+            JobEvent.objects.create(
+                job_id=self.pk, from_state=old, to_state=to, message=message[:2000], data=data or {}
+            )
             if to in SETTLED_STATES:
                 job_id = self.pk
                 transaction.on_commit(lambda: _send_settled(job_id, old, to))
@@ -345,7 +383,9 @@ class VideoJob(models.Model):
 def _send_settled(job_id: int, from_state: str, to_state: str) -> None:
     from soraweb.videos.signals import job_settled
 
-    job = VideoJob.objects.select_related("owner", "prompt", "video_model", "provider").get(pk=job_id)
+    job = VideoJob.objects.select_related("owner", "prompt", "video_model", "provider").get(
+        pk=job_id
+    )
     job_settled.send(sender=VideoJob, job=job, from_state=from_state, to_state=to_state)
 
 
@@ -380,11 +420,20 @@ class WorkerLease(models.Model):
 class WebhookDelivery(models.Model):
     """Delivery ids already handled: senders retry for days, so each id is acted on once."""
 
-    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    provider = models.ForeignKey(
+        Provider, on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
     webhook_id = models.CharField(max_length=200)
     event_type = models.CharField(max_length=100, blank=True)
     remote_id = models.CharField(max_length=255, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["provider", "webhook_id"], name="unique_webhook_delivery")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "webhook_id"], name="unique_webhook_delivery"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.webhook_id}"

@@ -24,12 +24,19 @@ def _iter_range(fh, start: int, length: int):
         fh.close()
 
 
-def ranged_file_response(request, fieldfile, *, content_type: str, filename: str | None = None, attachment: bool = False) -> HttpResponse:
+def ranged_file_response(
+    request, fieldfile, *, content_type: str, filename: str | None = None, attachment: bool = False
+) -> HttpResponse:
     size = fieldfile.size
     header = request.headers.get("Range", "").strip()
     match = RANGE_RE.match(header) if header else None
     if not match or (not match.group(1) and not match.group(2)):
-        response = FileResponse(fieldfile.open("rb"), content_type=content_type, as_attachment=attachment, filename=filename)
+        response = FileResponse(
+            fieldfile.open("rb"),
+            content_type=content_type,
+            as_attachment=attachment,
+            filename=filename,
+        )
         response["Accept-Ranges"] = "bytes"
         response["Cache-Control"] = "private, max-age=3600"
         return response
@@ -45,7 +52,9 @@ def ranged_file_response(request, fieldfile, *, content_type: str, filename: str
         response["Content-Range"] = f"bytes */{size}"
         return response
     length = end - start + 1
-    response = StreamingHttpResponse(_iter_range(fieldfile.open("rb"), start, length), status=206, content_type=content_type)
+    response = StreamingHttpResponse(
+        _iter_range(fieldfile.open("rb"), start, length), status=206, content_type=content_type
+    )
     response["Content-Length"] = str(length)
     response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Accept-Ranges"] = "bytes"

@@ -12,7 +12,9 @@ def _with_related(qs: QuerySet[VideoJob]) -> QuerySet[VideoJob]:
 
 
 def jobs_for_owner(*, owner, limit: int = 30) -> list[VideoJob]:
-    return list(_with_related(VideoJob.objects.filter(owner=owner)).order_by("-created_at", "-id")[:limit])
+    return list(
+        _with_related(VideoJob.objects.filter(owner=owner)).order_by("-created_at", "-id")[:limit]
+    )
 
 
 def job_get(*, pk: int) -> VideoJob | None:
@@ -23,15 +25,24 @@ def gallery_list(*, page: int = 1, per_page: int = 24) -> tuple[list[VideoJob], 
     """One page of finished videos, newest first, and whether there is a next page."""
     start = (max(1, page) - 1) * per_page
     rows = list(
-        _with_related(VideoJob.objects.filter(state=JobState.SUCCEEDED)).order_by("-finished_at", "-id")[start : start + per_page + 1]
+        _with_related(VideoJob.objects.filter(state=JobState.SUCCEEDED)).order_by(
+            "-finished_at", "-id"
+        )[start : start + per_page + 1]
     )
     return rows[:per_page], len(rows) > per_page
 
 
 def catalogue_models() -> list[VideoModel]:
-    return list(VideoModel.objects.filter(enabled=True, provider__enabled=True).select_related("provider"))
+    return list(
+        VideoModel.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
+    )
 
 
 def demo_provider_in_use() -> bool:
     """True while any usable model is served by the built-in simulator."""
-    return any(p.is_simulator for p in Provider.objects.filter(enabled=True, from_environment=True, models__enabled=True).distinct())
+    return any(
+        p.is_simulator
+        for p in Provider.objects.filter(
+            enabled=True, from_environment=True, models__enabled=True
+        ).distinct()
+    )

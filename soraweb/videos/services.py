@@ -54,7 +54,9 @@ def provider_client(provider: Provider) -> VideoProvider:
     return make_client(provider.config())
 
 
-def backoff_seconds(attempt: int, *, base: float = 2.0, cap: float = 300.0, retry_after: float | None = None) -> float:
+def backoff_seconds(
+    attempt: int, *, base: float = 2.0, cap: float = 300.0, retry_after: float | None = None
+) -> float:
     """Exponential backoff with full jitter; never sooner than the provider asked."""
     delay = random.uniform(0, min(cap, base * (2 ** max(0, attempt - 1))))
     return max(delay, retry_after or 0.0, 1.0)
@@ -63,26 +65,36 @@ def backoff_seconds(attempt: int, *, base: float = 2.0, cap: float = 300.0, retr
 # --- Creating jobs -----------------------------------------------------------------------------
 
 
-def job_validate_settings(*, video_model: VideoModel, orientation: str, size: str, duration: int, image_count: int) -> None:
+def job_validate_settings(
+    *, video_model: VideoModel, orientation: str, size: str, duration: int, image_count: int
+) -> None:
     """The catalogue's rules, checked once more here so no caller can skip them."""
     errors: dict[str, str] = {}
     if not video_model.enabled or not video_model.provider.enabled:
-        errors["video_model"] = _("%(model)s is switched off by an administrator.") % {"model": video_model.display_name}
+        errors["video_model"] = _("%(model)s is switched off by an administrator.") % {
+            "model": video_model.display_name
+        }
     if orientation not in video_model.orientations:
-        errors["orientation"] = _("%(model)s cannot make %(value)s videos.") % {"model": video_model.display_name, "value": orientation}
+        errors["orientation"] = _("%(model)s cannot make %(value)s videos.") % {
+            "model": video_model.display_name,
+            "value": orientation,
+        }
     if size not in video_model.sizes:
         errors["size"] = _("%(model)s only offers the sizes: %(allowed)s.") % {
-            "model": video_model.display_name, "allowed": ", ".join(video_model.sizes)
+            "model": video_model.display_name,
+            "allowed": ", ".join(video_model.sizes),
         }
     if duration not in [int(d) for d in video_model.durations]:
         errors["duration"] = _("%(model)s only makes videos of %(allowed)s seconds.") % {
-            "model": video_model.display_name, "allowed": ", ".join(str(d) for d in video_model.durations)
+            "model": video_model.display_name,
+            "allowed": ", ".join(str(d) for d in video_model.durations),
         }
     if image_count > video_model.max_images:
         errors["images"] = (
             _("%(model)s does not take reference images.") % {"model": video_model.display_name}
             if video_model.max_images == 0
-            else _("%(model)s takes at most %(n)d reference image(s).") % {"model": video_model.display_name, "n": video_model.max_images}
+            else _("%(model)s takes at most %(n)d reference image(s).")
+            % {"model": video_model.display_name, "n": video_model.max_images}
         )
     if errors:
         raise ValidationError(errors)
@@ -113,7 +125,11 @@ def job_create(
     if not prompt_text:
         raise ValidationError({"prompt": _("Describe the video you want.")})
     job_validate_settings(
-        video_model=video_model, orientation=orientation, size=size, duration=duration, image_count=len(images)
+        video_model=video_model,
+        orientation=orientation,
+        size=size,
+        duration=duration,
+        image_count=len(images),
     )
     now = timezone.now()
     try:
@@ -167,7 +183,14 @@ def _create_request(job: VideoJob) -> CreateRequest:
         url = None
         if settings.SORAWEB_PUBLIC_URL:
             url = settings.SORAWEB_PUBLIC_URL.rstrip("/") + f"/references/{image.pk}/{image.sha256}"
-        images.append(ImageInput(filename=image.original_name or f"{image.sha256}.png", content_type=image.content_type, data=data, url=url))
+        images.append(
+            ImageInput(
+                filename=image.original_name or f"{image.sha256}.png",
+                content_type=image.content_type,
+                data=data,
+                url=url,
+            )
+        )
     return CreateRequest(
         model=job.model_name,
         prompt=job.prompt.text,
@@ -214,7 +237,9 @@ def job_submit(*, job_id: int) -> None:
         job.transition(
             JobState.NEEDS_ATTENTION,
             message=f"Unexpected error while starting: {type(exc).__name__}",
-            error_message=_("Something went wrong while starting this video. An administrator can check the job's history."),
+            error_message=_(
+                "Something went wrong while starting this video. An administrator can check the job's history."
+            ),
         )
         return
     status = result.status
@@ -229,9 +254,19 @@ def job_submit(*, job_id: int) -> None:
     if status.state == RemoteState.SUCCEEDED:
         _to_archiving(job, status, **fields)
     elif status.state == RemoteState.FAILED:
-        job.transition(JobState.FAILED, message="Provider refused the job", error_message=status.error or _("The provider could not make this video."), **fields)
+        job.transition(
+            JobState.FAILED,
+            message="Provider refused the job",
+            error_message=status.error or _("The provider could not make this video."),
+            **fields,
+        )
     elif status.state == RemoteState.EXPIRED:
-        job.transition(JobState.EXPIRED, message="Provider says expired", error_message=_expired_message(), **fields)
+        job.transition(
+            JobState.EXPIRED,
+            message="Provider says expired",
+            error_message=_expired_message(),
+            **fields,
+        )
     else:
         to = JobState.RUNNING if status.state == RemoteState.RUNNING else JobState.QUEUED
         poll_in = max(status.poll_after or 0.0, job.provider.effective_poll_interval)
@@ -249,14 +284,25 @@ def job_submit(*, job_id: int) -> None:
 
 def _submit_failed(job: VideoJob, exc: ProviderError) -> None:
     if exc.outcome_unknown:
-        job.transition(JobState.NEEDS_ATTENTION, message="Create outcome unknown", error_message=exc.message, lease_until=None)
+        job.transition(
+            JobState.NEEDS_ATTENTION,
+            message="Create outcome unknown",
+            error_message=exc.message,
+            lease_until=None,
+        )
     elif exc.permanent:
-        job.transition(JobState.FAILED, message="Provider refused the job", error_message=exc.message, lease_until=None)
+        job.transition(
+            JobState.FAILED,
+            message="Provider refused the job",
+            error_message=exc.message,
+            lease_until=None,
+        )
     elif job.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
         job.transition(
             JobState.FAILED,
             message="Gave up starting",
-            error_message=_("The provider could not be reached after %(n)d tries: %(reason)s") % {"n": job.submit_attempts, "reason": exc.message},
+            error_message=_("The provider could not be reached after %(n)d tries: %(reason)s")
+            % {"n": job.submit_attempts, "reason": exc.message},
             lease_until=None,
         )
     else:
@@ -307,18 +353,28 @@ def job_apply_status(*, job: VideoJob, status: JobStatus, polled: bool = False) 
         return
     if status.state == RemoteState.FAILED:
         job.transition(
-            JobState.FAILED, message="Provider reports failure",
-            error_message=status.error or _("The provider could not make this video (no reason given)."), **seen,
+            JobState.FAILED,
+            message="Provider reports failure",
+            error_message=status.error
+            or _("The provider could not make this video (no reason given)."),
+            **seen,
         )
         return
     if status.state == RemoteState.EXPIRED:
-        job.transition(JobState.EXPIRED, message="Provider reports expired", error_message=_expired_message(), **seen)
+        job.transition(
+            JobState.EXPIRED,
+            message="Provider reports expired",
+            error_message=_expired_message(),
+            **seen,
+        )
         return
     if job.deadline_at and now >= job.deadline_at:
         job.transition(
             JobState.FAILED,
             message="Deadline passed",
-            error_message=_("Timed out at the provider: no result after %(minutes)d minutes (last status seen: %(status)s).")
+            error_message=_(
+                "Timed out at the provider: no result after %(minutes)d minutes (last status seen: %(status)s)."
+            )
             % {"minutes": job.video_model.deadline_minutes, "status": status.raw_status or "none"},
             **seen,
         )
@@ -335,7 +391,9 @@ def job_apply_status(*, job: VideoJob, status: JobStatus, polled: bool = False) 
         VideoJob.objects.filter(pk=job.pk, state=job.state).update(**fields)
 
 
-def job_fetch_status(*, job: VideoJob, client: VideoProvider | None = None) -> JobStatus | ProviderError:
+def job_fetch_status(
+    *, job: VideoJob, client: VideoProvider | None = None
+) -> JobStatus | ProviderError:
     """Network only, no database: safe to run for many jobs in parallel threads."""
     try:
         return (client or provider_client(job.provider)).status(job.remote_id)
@@ -362,14 +420,20 @@ def _poll_failed(job: VideoJob, exc: ProviderError) -> None:
         job.transition(
             JobState.FAILED,
             message="Deadline passed while the provider was unreachable",
-            error_message=_("Timed out at the provider (last status seen: %(status)s; last error: %(error)s).")
+            error_message=_(
+                "Timed out at the provider (last status seen: %(status)s; last error: %(error)s)."
+            )
             % {"status": job.raw_status or "none", "error": exc.message},
         )
         return
     if exc.permanent and errors >= MAX_PERMANENT_POLL_ERRORS:
-        job.transition(JobState.FAILED, message="Provider refuses status queries", error_message=exc.message)
+        job.transition(
+            JobState.FAILED, message="Provider refuses status queries", error_message=exc.message
+        )
         return
-    delay = backoff_seconds(errors, base=job.provider.effective_poll_interval, cap=120, retry_after=exc.retry_after)
+    delay = backoff_seconds(
+        errors, base=job.provider.effective_poll_interval, cap=120, retry_after=exc.retry_after
+    )
     VideoJob.objects.filter(pk=job.pk, state=job.state).update(
         poll_errors=errors, next_poll_at=now + timedelta(seconds=delay)
     )
@@ -379,7 +443,9 @@ def _poll_failed(job: VideoJob, exc: ProviderError) -> None:
 def job_poll_now(*, job_id: int) -> bool:
     """Poll one job at once (a webhook said it changed), unless a poller holds it already."""
     now = timezone.now()
-    claimed = VideoJob.objects.filter(pk=job_id, state__in=AT_PROVIDER_STATES).update(next_poll_at=now + timedelta(seconds=60))
+    claimed = VideoJob.objects.filter(pk=job_id, state__in=AT_PROVIDER_STATES).update(
+        next_poll_at=now + timedelta(seconds=60)
+    )
     if not claimed:
         return False
     job = VideoJob.objects.select_related("provider", "video_model").get(pk=job_id)
@@ -412,7 +478,10 @@ def job_request_refresh(*, job: VideoJob, min_interval: float = 2.0) -> bool:
     now = timezone.now()
     changed = (
         VideoJob.objects.filter(pk=job.pk, state__in=AT_PROVIDER_STATES)
-        .filter(Q(refresh_requested_at__isnull=True) | Q(refresh_requested_at__lt=now - timedelta(seconds=min_interval)))
+        .filter(
+            Q(refresh_requested_at__isnull=True)
+            | Q(refresh_requested_at__lt=now - timedelta(seconds=min_interval))
+        )
         .update(refresh_requested_at=now, next_poll_at=now)
     )
     return bool(changed)
@@ -422,13 +491,22 @@ def webhook_receive(*, provider: Provider, webhook_id: str, event_type: str, rem
     """Act once per delivery id: refresh the job the event names, at once."""
     try:
         with transaction.atomic():
-            WebhookDelivery.objects.create(provider=provider, webhook_id=webhook_id[:200], event_type=event_type[:100], remote_id=remote_id[:255])
+            WebhookDelivery.objects.create(
+                provider=provider,
+                webhook_id=webhook_id[:200],
+                event_type=event_type[:100],
+                remote_id=remote_id[:255],
+            )
     except IntegrityError:
         return "duplicate"
-    job = VideoJob.objects.filter(provider=provider, remote_id=remote_id, state__in=AT_PROVIDER_STATES).first()
+    job = VideoJob.objects.filter(
+        provider=provider, remote_id=remote_id, state__in=AT_PROVIDER_STATES
+    ).first()
     if job is None:
         return "ignored"
-    JobEvent.objects.create(job=job, from_state=job.state, to_state=job.state, message=f"Webhook {event_type} received")
+    JobEvent.objects.create(
+        job=job, from_state=job.state, to_state=job.state, message=f"Webhook {event_type} received"
+    )
     transaction.on_commit(lambda: _enqueue("poll_job", job.pk))
     return "accepted"
 
@@ -442,7 +520,10 @@ def job_archive(*, job_id: int) -> None:
     claimed = (
         VideoJob.objects.filter(pk=job_id, state=JobState.ARCHIVING)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(lease_until=now + timedelta(seconds=settings.SORAWEB_ARCHIVE_LEASE_SECONDS), archive_attempts=F("archive_attempts") + 1)
+        .update(
+            lease_until=now + timedelta(seconds=settings.SORAWEB_ARCHIVE_LEASE_SECONDS),
+            archive_attempts=F("archive_attempts") + 1,
+        )
     )
     if not claimed:
         return
@@ -456,7 +537,13 @@ def job_archive(*, job_id: int) -> None:
     try:
         result = archive.fetch_and_verify(client, job, heartbeat=keep_lease)
     except ProviderError as exc:
-        _archive_failed(job, exc.message, permanent=exc.permanent, expired=getattr(exc, "expired", False), retry_after=exc.retry_after)
+        _archive_failed(
+            job,
+            exc.message,
+            permanent=exc.permanent,
+            expired=getattr(exc, "expired", False),
+            retry_after=exc.retry_after,
+        )
         return
     except archive.ArchiveError as exc:
         _archive_failed(job, str(exc), permanent=False, expired=False, retry_after=None)
@@ -482,20 +569,35 @@ def job_archive(*, job_id: int) -> None:
         archive.discard(result)
 
 
-def _archive_failed(job: VideoJob, message: str, *, permanent: bool, expired: bool, retry_after: float | None) -> None:
+def _archive_failed(
+    job: VideoJob, message: str, *, permanent: bool, expired: bool, retry_after: float | None
+) -> None:
     if expired:
-        job.transition(JobState.EXPIRED, message=f"Result gone: {message}", error_message=_expired_message(), lease_until=None)
+        job.transition(
+            JobState.EXPIRED,
+            message=f"Result gone: {message}",
+            error_message=_expired_message(),
+            lease_until=None,
+        )
     elif permanent or job.archive_attempts >= MAX_ARCHIVE_ATTEMPTS:
         job.transition(
             JobState.FAILED,
             message="Could not save the video",
-            error_message=_("The video was made but could not be saved: %(reason)s") % {"reason": message},
+            error_message=_("The video was made but could not be saved: %(reason)s")
+            % {"reason": message},
             lease_until=None,
         )
     else:
         delay = backoff_seconds(job.archive_attempts, retry_after=retry_after)
-        VideoJob.objects.filter(pk=job.pk, state=JobState.ARCHIVING).update(lease_until=timezone.now() + timedelta(seconds=delay))
-        JobEvent.objects.create(job=job, from_state=job.state, to_state=job.state, message=f"Saving failed, will try again in {delay:.0f} s: {message}")
+        VideoJob.objects.filter(pk=job.pk, state=JobState.ARCHIVING).update(
+            lease_until=timezone.now() + timedelta(seconds=delay)
+        )
+        JobEvent.objects.create(
+            job=job,
+            from_state=job.state,
+            to_state=job.state,
+            message=f"Saving failed, will try again in {delay:.0f} s: {message}",
+        )
 
 
 # --- Recovery after a crash -----------------------------------------------------------------------
@@ -505,17 +607,24 @@ def jobs_recover(*, now=None) -> dict[str, list[int]]:
     """Find jobs whose background step was lost (worker killed) and hand them on again."""
     now = now or timezone.now()
     resubmit = list(
-        VideoJob.objects.filter(state=JobState.PENDING, next_poll_at__lte=now).values_list("pk", flat=True)[:500]
+        VideoJob.objects.filter(state=JobState.PENDING, next_poll_at__lte=now).values_list(
+            "pk", flat=True
+        )[:500]
     )
     rearchive = list(
         VideoJob.objects.filter(state=JobState.ARCHIVING)
-        .filter(Q(lease_until__lt=now) | Q(lease_until__isnull=True, provider_completed_at__lt=now - timedelta(seconds=15)))
+        .filter(
+            Q(lease_until__lt=now)
+            | Q(lease_until__isnull=True, provider_completed_at__lt=now - timedelta(seconds=15))
+        )
         .values_list("pk", flat=True)[:500]
     )
     # A create that was under way when its worker died may or may not have reached the provider:
     # a person has to look, we never send it again on our own.
     interrupted = list(
-        VideoJob.objects.filter(state=JobState.SUBMITTING, lease_until__lt=now).select_related("provider")[:500]
+        VideoJob.objects.filter(state=JobState.SUBMITTING, lease_until__lt=now).select_related(
+            "provider"
+        )[:500]
     )
     for job in interrupted:
         job.transition(
@@ -531,7 +640,11 @@ def jobs_recover(*, now=None) -> dict[str, list[int]]:
         _enqueue("submit_job", pk)
     for pk in rearchive:
         _enqueue("archive_job", pk)
-    return {"resubmitted": resubmit, "rearchived": rearchive, "interrupted": [j.pk for j in interrupted]}
+    return {
+        "resubmitted": resubmit,
+        "rearchived": rearchive,
+        "interrupted": [j.pk for j in interrupted],
+    }
 
 
 # --- User actions --------------------------------------------------------------------------------
@@ -542,7 +655,9 @@ def job_cancel(*, job: VideoJob, by) -> bool:
     had_remote = job.state in AT_PROVIDER_STATES and job.remote_id
     if not job.can_cancel:
         return False
-    if not job.transition(JobState.CANCELLED, message=f"Cancelled by {by}", lease_until=None, next_poll_at=None):
+    if not job.transition(
+        JobState.CANCELLED, message=f"Cancelled by {by}", lease_until=None, next_poll_at=None
+    ):
         return False
     if had_remote:
         client = provider_client(job.provider)
@@ -550,7 +665,12 @@ def job_cancel(*, job: VideoJob, by) -> bool:
             try:
                 client.cancel(job.remote_id)
             except ProviderError as exc:
-                JobEvent.objects.create(job=job, from_state=job.state, to_state=job.state, message=f"Remote cancel failed: {exc.message}")
+                JobEvent.objects.create(
+                    job=job,
+                    from_state=job.state,
+                    to_state=job.state,
+                    message=f"Remote cancel failed: {exc.message}",
+                )
     return True
 
 
@@ -574,7 +694,9 @@ def job_retry(*, job: VideoJob, by, idempotency_key: str | None = None) -> Video
 # --- Reference images -------------------------------------------------------------------------
 
 
-def reference_image_store(*, uploaded_by, name: str, content_type: str, data: bytes, width: int, height: int) -> ReferenceImage:
+def reference_image_store(
+    *, uploaded_by, name: str, content_type: str, data: bytes, width: int, height: int
+) -> ReferenceImage:
     """Store validated image bytes once per user and content (same picture, same row)."""
     from django.core.files.base import ContentFile
 
@@ -583,9 +705,16 @@ def reference_image_store(*, uploaded_by, name: str, content_type: str, data: by
     if existing:
         return existing
     image = ReferenceImage(
-        original_name=name[:255], content_type=content_type, sha256=digest, width=width, height=height, uploaded_by=uploaded_by
+        original_name=name[:255],
+        content_type=content_type,
+        sha256=digest,
+        width=width,
+        height=height,
+        uploaded_by=uploaded_by,
     )
-    ext = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}.get(content_type, ".png")
+    ext = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}.get(
+        content_type, ".png"
+    )
     image.file.save(f"{digest}{ext}", ContentFile(data), save=False)
     image.save()
     return image

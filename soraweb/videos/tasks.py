@@ -25,7 +25,7 @@ from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from soraweb.videos import services
-from soraweb.videos.models import AT_PROVIDER_STATES, ACTIVE_STATES, VideoJob, WorkerLease
+from soraweb.videos.models import ACTIVE_STATES, AT_PROVIDER_STATES, VideoJob, WorkerLease
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +67,12 @@ def archive_job(job_id: int) -> None:
 def _lease_acquire(holder: str) -> bool:
     now = timezone.now()
     until = now + timedelta(seconds=LEASE_SECONDS)
-    WorkerLease.objects.get_or_create(name=POLL_LEASE, defaults={"until": now - timedelta(seconds=1)})
-    taken = WorkerLease.objects.filter(name=POLL_LEASE, until__lt=now).update(holder=holder, until=until)
+    WorkerLease.objects.get_or_create(
+        name=POLL_LEASE, defaults={"until": now - timedelta(seconds=1)}
+    )
+    taken = WorkerLease.objects.filter(name=POLL_LEASE, until__lt=now).update(
+        holder=holder, until=until
+    )
     return bool(taken)
 
 
@@ -78,7 +82,9 @@ def _lease_renew(holder: str) -> bool:
 
 
 def _lease_release(holder: str) -> None:
-    WorkerLease.objects.filter(name=POLL_LEASE, holder=holder).update(until=timezone.now() - timedelta(seconds=1))
+    WorkerLease.objects.filter(name=POLL_LEASE, holder=holder).update(
+        until=timezone.now() - timedelta(seconds=1)
+    )
 
 
 def poll_pass() -> int:
@@ -106,12 +112,17 @@ def poll_pass() -> int:
         return services.job_fetch_status(job=job, client=client)
 
     pools = [
-        ThreadPoolExecutor(max_workers=max(1, min(jobs[0].provider.concurrency_limit, MAX_POLL_THREADS)), thread_name_prefix="poll")
+        ThreadPoolExecutor(
+            max_workers=max(1, min(jobs[0].provider.concurrency_limit, MAX_POLL_THREADS)),
+            thread_name_prefix="poll",
+        )
         for jobs in by_provider.values()
     ]
     try:
         futures = {
-            pool.submit(fetch, job): job for pool, jobs in zip(pools, by_provider.values(), strict=True) for job in jobs
+            pool.submit(fetch, job): job
+            for pool, jobs in zip(pools, by_provider.values(), strict=True)
+            for job in jobs
         }
         for future in as_completed(futures):
             job = futures[future]

@@ -26,7 +26,9 @@ def _job_or_404(pk: int) -> VideoJob:
 
 def _require_owner_or_staff(request: HttpRequest, job: VideoJob) -> None:
     if not (request.user.is_staff or job.owner_id == request.user.pk):
-        raise PermissionDenied(_("Only the person who made this job, or an administrator, can do that."))
+        raise PermissionDenied(
+            _("Only the person who made this job, or an administrator, can do that.")
+        )
 
 
 def _studio_context(request: HttpRequest, form: JobForm) -> dict:
@@ -46,7 +48,12 @@ def studio(request: HttpRequest) -> HttpResponse:
         try:
             images = [
                 services.reference_image_store(
-                    uploaded_by=request.user, name=img.name, content_type=img.content_type, data=img.data, width=img.width, height=img.height
+                    uploaded_by=request.user,
+                    name=img.name,
+                    content_type=img.content_type,
+                    data=img.data,
+                    width=img.width,
+                    height=img.height,
                 )
                 for img in form.validated_images
             ]
@@ -69,7 +76,14 @@ def studio(request: HttpRequest) -> HttpResponse:
         return render(request, "videos/studio.html", _studio_context(request, form), status=400)
 
     if request.htmx:
-        fresh = JobForm(initial={"video_model": data["video_model"].pk, "orientation": data["orientation"], "size": data["size"], "duration": data["duration"]})
+        fresh = JobForm(
+            initial={
+                "video_model": data["video_model"].pk,
+                "orientation": data["orientation"],
+                "size": data["size"],
+                "duration": data["duration"],
+            }
+        )
         return render(request, "videos/_create_done.html", {"form": fresh, "job": job})
     messages.success(request, _("Your video is on its way. It appears under “My jobs”."))
     return redirect("videos:studio")
@@ -78,7 +92,11 @@ def studio(request: HttpRequest) -> HttpResponse:
 @require_GET
 def form_options(request: HttpRequest) -> HttpResponse:
     """The model-dependent part of the form, re-rendered when the model changes."""
-    initial = {key: request.GET.get(key) for key in ("video_model", "orientation", "size", "duration") if request.GET.get(key)}
+    initial = {
+        key: request.GET.get(key)
+        for key in ("video_model", "orientation", "size", "duration")
+        if request.GET.get(key)
+    }
     form = JobForm(initial=initial)
     model = form.selected_model
     if model is not None:
@@ -88,7 +106,9 @@ def form_options(request: HttpRequest) -> HttpResponse:
         if initial.get("size") not in model.sizes:
             form.initial["size"] = model.default_size or (model.sizes[0] if model.sizes else "")
         if str(initial.get("duration")) not in [str(d) for d in model.durations]:
-            form.initial["duration"] = model.default_duration or (model.durations[0] if model.durations else "")
+            form.initial["duration"] = model.default_duration or (
+                model.durations[0] if model.durations else ""
+            )
     return render(request, "videos/_model_options.html", {"form": form})
 
 
@@ -103,7 +123,11 @@ def job_card(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
-    return render(request, "videos/job_detail.html", {"job": job, "events": list(job.events.all()), "retry_key": new_idempotency_key()})
+    return render(
+        request,
+        "videos/job_detail.html",
+        {"job": job, "events": list(job.events.all()), "retry_key": new_idempotency_key()},
+    )
 
 
 @require_POST
@@ -123,12 +147,16 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
     _require_owner_or_staff(request, job)
     try:
-        new_job = services.job_retry(job=job, by=request.user, idempotency_key=request.POST.get("idempotency_key") or None)
+        new_job = services.job_retry(
+            job=job, by=request.user, idempotency_key=request.POST.get("idempotency_key") or None
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("videos:job_detail", pk=pk)
     if request.htmx:
-        return render(request, "videos/_job_card.html", {"job": new_job, "oob_prepend": True, "original": job})
+        return render(
+            request, "videos/_job_card.html", {"job": new_job, "oob_prepend": True, "original": job}
+        )
     messages.success(request, _("A new job was started from this one."))
     return redirect("videos:job_detail", pk=new_job.pk)
 
@@ -152,7 +180,13 @@ def job_video(request: HttpRequest, pk: int) -> HttpResponse:
     if not job.video:
         raise Http404(_("This job has no saved video."))
     download = request.GET.get("download") == "1"
-    return ranged_file_response(request, job.video, content_type="video/mp4", filename=f"soraweb-{job.pk}.mp4", attachment=download)
+    return ranged_file_response(
+        request,
+        job.video,
+        content_type="video/mp4",
+        filename=f"soraweb-{job.pk}.mp4",
+        attachment=download,
+    )
 
 
 @require_GET
@@ -161,7 +195,13 @@ def job_poster(request: HttpRequest, pk: int) -> HttpResponse:
     if not job.poster:
         raise Http404(_("This job has no poster."))
     download = request.GET.get("download") == "1"
-    return ranged_file_response(request, job.poster, content_type="image/jpeg", filename=f"soraweb-{job.pk}.jpg", attachment=download)
+    return ranged_file_response(
+        request,
+        job.poster,
+        content_type="image/jpeg",
+        filename=f"soraweb-{job.pk}.jpg",
+        attachment=download,
+    )
 
 
 @csrf_exempt  # authenticated by its signature instead; a provider has no session or CSRF token
@@ -188,5 +228,7 @@ def provider_webhook(request: HttpRequest, provider_id: int) -> HttpResponse:
         return JsonResponse({"error": str(exc)}, status=400)
     except (ValueError, AttributeError):
         return JsonResponse({"error": "body is not a webhook event"}, status=400)
-    result = services.webhook_receive(provider=provider, webhook_id=msg_id, event_type=event_type, remote_id=remote_id)
+    result = services.webhook_receive(
+        provider=provider, webhook_id=msg_id, event_type=event_type, remote_id=remote_id
+    )
     return JsonResponse({"status": result})

@@ -38,7 +38,9 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(mac.digest()).decode()
 
 
-def verify(secret: str, headers: Mapping[str, str], body: bytes, *, now: float | None = None) -> str:
+def verify(
+    secret: str, headers: Mapping[str, str], body: bytes, *, now: float | None = None
+) -> str:
     """Check one delivery; return its webhook-id, or raise WebhookError."""
     if len(body) > MAX_BODY_BYTES:
         raise WebhookError("body too large")

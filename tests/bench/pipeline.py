@@ -36,11 +36,18 @@ def _percentile(values: list[float], pct: float) -> float:
 def _setup_model(name: str, base_url: str, **provider_fields):
     from soraweb.videos.models import Provider, VideoModel
 
-    provider = Provider.objects.create(name=name, base_url=base_url, wire_format="unified", **provider_fields)
+    provider = Provider.objects.create(
+        name=name, base_url=base_url, wire_format="unified", **provider_fields
+    )
     seed = VideoModel.objects.get(name="sora-2", provider__from_environment=True)
     return VideoModel.objects.create(
-        name="sora-2", display_name=f"Sora 2 via {name}", provider=provider, orientations=seed.orientations,
-        sizes=seed.sizes, durations=seed.durations, price_per_second=seed.price_per_second,
+        name="sora-2",
+        display_name=f"Sora 2 via {name}",
+        provider=provider,
+        orientations=seed.orientations,
+        sizes=seed.sizes,
+        durations=seed.durations,
+        price_per_second=seed.price_per_second,
     )
 
 
@@ -52,7 +59,14 @@ def _user():
 
 
 def _start(cmd: list[str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ), stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -74,12 +88,21 @@ def _latency(sim: Simulator, video_model, label: str) -> list[float]:
 
     user = _user()
     jobs = [
-        services.job_create(owner=user, video_model=video_model, prompt_text=f"{label} {i} [sim:stuck]", orientation="landscape", size="small", duration=10)
+        services.job_create(
+            owner=user,
+            video_model=video_model,
+            prompt_text=f"{label} {i} [sim:stuck]",
+            orientation="landscape",
+            size="small",
+            duration=10,
+        )
         for i in range(LATENCY_JOBS)
     ]
     deadline = time.monotonic() + 60
     at_provider = [JobState.QUEUED, JobState.RUNNING]
-    while VideoJob.objects.filter(pk__in=[j.pk for j in jobs], state__in=at_provider).count() < len(jobs):
+    while VideoJob.objects.filter(pk__in=[j.pk for j in jobs], state__in=at_provider).count() < len(
+        jobs
+    ):
         if time.monotonic() > deadline:
             raise RuntimeError(f"{label}: jobs did not reach the provider")
         time.sleep(0.2)
@@ -107,13 +130,29 @@ def bench_latency(data_dir: str) -> list[tuple[str, str, str, str]]:
     polling_sim = Simulator(job_seconds=2.0).start()
     hook_sim = Simulator(job_seconds=2.0).start()
     polled = _setup_model("Relay (polling)", polling_sim.base_url)
-    hooked = _setup_model("Relay (webhooks)", hook_sim.base_url, webhook_secret=secret, poll_interval_seconds=60)
+    hooked = _setup_model(
+        "Relay (webhooks)", hook_sim.base_url, webhook_secret=secret, poll_interval_seconds=60
+    )
     hook_sim.webhook_url = f"http://127.0.0.1:{web_port}/webhooks/providers/{hooked.provider_id}/"
     hook_sim.webhook_secret = secret
     log = Path(data_dir) / "bench-stack.log"
     manage = [sys.executable, str(ROOT / "manage.py")]
     cluster = _start([*manage, "qcluster"], log)
-    web = _start([sys.executable, "-m", "gunicorn", "soraweb.wsgi:application", "--bind", f"127.0.0.1:{web_port}", "--workers", "2", "--threads", "4"], log)
+    web = _start(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "soraweb.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{web_port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+        ],
+        log,
+    )
     try:
         for _ in range(100):
             try:
@@ -130,14 +169,26 @@ def bench_latency(data_dir: str) -> list[tuple[str, str, str, str]]:
         hook_sim.stop()
     interval = polled.provider.poll_interval_seconds
     return [
-        (f"completion->visible, polling every {interval:g} s: median", f"{statistics.median(poll_lat):.2f} s", "<= 3 s", _ok(statistics.median(poll_lat) <= 3)),
+        (
+            f"completion->visible, polling every {interval:g} s: median",
+            f"{statistics.median(poll_lat):.2f} s",
+            "<= 3 s",
+            _ok(statistics.median(poll_lat) <= 3),
+        ),
         ("completion->visible, polling: p95", f"{_percentile(poll_lat, 95):.2f} s", "-", ""),
-        ("completion->visible, webhooks: median", f"{statistics.median(hook_lat):.2f} s", "<= 1 s", _ok(statistics.median(hook_lat) <= 1)),
+        (
+            "completion->visible, webhooks: median",
+            f"{statistics.median(hook_lat):.2f} s",
+            "<= 1 s",
+            _ok(statistics.median(hook_lat) <= 1),
+        ),
         ("completion->visible, webhooks: p95", f"{_percentile(hook_lat, 95):.2f} s", "-", ""),
     ]
 
 
-def bench_poll_pass(data_dir: str, jobs: int = 1000, concurrency: int = 32) -> list[tuple[str, str, str, str]]:
+def bench_poll_pass(
+    data_dir: str, jobs: int = 1000, concurrency: int = 32
+) -> list[tuple[str, str, str, str]]:
     """One poll pass over 1,000 in-flight jobs. The simulator runs in its own process, as a relay
     would, so its threads do not compete with the poller's for this process's GIL."""
     from soraweb.videos import tasks
@@ -146,7 +197,17 @@ def bench_poll_pass(data_dir: str, jobs: int = 1000, concurrency: int = 32) -> l
     port = free_port()
     base = f"http://127.0.0.1:{port}/v1"
     sim = _start(
-        [sys.executable, "-m", "soraweb.simulator.server", "--port", str(port), "--latency", "0.05", "--job-seconds", "3600"],
+        [
+            sys.executable,
+            "-m",
+            "soraweb.simulator.server",
+            "--port",
+            str(port),
+            "--latency",
+            "0.05",
+            "--job-seconds",
+            "3600",
+        ],
         Path(data_dir) / "bench-sim.log",
     )
     try:
@@ -157,12 +218,20 @@ def bench_poll_pass(data_dir: str, jobs: int = 1000, concurrency: int = 32) -> l
             except requests.RequestException:
                 time.sleep(0.1)
         model = _setup_model("Relay (1,000 jobs)", base, concurrency_limit=concurrency)
-        body = {"images": [], "model": "sora-2", "orientation": "landscape", "size": "small", "duration": 10}
+        body = {
+            "images": [],
+            "model": "sora-2",
+            "orientation": "landscape",
+            "size": "small",
+            "duration": 10,
+        }
         local = threading.local()
 
         def create(i: int) -> str:
             session = local.__dict__.setdefault("session", requests.Session())
-            return session.post(f"{base}/video/create", json={**body, "prompt": f"poll pass {i}"}, timeout=10).json()["id"]
+            return session.post(
+                f"{base}/video/create", json={**body, "prompt": f"poll pass {i}"}, timeout=10
+            ).json()["id"]
 
         with ThreadPoolExecutor(16) as pool:
             remote_ids = list(pool.map(create, range(jobs)))
@@ -172,8 +241,18 @@ def bench_poll_pass(data_dir: str, jobs: int = 1000, concurrency: int = 32) -> l
         VideoJob.objects.bulk_create(
             [
                 VideoJob(
-                    owner=user, prompt=prompt, provider=model.provider, video_model=model, model_name="sora-2", orientation="landscape",
-                    size="small", duration=10, state=JobState.RUNNING, remote_id=rid, next_poll_at=now, deadline_at=now + timedelta(hours=1),
+                    owner=user,
+                    prompt=prompt,
+                    provider=model.provider,
+                    video_model=model,
+                    model_name="sora-2",
+                    orientation="landscape",
+                    size="small",
+                    duration=10,
+                    state=JobState.RUNNING,
+                    remote_id=rid,
+                    next_poll_at=now,
+                    deadline_at=now + timedelta(hours=1),
                 )
                 for rid in remote_ids
             ]
@@ -181,14 +260,30 @@ def bench_poll_pass(data_dir: str, jobs: int = 1000, concurrency: int = 32) -> l
         started = time.monotonic()
         polled = tasks.poll_pass()
         seconds = time.monotonic() - started
-        polls = sum(VideoJob.objects.filter(provider=model.provider).values_list("poll_count", flat=True))
-        still_due = VideoJob.objects.filter(provider=model.provider, state=JobState.RUNNING, next_poll_at__lte=timezone.now() - timedelta(seconds=5)).count()
+        polls = sum(
+            VideoJob.objects.filter(provider=model.provider).values_list("poll_count", flat=True)
+        )
+        still_due = VideoJob.objects.filter(
+            provider=model.provider,
+            state=JobState.RUNNING,
+            next_poll_at__lte=timezone.now() - timedelta(seconds=5),
+        ).count()
     finally:
         _stop(sim)
     limit = model.provider.concurrency_limit
     return [
-        (f"poll pass, {jobs} jobs, 50 ms answers, {limit} at a time", f"{seconds:.2f} s", "<= 5 s", _ok(seconds <= 5 and polled == jobs and still_due == 0)),
-        ("poll pass: status requests answered", f"{polls}", f"{jobs} (one per job)", _ok(polls == jobs)),
+        (
+            f"poll pass, {jobs} jobs, 50 ms answers, {limit} at a time",
+            f"{seconds:.2f} s",
+            "<= 5 s",
+            _ok(seconds <= 5 and polled == jobs and still_due == 0),
+        ),
+        (
+            "poll pass: status requests answered",
+            f"{polls}",
+            f"{jobs} (one per job)",
+            _ok(polls == jobs),
+        ),
     ]
 
 
@@ -215,8 +310,22 @@ def _big_mp4(target_bytes: int) -> Path:
 
     small = Path(tempfile.mkdtemp()) / "small.mp4"
     subprocess.run(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=24:duration=4",
-         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", str(small)],
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=24:duration=4",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-movflags",
+            "+faststart",
+            str(small),
+        ],
         check=True,
     )
     big = small.with_name("big.mp4")
@@ -248,7 +357,9 @@ def rss(field):
             return int(line.split()[1]) * 1024
 base = sys.argv[1]
 client = make_client(ProviderConfig(base_url=base + "/v1"))
-job = types.SimpleNamespace(pk=1, remote_id="big", remote_video_url=base + "/big.mp4", remote_thumbnail_url="", created_at=timezone.now())
+job = types.SimpleNamespace(
+    pk=1, remote_id="big", remote_video_url=base + "/big.mp4", remote_thumbnail_url="", created_at=timezone.now()
+)
 before = rss("VmRSS")
 result = archive.fetch_and_verify(client, job)
 print(before, rss("VmHWM"), result.size)
@@ -263,14 +374,23 @@ def bench_archive_rss(data_dir: str, size_mb: int = 200) -> list[tuple[str, str,
     try:
         out = subprocess.run(
             [sys.executable, "-c", ARCHIVE_SCRIPT, f"http://127.0.0.1:{server.server_port}"],
-            cwd=ROOT, env=dict(os.environ), capture_output=True, text=True, check=True,
+            cwd=ROOT,
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()
     finally:
         server.shutdown()
     before, peak, size = (int(x) for x in out[-3:])
     growth_mb = (peak - before) / (1024 * 1024)
     return [
-        (f"archive a {size / 1024 / 1024:.0f} MB video: peak RSS growth", f"{growth_mb:.1f} MB", "<= 30 MB", _ok(growth_mb <= 30 and size == big.stat().st_size)),
+        (
+            f"archive a {size / 1024 / 1024:.0f} MB video: peak RSS growth",
+            f"{growth_mb:.1f} MB",
+            "<= 30 MB",
+            _ok(growth_mb <= 30 and size == big.stat().st_size),
+        ),
     ]
 
 

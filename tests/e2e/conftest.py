@@ -18,15 +18,23 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
 ]
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "e2e-admin-pass-9"  # noqa: S105 - a throwaway account in a throwaway database
 
 
 class Stack:
-    def __init__(self, base_url: str, proc: subprocess.Popen, data_dir: Path, ports: list[int], log: Path) -> None:
+    def __init__(
+        self, base_url: str, proc: subprocess.Popen, data_dir: Path, ports: list[int], log: Path
+    ) -> None:
         self.base_url = base_url
         self.proc = proc
         self.data_dir = data_dir
@@ -41,7 +49,9 @@ def _wait_for(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60.0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the stack exited early ({proc.returncode}):\n{log.read_text()[-4000:]}")
+            raise RuntimeError(
+                f"the stack exited early ({proc.returncode}):\n{log.read_text()[-4000:]}"
+            )
         try:
             if requests.get(url, timeout=2).status_code < 500:
                 return
@@ -69,10 +79,19 @@ def start_stack(tmp: Path, extra_env: dict[str, str] | None = None) -> Stack:
     for key in ("SORAWEB_PROVIDER_BASE_URL", "DATABASE_URL", "REDIS_URL"):
         env.pop(key, None)
     manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, capture_output=True, cwd=ROOT)
+    subprocess.run(
+        [*manage, "migrate", "--noinput"], env=env, check=True, capture_output=True, cwd=ROOT
+    )
     subprocess.run([*manage, "soraweb_setup"], env=env, check=True, capture_output=True, cwd=ROOT)
     log = tmp / "stack.log"
-    proc = subprocess.Popen([*manage, "runstack"], env=env, cwd=ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [*manage, "runstack"],
+        env=env,
+        cwd=ROOT,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{web_port}"
     _wait_for(base + "/accounts/login/", proc, log)
     return Stack(base, proc, tmp, [web_port, sim_port], log)
@@ -101,7 +120,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`.ci/run` does this with apt-get)")
+        pytest.fail(
+            f"{CHROMIUM} is missing: install Debian's chromium (`.ci/run` does this with apt-get)"
+        )
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b

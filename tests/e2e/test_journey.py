@@ -53,7 +53,9 @@ def test_the_form_refuses_a_combination_the_model_does_not_allow(page, stack):
     login(page, stack)
     page.get_by_label("Model").select_option(label="Sora 2 Pro")
     # The options follow the model: Sora 2 Pro makes large, 15 second videos only.
-    page.wait_for_function("() => [...document.querySelectorAll('#id_size option')].map(o => o.value).join() === 'large'")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#id_size option')].map(o => o.value).join() === 'large'"
+    )
     assert page.locator("#id_duration option").all_inner_texts() == ["15 seconds"]
     page.get_by_role("button", name="Generate").click()  # no prompt
     page.get_by_text("Describe the video you want.").wait_for()

@@ -25,9 +25,23 @@ from soraweb.simulator.server import Simulator
 ROOT = Path(__file__).resolve().parents[2]
 SETTLED = {"succeeded", "failed", "expired", "needs_attention", "cancelled"}
 FAULTS = [
-    "", "", "", "", "",
-    "[sim:429]", "[sim:502]", "[sim:garbage]", "[sim:poll429]", "[sim:poll502]", "[sim:pollgarbage]",
-    "[sim:pollhang]", "[sim:moderation]", "[sim:fail]", "[sim:expire=2]", "[sim:oddstatus]", "[sim:hang]",
+    "",
+    "",
+    "",
+    "",
+    "",
+    "[sim:429]",
+    "[sim:502]",
+    "[sim:garbage]",
+    "[sim:poll429]",
+    "[sim:poll502]",
+    "[sim:pollgarbage]",
+    "[sim:pollhang]",
+    "[sim:moderation]",
+    "[sim:fail]",
+    "[sim:expire=2]",
+    "[sim:oddstatus]",
+    "[sim:hang]",
 ]
 JOBS = 32
 
@@ -59,7 +73,12 @@ def _rows(db: Path) -> list[dict]:
 
 def _start_cluster(env: dict, log) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "qcluster"], env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        [sys.executable, str(ROOT / "manage.py"), "qcluster"],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
 
 
@@ -94,9 +113,18 @@ def test_jobs_survive_sigkilled_workers_without_double_creates(tmp_path):
     for key in ("SORAWEB_PROVIDER_BASE_URL", "DATABASE_URL", "REDIS_URL"):
         env.pop(key, None)
     manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--noinput"], env=env, cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [*manage, "migrate", "--noinput"], env=env, cwd=ROOT, check=True, capture_output=True
+    )
     prompts = [f"chaos job {i:02d} {rng.choice(FAULTS)}".strip() for i in range(JOBS)]
-    subprocess.run([sys.executable, "-c", CREATE_JOBS], input=json.dumps(prompts), text=True, env=env, cwd=ROOT, check=True)
+    subprocess.run(
+        [sys.executable, "-c", CREATE_JOBS],
+        input=json.dumps(prompts),
+        text=True,
+        env=env,
+        cwd=ROOT,
+        check=True,
+    )
     db = tmp_path / "db.sqlite3"
     log = (tmp_path / "cluster.log").open("ab")
     kills_while_busy = 0
@@ -124,15 +152,21 @@ def test_jobs_survive_sigkilled_workers_without_double_creates(tmp_path):
     assert len(rows) == JOBS
     stuck = [(r["id"], r["state"], r["prompt"]) for r in rows if r["state"] not in SETTLED]
     assert not stuck, f"jobs that never settled (seed {seed}): {stuck}"
-    assert kills_while_busy >= 3, "the cluster was never killed while it had work: the test proved nothing"
+    assert kills_while_busy >= 3, (
+        "the cluster was never killed while it had work: the test proved nothing"
+    )
     for row in rows:
-        assert sim_counts[row["prompt"]] <= 1, f"job {row['id']} was created {sim_counts[row['prompt']]} times (seed {seed})"
+        assert sim_counts[row["prompt"]] <= 1, (
+            f"job {row['id']} was created {sim_counts[row['prompt']]} times (seed {seed})"
+        )
     succeeded = [r for r in rows if r["state"] == "succeeded"]
     assert len(succeeded) >= JOBS // 3, f"only {len(succeeded)} jobs succeeded (seed {seed})"
     media = tmp_path / "media"
     for row in succeeded:
         stored = (media / row["video"]).read_bytes()
-        assert stored == sim.video_bytes(row["remote_id"]), f"job {row['id']}: stored video differs from the served one"
+        assert stored == sim.video_bytes(row["remote_id"]), (
+            f"job {row['id']}: stored video differs from the served one"
+        )
     # Each fault must end where it should. "Needs attention" is right only where soraweb cannot
     # know whether the provider created the job: a create that hung or answered garbage, or any
     # create whose worker was killed between sending it and recording the answer.
@@ -153,4 +187,6 @@ def test_jobs_survive_sigkilled_workers_without_double_creates(tmp_path):
     print(f"chaos outcome: {states}, kills while busy: {kills_while_busy}")
     for row in rows:
         if row["state"] != "succeeded":
-            print(f"  job {row['id']} {row['state']}: {row['prompt']} -> {row['error_message'][:90]}")
+            print(
+                f"  job {row['id']} {row['state']}: {row['prompt']} -> {row['error_message'][:90]}"
+            )

@@ -15,8 +15,15 @@ pytestmark = pytest.mark.django_db
 def finished_job(member):
     vm = VideoModel.objects.get(name="sora-2")
     job = VideoJob.objects.create(
-        owner=member, prompt=Prompt.objects.create(text="tiny", author=member), provider=vm.provider, video_model=vm,
-        model_name=vm.name, orientation="portrait", size="small", duration=10, state=JobState.SUCCEEDED,
+        owner=member,
+        prompt=Prompt.objects.create(text="tiny", author=member),
+        provider=vm.provider,
+        video_model=vm,
+        model_name=vm.name,
+        orientation="portrait",
+        size="small",
+        duration=10,
+        state=JobState.SUCCEEDED,
     )
     job.video.save("v.mp4", ContentFile(bytes(range(256)) * 40), save=True)  # 10,240 bytes
     return job

@@ -18,7 +18,11 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 def make_job(owner, prompt: str, model: str = "sora-2", **kwargs) -> VideoJob:
     video_model = VideoModel.objects.get(name=model)
-    params = {"orientation": "portrait", "size": video_model.sizes[0], "duration": video_model.durations[0]}
+    params = {
+        "orientation": "portrait",
+        "size": video_model.sizes[0],
+        "duration": video_model.durations[0],
+    }
     params.update(kwargs)
     return services.job_create(owner=owner, video_model=video_model, prompt_text=prompt, **params)
 
@@ -30,7 +34,9 @@ def drive(job: VideoJob, timeout: float = 40.0) -> VideoJob:
         job.refresh_from_db()
         if not job.is_active:
             return job
-        VideoJob.objects.filter(pk=job.pk, state__in=[JobState.QUEUED, JobState.RUNNING]).update(next_poll_at=timezone.now())
+        VideoJob.objects.filter(pk=job.pk, state__in=[JobState.QUEUED, JobState.RUNNING]).update(
+            next_poll_at=timezone.now()
+        )
         tasks.poll_pass()
         services.jobs_recover()
         time.sleep(0.3)
@@ -66,7 +72,9 @@ def test_it_shows_the_moderation_reason_in_plain_words(sim_provider, member):
     assert "moderation" in job.error_message.lower()
 
 
-def test_it_parks_a_create_with_unknown_outcome_and_never_sends_it_again(sim_provider, simulator, member, settings):
+def test_it_parks_a_create_with_unknown_outcome_and_never_sends_it_again(
+    sim_provider, simulator, member, settings
+):
     settings.SORAWEB_PROVIDER_READ_TIMEOUT = 1.0
     job = make_job(member, "a slow relay swallows the answer [sim:hang] unknown-outcome")
     job.refresh_from_db()
@@ -117,13 +125,17 @@ def test_the_state_machine_refuses_an_unlisted_transition_and_a_lost_race(sim_pr
     assert VideoJob.objects.get(pk=job.pk).state == JobState.CANCELLED
 
 
-def test_recovery_parks_an_interrupted_create_and_resumes_an_interrupted_archive(sim_provider, simulator, member):
+def test_recovery_parks_an_interrupted_create_and_resumes_an_interrupted_archive(
+    sim_provider, simulator, member
+):
     done = drive(make_job(member, "archive twice recovery-case"))
     assert done.state == JobState.SUCCEEDED
     interrupted = make_job(member, "interrupted create [sim:slow]")
     stale = timezone.now() - timezone.timedelta(seconds=1)
     # A worker died mid-create on one job, and mid-archive on the other.
-    VideoJob.objects.filter(pk=interrupted.pk).update(state=JobState.SUBMITTING, remote_id="", lease_until=stale)
+    VideoJob.objects.filter(pk=interrupted.pk).update(
+        state=JobState.SUBMITTING, remote_id="", lease_until=stale
+    )
     VideoJob.objects.filter(pk=done.pk).update(state=JobState.ARCHIVING, lease_until=stale)
     result = services.jobs_recover()
     assert result["interrupted"] == [interrupted.pk]

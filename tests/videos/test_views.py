@@ -43,7 +43,9 @@ def test_the_create_page_has_every_labelled_field(client, member):
 
 def test_it_explains_a_broken_model_rule_inline(client, member):
     client.force_login(member)
-    response = client.post(reverse("videos:studio"), form_data("sora-2-pro", size="small"), HTTP_HX_REQUEST="true")
+    response = client.post(
+        reverse("videos:studio"), form_data("sora-2-pro", size="small"), HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200
     html = response.content.decode()
     assert "Sora 2 Pro only offers the sizes: Large (1080p)." in html
@@ -60,7 +62,11 @@ def test_an_empty_prompt_is_refused_with_a_clear_message(client, member):
 def test_switching_the_model_swaps_the_allowed_options(client, member):
     client.force_login(member)
     pro = VideoModel.objects.get(name="sora-2-pro")
-    html = client.get(reverse("videos:form_options"), {"video_model": pro.pk, "size": "small", "duration": "10"}, HTTP_HX_REQUEST="true").content.decode()
+    html = client.get(
+        reverse("videos:form_options"),
+        {"video_model": pro.pk, "size": "small", "duration": "10"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
     assert 'value="large" selected' in html
     assert 'value="small"' not in html
     assert 'value="15" selected' in html
@@ -68,7 +74,9 @@ def test_switching_the_model_swaps_the_allowed_options(client, member):
     assert "$7.50" in html  # 15 s at $0.50
 
 
-def test_submitting_creates_one_job_and_returns_its_card(client, member, django_capture_on_commit_callbacks):
+def test_submitting_creates_one_job_and_returns_its_card(
+    client, member, django_capture_on_commit_callbacks
+):
     client.force_login(member)
     data = form_data(idempotency_key="form-key-1")
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -83,7 +91,9 @@ def test_submitting_creates_one_job_and_returns_its_card(client, member, django_
     assert len(callbacks) == 1  # one hand-over to the worker
 
 
-def test_another_member_cannot_cancel_my_job(client, member, other_member, django_capture_on_commit_callbacks):
+def test_another_member_cannot_cancel_my_job(
+    client, member, other_member, django_capture_on_commit_callbacks
+):
     client.force_login(member)
     with django_capture_on_commit_callbacks(execute=False):
         client.post(reverse("videos:studio"), form_data(), HTTP_HX_REQUEST="true")
@@ -101,8 +111,12 @@ def test_a_finished_card_stops_polling(client, member, django_capture_on_commit_
     with django_capture_on_commit_callbacks(execute=False):
         client.post(reverse("videos:studio"), form_data(), HTTP_HX_REQUEST="true")
     job = VideoJob.objects.get()
-    VideoJob.objects.filter(pk=job.pk).update(state=JobState.FAILED, error_message="The prompt was flagged by content moderation")
-    html = client.get(reverse("videos:job_card", args=[job.pk]), HTTP_HX_REQUEST="true").content.decode()
+    VideoJob.objects.filter(pk=job.pk).update(
+        state=JobState.FAILED, error_message="The prompt was flagged by content moderation"
+    )
+    html = client.get(
+        reverse("videos:job_card", args=[job.pk]), HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert "every 3s" not in html
     assert "flagged by content moderation" in html
 
@@ -117,8 +131,12 @@ def test_the_api_key_never_reaches_a_page(client, staff, settings):
 
     provider = Provider.objects.get()
     Provider.objects.filter(pk=provider.pk).update(api_key="sk-stored-TOPSECRET-456")
-    for url in [reverse("videos:studio"), reverse("videos:gallery"), reverse("admin:videos_provider_changelist"),
-                reverse("admin:videos_provider_change", args=[provider.pk])]:
+    for url in [
+        reverse("videos:studio"),
+        reverse("videos:gallery"),
+        reverse("admin:videos_provider_changelist"),
+        reverse("admin:videos_provider_change", args=[provider.pk]),
+    ]:
         html = client.get(url).content.decode()
         assert "TOPSECRET" not in html, url
 
@@ -129,10 +147,19 @@ def test_saving_a_provider_in_the_admin_keeps_the_key_when_the_field_is_left_emp
     staff.is_superuser = True
     staff.save()
     client.force_login(staff)
-    provider = Provider.objects.create(name="Relay", base_url="https://relay.example.com/v1", api_key="sk-keep-me")
+    provider = Provider.objects.create(
+        name="Relay", base_url="https://relay.example.com/v1", api_key="sk-keep-me"
+    )
     data = {
-        "name": "Relay renamed", "base_url": "https://relay.example.com/v1", "wire_format": "unified", "api_key": "",
-        "extra_headers": "{}", "concurrency_limit": 4, "poll_interval_seconds": 5, "webhook_secret": "", "enabled": "on",
+        "name": "Relay renamed",
+        "base_url": "https://relay.example.com/v1",
+        "wire_format": "unified",
+        "api_key": "",
+        "extra_headers": "{}",
+        "concurrency_limit": 4,
+        "poll_interval_seconds": 5,
+        "webhook_secret": "",
+        "enabled": "on",
     }
     response = client.post(reverse("admin:videos_provider_change", args=[provider.pk]), data)
     assert response.status_code == 302, response.content.decode()[:2000]

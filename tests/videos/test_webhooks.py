@@ -16,24 +16,40 @@ from tests.videos.test_pipeline import make_job
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
 
-def deliver(client, provider, body: dict, *, msg_id="msg_1", timestamp=None, secret=SECRET, signature=None):
+def deliver(
+    client, provider, body: dict, *, msg_id="msg_1", timestamp=None, secret=SECRET, signature=None
+):
     raw = json.dumps(body).encode()
     ts = int(time.time()) if timestamp is None else timestamp
     sig = signature or webhooks.sign(secret, msg_id, ts, raw)
     return client.post(
-        reverse("videos:provider_webhook", args=[provider.pk]), raw, content_type="application/json",
-        HTTP_WEBHOOK_ID=msg_id, HTTP_WEBHOOK_TIMESTAMP=str(ts), HTTP_WEBHOOK_SIGNATURE=sig,
+        reverse("videos:provider_webhook", args=[provider.pk]),
+        raw,
+        content_type="application/json",
+        HTTP_WEBHOOK_ID=msg_id,
+        HTTP_WEBHOOK_TIMESTAMP=str(ts),
+        HTTP_WEBHOOK_SIGNATURE=sig,
     )
 
 
 def event(remote_id: str, kind: str = "video.completed") -> dict:
-    return {"id": "evt_1", "object": "event", "created_at": int(time.time()), "type": kind, "data": {"id": remote_id}}
+    return {
+        "id": "evt_1",
+        "object": "event",
+        "created_at": int(time.time()),
+        "type": kind,
+        "data": {"id": remote_id},
+    }
 
 
 def test_verify_accepts_any_matching_entry_and_refuses_the_rest():
     body = b'{"a":1}'
     good = webhooks.sign(SECRET, "m1", 1000, body)
-    headers = {"webhook-id": "m1", "webhook-timestamp": "1000", "webhook-signature": f"v1,bm90LXRoZS1zaWc= {good}"}
+    headers = {
+        "webhook-id": "m1",
+        "webhook-timestamp": "1000",
+        "webhook-signature": f"v1,bm90LXRoZS1zaWc= {good}",
+    }
     assert webhooks.verify(SECRET, headers, body, now=1100) == "m1"
     with pytest.raises(webhooks.WebhookError, match="does not match"):
         webhooks.verify(SECRET, headers, b'{"a":2}', now=1100)
@@ -57,7 +73,9 @@ class TestEndpoint:
         assert WebhookDelivery.objects.count() == 0
 
     def test_a_stale_timestamp_is_refused(self, client, provider):
-        response = deliver(client, provider, event("sora-2:task_x"), timestamp=int(time.time()) - 600)
+        response = deliver(
+            client, provider, event("sora-2:task_x"), timestamp=int(time.time()) - 600
+        )
         assert response.status_code == 400
         assert WebhookDelivery.objects.count() == 0
 
@@ -67,7 +85,9 @@ class TestEndpoint:
 
     def test_a_replayed_delivery_is_acted_on_once(self, client, provider):
         assert deliver(client, provider, event("sora-2:task_unknown")).json()["status"] == "ignored"
-        assert deliver(client, provider, event("sora-2:task_unknown")).json()["status"] == "duplicate"
+        assert (
+            deliver(client, provider, event("sora-2:task_unknown")).json()["status"] == "duplicate"
+        )
         assert WebhookDelivery.objects.count() == 1
 
     def test_webhooks_are_off_without_a_secret(self, client, provider, settings):
@@ -88,10 +108,14 @@ def test_a_valid_event_refreshes_the_job_at_once(client, sim_provider, simulator
     job.refresh_from_db()
     assert job.state in (JobState.QUEUED, JobState.RUNNING)
     # Far from its next poll: only the webhook can make it move now.
-    VideoJob.objects.filter(pk=job.pk).update(next_poll_at=job.created_at + (job.deadline_at - job.created_at))
+    VideoJob.objects.filter(pk=job.pk).update(
+        next_poll_at=job.created_at + (job.deadline_at - job.created_at)
+    )
     simulator.complete_now(job.remote_id)
     response = deliver(client, sim_provider, event(job.remote_id))
     assert response.json()["status"] == "accepted"
     job.refresh_from_db()
-    assert job.state == JobState.SUCCEEDED  # polled, then archived, within the request (sync worker)
+    assert (
+        job.state == JobState.SUCCEEDED
+    )  # polled, then archived, within the request (sync worker)
     assert JobEvent.objects.filter(job=job, message__startswith="Webhook video.completed").exists()

@@ -7,6 +7,7 @@ them dies, the others are stopped too, so nothing is left half-running.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -33,17 +34,41 @@ class Command(BaseCommand):
         env = dict(os.environ)
         children: list[tuple[str, list[str]]] = []
         if not settings.SORAWEB_PROVIDER_BASE_URL:
-            children.append(("simulator", [python, manage, "runsimulator", "--port", str(settings.SORAWEB_SIMULATOR_PORT)]))
+            children.append(
+                (
+                    "simulator",
+                    [
+                        python,
+                        manage,
+                        "runsimulator",
+                        "--port",
+                        str(settings.SORAWEB_SIMULATOR_PORT),
+                    ],
+                )
+            )
         children.append(("worker", [python, manage, "qcluster"]))
         children.append(
             (
                 "web",
                 [
-                    python, "-m", "gunicorn", "soraweb.wsgi:application",
-                    "--bind", f"{options['host']}:{options['port']}",
-                    "--workers", str(options["web_workers"]), "--threads", "8",
-                    "--timeout", "120", "--graceful-timeout", "10",
-                    "--access-logfile", "-", "--error-logfile", "-",
+                    python,
+                    "-m",
+                    "gunicorn",
+                    "soraweb.wsgi:application",
+                    "--bind",
+                    f"{options['host']}:{options['port']}",
+                    "--workers",
+                    str(options["web_workers"]),
+                    "--threads",
+                    "8",
+                    "--timeout",
+                    "120",
+                    "--graceful-timeout",
+                    "10",
+                    "--access-logfile",
+                    "-",
+                    "--error-logfile",
+                    "-",
                 ],
             )
         )
@@ -59,18 +84,26 @@ class Command(BaseCommand):
         for name, cmd in children:
             # Each child gets its own process group, so a terminal's Ctrl-C reaches only us and we
             # stop the children in order.
-            procs[name] = subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR, start_new_session=True)
+            procs[name] = subprocess.Popen(
+                cmd, env=env, cwd=settings.BASE_DIR, start_new_session=True
+            )
         url = f"http://{options['host']}:{options['port']}/"
-        self.stdout.write(self.style.SUCCESS(f"soraweb is running at {url}  (Ctrl-C stops everything)"))
+        self.stdout.write(
+            self.style.SUCCESS(f"soraweb is running at {url}  (Ctrl-C stops everything)")
+        )
         if not settings.SORAWEB_PROVIDER_BASE_URL:
-            self.stdout.write(f"No provider configured: using the built-in simulator at {settings.SORAWEB_SIMULATOR_URL}")
+            self.stdout.write(
+                f"No provider configured: using the built-in simulator at {settings.SORAWEB_SIMULATOR_URL}"
+            )
         sys.stdout.flush()
         exit_code = 0
         try:
             while not stopping:
                 for name, proc in procs.items():
                     if proc.poll() is not None:
-                        self.stderr.write(f"{name} stopped unexpectedly (exit code {proc.returncode}); stopping everything.")
+                        self.stderr.write(
+                            f"{name} stopped unexpectedly (exit code {proc.returncode}); stopping everything."
+                        )
                         exit_code = 1
                         stopping = True
                         break
@@ -84,17 +117,13 @@ class Command(BaseCommand):
     def _stop_all(self, procs: dict[str, subprocess.Popen]) -> None:
         for proc in reversed(list(procs.values())):
             if proc.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + 15
         for proc in procs.values():
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 proc.wait()

@@ -28,4 +28,6 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Created the first admin account: {username}"))
         if generated:
             # Printed once, here, because nobody else knows it; it is stored only as a hash.
-            self.stdout.write(self.style.WARNING(f"Its password (shown only this once): {password}"))
+            self.stdout.write(
+                self.style.WARNING(f"Its password (shown only this once): {password}")
+            )
