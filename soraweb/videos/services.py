@@ -257,15 +257,13 @@ def job_submit(*, job_id: int) -> None:
         job.transition(
             JobState.FAILED,
             message="Provider refused the job",
-            error_message=status.error or _("The provider could not make this video."),
-            **fields,
+            **{**fields, "error_message": status.error or _("The provider could not make this video.")},
         )
     elif status.state == RemoteState.EXPIRED:
         job.transition(
             JobState.EXPIRED,
             message="Provider says expired",
-            error_message=_expired_message(),
-            **fields,
+            **{**fields, "error_message": _expired_message()},
         )
     else:
         to = JobState.RUNNING if status.state == RemoteState.RUNNING else JobState.QUEUED
@@ -326,17 +324,18 @@ def _expired_message() -> str:
 
 
 def _to_archiving(job: VideoJob, status: JobStatus, **fields) -> None:
-    now = timezone.now()
     moved = job.transition(
         JobState.ARCHIVING,
         message="Provider finished; saving the video",
-        progress=100,
-        remote_video_url=(status.video_url or "")[:2000],
-        remote_thumbnail_url=(status.thumbnail_url or "")[:2000],
-        provider_completed_at=now,
-        lease_until=None,
-        next_poll_at=None,
-        **fields,
+        **{
+            **fields,
+            "progress": 100,
+            "remote_video_url": (status.video_url or "")[:2000],
+            "remote_thumbnail_url": (status.thumbnail_url or "")[:2000],
+            "provider_completed_at": timezone.now(),
+            "lease_until": None,
+            "next_poll_at": None,
+        },
     )
     if moved:
         transaction.on_commit(lambda: _enqueue("archive_job", job.pk))
