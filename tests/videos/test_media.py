@@ -46,3 +46,15 @@ def test_it_answers_a_range_request_with_206_and_exactly_those_bytes(client, mem
 def test_videos_are_not_served_to_anonymous_visitors(client, finished_job):
     response = client.get(reverse("videos:job_video", args=[finished_job.pk]))
     assert response.status_code == 302
+
+
+def test_a_file_missing_from_storage_is_a_404_not_a_crash(client, member, finished_job):
+    client.force_login(member)
+    finished_job.video.storage.delete(finished_job.video.name)
+    assert client.get(reverse("videos:job_video", args=[finished_job.pk])).status_code == 404
+    assert (
+        client.get(
+            reverse("videos:job_video", args=[finished_job.pk]), HTTP_RANGE="bytes=0-9"
+        ).status_code
+        == 404
+    )
