@@ -33,7 +33,14 @@ HEARTBEAT_BYTES = 8 * 1024 * 1024
 
 
 class ArchiveError(Exception):
-    """The downloaded file is not a usable video (worth another try: it may be truncated)."""
+    """The downloaded file is not a usable video.
+
+    Usually worth another try (a truncated download); ``permanent`` when trying again cannot help.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 @dataclass
@@ -87,13 +94,17 @@ def download_to_temp(
                 size += len(chunk)
                 if size > max_bytes:
                     raise ArchiveError(
-                        f"the file is larger than the {max_bytes // (1024 * 1024)} MB limit"
+                        f"the file is larger than the {max_bytes // (1024 * 1024)} MB limit",
+                        permanent=True,
                     )
                 digest.update(chunk)
                 out.write(chunk)
                 if heartbeat and size >= next_beat:
                     heartbeat()
                     next_beat = size + HEARTBEAT_BYTES
+            expected = stream.content_length
+        if expected is not None and size != expected:
+            raise ArchiveError(f"the download stopped after {size} of {expected} bytes")
     except BaseException:
         path.unlink(missing_ok=True)
         raise
