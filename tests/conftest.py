@@ -5,6 +5,43 @@ import socket
 import pytest
 
 
+def wait_http(url: str, timeout: float = 20.0) -> None:
+    """Block until ``url`` answers at all (any status), or raise after ``timeout`` seconds."""
+    import time
+
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            requests.get(url, timeout=1)
+            return
+        except requests.RequestException:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer within {timeout} s") from None
+            time.sleep(0.1)
+
+
+def job_fields(
+    owner, video_model, *, text: str = "a job", state: str = "queued", **overrides
+) -> dict:
+    """Keyword arguments for a VideoJob row made directly (no pipeline), for page tests."""
+    from soraweb.videos.models import Prompt
+
+    return {
+        "owner": owner,
+        "prompt": Prompt.objects.create(text=text, author=owner),
+        "provider": video_model.provider,
+        "video_model": video_model,
+        "model_name": video_model.name,
+        "orientation": "portrait",
+        "size": video_model.sizes[0],
+        "duration": video_model.durations[0],
+        "state": state,
+        **overrides,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from soraweb.simulator.server import Simulator
 from tests.bench.pipeline import ROOT, _percentile, _start, _stop
-from tests.conftest import free_port
+from tests.conftest import free_port, job_fields, wait_http
 
 TABS = 100
 SECONDS = 30
@@ -25,7 +25,7 @@ CARD_EVERY = 3.0
 def _seed(users: int = 5, finished: int = 200):
     from django.contrib.auth import get_user_model
 
-    from soraweb.videos.models import JobState, Prompt, VideoJob, VideoModel
+    from soraweb.videos.models import JobState, VideoJob, VideoModel
 
     model = VideoModel.objects.get(name="sora-2", provider__from_environment=True)
     people = [
@@ -36,26 +36,18 @@ def _seed(users: int = 5, finished: int = 200):
     jobs = []
     for i in range(finished):
         owner = people[i % users]
-        prompt = Prompt.objects.create(
-            text=f"finished video number {i} of a sunny harbour", author=owner
+        fields = job_fields(
+            owner,
+            model,
+            text=f"finished video number {i} of a sunny harbour",
+            state=JobState.SUCCEEDED,
+            orientation="landscape",
+            video=f"videos/x/{i}.mp4",
+            poster=f"videos/x/{i}.jpg",
+            finished_at=now,
+            progress=100,
         )
-        jobs.append(
-            VideoJob(
-                owner=owner,
-                prompt=prompt,
-                provider=model.provider,
-                video_model=model,
-                model_name=model.name,
-                orientation="landscape",
-                size="small",
-                duration=10,
-                state=JobState.SUCCEEDED,
-                video=f"videos/x/{i}.mp4",
-                poster=f"videos/x/{i}.jpg",
-                finished_at=now,
-                progress=100,
-            )
-        )
+        jobs.append(VideoJob(**fields))
     VideoJob.objects.bulk_create(jobs)
     return people, model
 
@@ -105,12 +97,7 @@ def run(data_dir: str) -> list[tuple[str, str, str, str]]:
     )
     cluster = _start([sys.executable, str(ROOT / "manage.py"), "qcluster"], log)
     try:
-        for _ in range(100):
-            try:
-                requests.get(f"{base}/accounts/login/", timeout=1)
-                break
-            except requests.RequestException:
-                time.sleep(0.2)
+        wait_http(f"{base}/accounts/login/")
         sessions = [_login(base, people[i % len(people)].username) for i in range(TABS)]
         card_ids = list(VideoJob.objects.values_list("pk", flat=True)[:TABS])
         latencies: dict[str, list[float]] = {"card": [], "gallery": []}

@@ -21,7 +21,7 @@ import requests
 from django.utils import timezone
 
 from soraweb.simulator.server import Simulator
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 LATENCY_JOBS = 15
@@ -154,12 +154,7 @@ def bench_latency(data_dir: str) -> list[tuple[str, str, str, str]]:
         log,
     )
     try:
-        for _ in range(100):
-            try:
-                requests.get(f"http://127.0.0.1:{web_port}/accounts/login/", timeout=1)
-                break
-            except requests.RequestException:
-                time.sleep(0.2)
+        wait_http(f"http://127.0.0.1:{web_port}/accounts/login/")
         poll_lat = _latency(polling_sim, polled, "polling")
         hook_lat = _latency(hook_sim, hooked, "webhook")
     finally:
@@ -211,12 +206,7 @@ def bench_poll_pass(
         Path(data_dir) / "bench-sim.log",
     )
     try:
-        for _ in range(100):
-            try:
-                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except requests.RequestException:
-                time.sleep(0.1)
+        wait_http(f"http://127.0.0.1:{port}/healthz")
         model = _setup_model("Relay (1,000 jobs)", base, concurrency_limit=concurrency)
         body = {
             "images": [],

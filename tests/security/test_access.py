@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from soraweb.videos.models import JobState, Prompt, VideoJob, VideoModel
+from soraweb.videos.models import JobState, VideoJob, VideoModel
+from tests.conftest import job_fields
 from tests.security.urls import PUBLIC, project_routes
 
 pytestmark = pytest.mark.django_db
@@ -18,16 +19,7 @@ OWNER_ONLY = {"job_cancel", "job_retry", "job_delete"}
 def job(member):
     vm = VideoModel.objects.get(name="sora-2")
     return VideoJob.objects.create(
-        owner=member,
-        prompt=Prompt.objects.create(text="someone's job", author=member),
-        provider=vm.provider,
-        video_model=vm,
-        model_name=vm.name,
-        orientation="portrait",
-        size="small",
-        duration=10,
-        state=JobState.QUEUED,
-        remote_id="sora-2:task_x",
+        **job_fields(member, vm, text="someone's job", remote_id="sora-2:task_x")
     )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from soraweb.videos.models import JobEvent, JobState, Prompt, ReferenceImage, VideoJob, VideoModel
+from soraweb.videos.models import JobEvent, JobState, ReferenceImage, VideoJob, VideoModel
+from tests.conftest import job_fields
 from tests.security.urls import project_routes
 
 pytestmark = pytest.mark.django_db
@@ -36,14 +37,7 @@ def hostile_jobs(member, other_member):
     for i, payload in enumerate(PAYLOADS):
         owner = member if i % 2 else other_member
         job = VideoJob.objects.create(
-            owner=owner,
-            prompt=Prompt.objects.create(text=f"prompt {payload}", author=owner),
-            provider=vm.provider,
-            video_model=vm,
-            model_name=vm.name,
-            orientation="portrait",
-            size="small",
-            duration=10,
+            **job_fields(owner, vm, text=f"prompt {payload}"),
             state=[JobState.FAILED, JobState.SUCCEEDED, JobState.NEEDS_ATTENTION][i % 3],
             error_message=f"provider said: {payload}",
             raw_status=payload[:100],

@@ -6,7 +6,8 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from soraweb.videos.models import JobState, Prompt, VideoJob, VideoModel
+from soraweb.videos.models import JobState, VideoJob, VideoModel
+from tests.conftest import job_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -14,17 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def finished_job(member):
     vm = VideoModel.objects.get(name="sora-2")
-    job = VideoJob.objects.create(
-        owner=member,
-        prompt=Prompt.objects.create(text="tiny", author=member),
-        provider=vm.provider,
-        video_model=vm,
-        model_name=vm.name,
-        orientation="portrait",
-        size="small",
-        duration=10,
-        state=JobState.SUCCEEDED,
-    )
+    job = VideoJob.objects.create(**job_fields(member, vm, text="tiny", state=JobState.SUCCEEDED))
     job.video.save("v.mp4", ContentFile(bytes(range(256)) * 40), save=True)  # 10,240 bytes
     return job
 
