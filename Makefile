@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint format bench test-scale install clean
+.PHONY: run test lint format bench test-scale install clean messages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
+# Every test marked `scale` (tests/scale/: several worker clusters on PostgreSQL + Redis + S3 via
+# moto): needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (or
+# SORAWEB_SCALE_POSTGRES_URL / SORAWEB_SCALE_REDIS_URL), and fails loudly without them.
+test-scale: $(STAMP)
+	$(PY) -m pytest -m scale
+
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -35,6 +41,13 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m tests.bench
+
+# Re-extract every translatable string into soraweb/locale/*/django.po (needs GNU gettext's
+# xgettext), then compile the .mo files in Python. The .mo files are committed, so a machine with
+# only Python and make runs soraweb translated; a test fails when a .mo is stale.
+messages: $(STAMP)
+	$(PY) manage.py makemessages --locale zh_Hans --no-obsolete --ignore "tests/*" --ignore "staticfiles/*" --ignore "var/*" --ignore "test-artifacts/*"
+	$(PY) manage.py compiletranslations
 
 clean:
 	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache

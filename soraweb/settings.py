@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
 
 from soraweb.env import env_bool, env_float, env_int, env_list, env_str
+from soraweb.logs import logging_config
+from soraweb.security import csp_policy, s3_origins
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("SORAWEB_DATA_DIR", str(BASE_DIR / "var"))).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+# Production hardening (HTTPS-only cookies, HSTS, JSON logs, hashed static files); see the
+# Deployment section of README.md.
+PRODUCTION = env_bool("SORAWEB_PRODUCTION", False)
 
 
 def _secret_key() -> str:
@@ -23,6 +32,8 @@ def _secret_key() -> str:
     key = env_str("SORAWEB_SECRET_KEY")
     if key:
         return key
+    if PRODUCTION:  # every web and worker process, on every machine, must share one key
+        raise ImproperlyConfigured("SORAWEB_PRODUCTION is on: set SORAWEB_SECRET_KEY (or _FILE)")
     path = DATA_DIR / "secret_key"
     if not path.exists():
         path.write_text(secrets.token_urlsafe(50), encoding="utf-8")
@@ -32,6 +43,8 @@ def _secret_key() -> str:
 
 SECRET_KEY = _secret_key()
 DEBUG = env_bool("SORAWEB_DEBUG", False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("SORAWEB_DEBUG must be off when SORAWEB_PRODUCTION is on")
 ALLOWED_HOSTS = env_list("SORAWEB_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("SORAWEB_CSRF_TRUSTED_ORIGINS")
 
@@ -47,11 +60,13 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_q",
     "soraweb.videos",
+    "soraweb.ops",
     "soraweb.simulator",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "soraweb.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -99,6 +114,8 @@ def _database_from_url(url: str) -> dict:
             "PORT": str(parts.port or ""),
             "CONN_MAX_AGE": env_int("SORAWEB_DB_CONN_MAX_AGE", 60),
             "CONN_HEALTH_CHECKS": True,
+            # ?sslmode=require etc. pass through to libpq; a bounded connect keeps /healthz quick.
+            "OPTIONS": {"connect_timeout": 5, **dict(parse_qsl(parts.query))},
         }
     if parts.scheme == "sqlite":
         return _sqlite(Path(unquote(parts.path)))
@@ -136,7 +153,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # A chat-completions generation streams for up to ~10 minutes inside one task, so a task may run
 # 15 minutes; `retry` must be above `timeout` or a slow task would be handed to a second worker.
 Q_CLUSTER = {
-    "name": "soraweb",
+    # Clusters sharing a name share one queue; another installation on the same Redis needs its own.
+    "name": env_str("SORAWEB_CLUSTER_NAME", "soraweb"),
     "workers": env_int("SORAWEB_WORKERS", 4),
     "timeout": 900,
     "retry": 960,
@@ -153,7 +171,11 @@ if REDIS_URL:
     Q_CLUSTER.pop("orm")
     Q_CLUSTER["redis"] = REDIS_URL
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": Q_CLUSTER["name"],
+        }
     }
 
 
@@ -182,17 +204,62 @@ USE_TZ = True
 # --- Static and media ----------------------------------------------------------------------------
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("SORAWEB_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT.mkdir(exist_ok=True)
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Serve straight from the source folders until collectstatic has been run (development, tests).
 WHITENOISE_USE_FINDERS = not any(STATIC_ROOT.iterdir())
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+if PRODUCTION:  # hashed, compressed, cached forever; collectstatic runs at image build time
+    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 MEDIA_ROOT = Path(env_str("SORAWEB_MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "/media/"  # never served directly: videos go through a login-checked view
+
+# S3-compatible media (AWS, MinIO, Ceph, R2...) when a bucket is named; the keys may be left
+# empty to use boto3's own chain (instance role, AWS_* variables). MEDIA_ROOT still holds the
+# temporary downloads while a video is checked.
+SORAWEB_S3_BUCKET = env_str("SORAWEB_S3_BUCKET")
+SORAWEB_S3_ENDPOINT_URL = env_str("SORAWEB_S3_ENDPOINT_URL")
+SORAWEB_S3_SECRET_ACCESS_KEY = env_str("SORAWEB_S3_SECRET_ACCESS_KEY")
+# How a video reaches the browser: "app" (streamed by soraweb with Range, from disk or with
+# ranged S3 reads), "redirect" (S3 only: a short-lived presigned URL) or "accel" (local media
+# only: nginx serves the file named by X-Accel-Redirect).
+SORAWEB_MEDIA_DELIVERY = env_str("SORAWEB_MEDIA_DELIVERY", "app")
+SORAWEB_MEDIA_URL_SECONDS = env_int("SORAWEB_MEDIA_URL_SECONDS", 300)
+SORAWEB_MEDIA_ACCEL_PREFIX = env_str("SORAWEB_MEDIA_ACCEL_PREFIX", "/protected-media/")
+if SORAWEB_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            key: value
+            for key, value in {
+                "bucket_name": SORAWEB_S3_BUCKET,
+                "endpoint_url": SORAWEB_S3_ENDPOINT_URL,
+                "region_name": env_str("SORAWEB_S3_REGION"),
+                "access_key": env_str("SORAWEB_S3_ACCESS_KEY_ID"),
+                "secret_key": SORAWEB_S3_SECRET_ACCESS_KEY,
+                "location": env_str("SORAWEB_S3_PREFIX").strip("/"),
+                # Most S3-compatible servers want path-style URLs; AWS prefers virtual hosts.
+                "addressing_style": env_str(
+                    "SORAWEB_S3_ADDRESSING_STYLE", "path" if SORAWEB_S3_ENDPOINT_URL else "virtual"
+                ),
+                "signature_version": "s3v4",
+                # Never overwrite: a losing archive attempt deletes only its own copy.
+                "file_overwrite": False,
+                "querystring_expire": SORAWEB_MEDIA_URL_SECONDS,
+            }.items()
+            if value != ""
+        },
+    }
+if SORAWEB_MEDIA_DELIVERY not in {"app", "redirect", "accel"}:
+    raise ImproperlyConfigured("SORAWEB_MEDIA_DELIVERY must be app, redirect or accel")
+if SORAWEB_MEDIA_DELIVERY == "redirect" and not SORAWEB_S3_BUCKET:
+    raise ImproperlyConfigured("SORAWEB_MEDIA_DELIVERY=redirect needs S3 media (SORAWEB_S3_BUCKET)")
+if SORAWEB_MEDIA_DELIVERY == "accel" and SORAWEB_S3_BUCKET:
+    raise ImproperlyConfigured("SORAWEB_MEDIA_DELIVERY=accel serves local media only")
 
 # Uploaded reference images are read in memory up to this size, then Django spools to disk.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 12 * 1024 * 1024
@@ -234,16 +301,56 @@ SORAWEB_MAX_IMAGE_PIXELS = env_int("SORAWEB_MAX_IMAGE_PIXELS", 40_000_000)
 SORAWEB_PUBLIC_URL = env_str("SORAWEB_PUBLIC_URL")
 
 
+# --- Notifications (soraweb.ops) -------------------------------------------------------------------
+
+# E-mail the owner when a job ends (only people whose account has an address). Without an SMTP
+# host, mail is printed to the console, which is what development wants.
+SORAWEB_EMAIL_NOTIFICATIONS = env_bool("SORAWEB_EMAIL_NOTIFICATIONS", False)
+EMAIL_HOST = env_str("SORAWEB_EMAIL_HOST")
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = env_int("SORAWEB_EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("SORAWEB_EMAIL_USER")
+EMAIL_HOST_PASSWORD = env_str("SORAWEB_EMAIL_PASSWORD")
+EMAIL_USE_TLS = env_bool("SORAWEB_EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = 20
+DEFAULT_FROM_EMAIL = env_str("SORAWEB_EMAIL_FROM", "soraweb <soraweb@localhost>")
+# Team webhooks may not post to private or local addresses, except to hosts named here
+# ("chat.internal" or "10.0.0.5:8065").
+SORAWEB_WEBHOOK_ALLOWED_HOSTS = env_list("SORAWEB_WEBHOOK_ALLOWED_HOSTS")
+
+
+# --- HTTP security -------------------------------------------------------------------------------
+
+# The Content-Security-Policy sent with every response (soraweb.security); SORAWEB_CSP replaces it.
+SORAWEB_CSP = env_str("SORAWEB_CSP") or csp_policy(
+    media_origins=s3_origins(SORAWEB_S3_ENDPOINT_URL, SORAWEB_S3_BUCKET)
+    if SORAWEB_MEDIA_DELIVERY == "redirect"
+    else ()
+)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+if PRODUCTION:
+    # Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
+    if env_bool("SORAWEB_PROXY_SSL_HEADER", True):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SORAWEB_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # container and load-balancer probes speak plain HTTP
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("SORAWEB_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SORAWEB_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("SORAWEB_HSTS_PRELOAD", True)
+
+
 # --- Logging: never log secrets; request bodies and headers are not logged at all ------------
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("SORAWEB_LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django_q": {"level": "WARNING"},
-        "urllib3": {"level": "WARNING"},
-    },
-}
+# One line per record: JSON in production (SORAWEB_LOG_FORMAT=json|plain), with known secret
+# values and credential-shaped strings masked by the formatter (soraweb.logs).
+LOGGING = logging_config(
+    fmt=env_str("SORAWEB_LOG_FORMAT", "json" if PRODUCTION else "plain"),
+    level=env_str("SORAWEB_LOG_LEVEL", "INFO"),
+    queue_level=env_str("SORAWEB_QUEUE_LOG_LEVEL", "WARNING"),
+)

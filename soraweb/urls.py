@@ -4,10 +4,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from soraweb.health import healthz
+
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("soraweb.ops.urls")),
+    path("", include("soraweb.ops.notice_urls")),
     path("", include("soraweb.videos.urls")),
 ]

@@ -334,19 +334,20 @@ class HttpClient:
                 "The provider's address is not a valid URL; check its base URL.", permanent=True
             )
         # Failing to connect means nothing was sent: safe to try again, even for a create.
-        if isinstance(exc, requests.exceptions.ConnectTimeout) or _caused_by(
-            exc, ConnectTimeoutError
-        ):
-            return self.error(
-                f"Could not connect to the provider at {host} in time; nothing was sent.",
-                permanent=False,
-            )
+        # Refusal first: urllib3's NewConnectionError subclasses ConnectTimeoutError.
         if isinstance(exc, requests.exceptions.ConnectionError) and _caused_by(
             exc, NewConnectionError, ConnectionRefusedError
         ):
             return self.error(
                 f"Could not connect to the provider at {host} (connection refused or host "
                 "not found); nothing was sent.",
+                permanent=False,
+            )
+        if isinstance(exc, requests.exceptions.ConnectTimeout) or _caused_by(
+            exc, ConnectTimeoutError
+        ):
+            return self.error(
+                f"Could not connect to the provider at {host} in time; nothing was sent.",
                 permanent=False,
             )
         if isinstance(exc, requests.exceptions.SSLError):

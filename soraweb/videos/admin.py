@@ -1,28 +1,57 @@
 from __future__ import annotations
 
-from django import forms
-from django.contrib import admin
-from django.utils.html import format_html
-from django.utils.translation import gettext_lazy as _
+import json
 
-from soraweb.videos.models import JobEvent, Prompt, Provider, ReferenceImage, VideoJob, VideoModel
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.timesince import timesince
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from soraweb.ops import selectors as ops_selectors
+from soraweb.ops import services as ops_services
+from soraweb.ops.redaction import provider_secrets, redact
+from soraweb.videos import services
+from soraweb.videos.models import (
+    AT_PROVIDER_STATES,
+    TRANSITIONS,
+    JobEvent,
+    JobState,
+    Prompt,
+    Provider,
+    ReferenceImage,
+    VideoJob,
+    VideoModel,
+)
+
+ADMIN_CSS = "css/ops-admin.css"
 
 
 class ProviderForm(forms.ModelForm):
     """The API key is write-only: the field is always empty, and empty means "keep the old one"."""
 
     api_key = forms.CharField(
-        label=_("API key"),
+        label=gettext_lazy("API key"),
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text=_("Leave empty to keep the current key. The key is never shown again."),
+        help_text=gettext_lazy(
+            "Leave empty to keep the current key. The key is never shown again."
+        ),
     )
-    clear_api_key = forms.BooleanField(label=_("Remove the stored key"), required=False)
+    clear_api_key = forms.BooleanField(label=gettext_lazy("Remove the stored key"), required=False)
     base_url = forms.URLField(
-        label=_("base URL"),
+        label=gettext_lazy("base URL"),
         required=False,
         assume_scheme="https",
-        help_text=_("For example https://relay.example.com/v1"),
+        help_text=gettext_lazy("For example https://relay.example.com/v1"),
     )
 
     class Meta:
@@ -57,9 +86,21 @@ class ProviderForm(forms.ModelForm):
         return provider
 
 
+def _report_connection(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, provider: Provider
+) -> None:
+    report = ops_services.provider_test_connection(provider=provider)
+    modeladmin.message_user(
+        request,
+        f"{provider.name}: {report.summary}",
+        messages.SUCCESS if report.ok else messages.ERROR,
+    )
+
+
 @admin.register(Provider)
 class ProviderAdmin(admin.ModelAdmin):
     form = ProviderForm
+    change_form_template = "admin/videos/provider/change_form.html"
     list_display = [
         "name",
         "wire_format",
@@ -67,20 +108,48 @@ class ProviderAdmin(admin.ModelAdmin):
         "has_key",
         "concurrency_limit",
         "poll_interval_seconds",
+        "charges_failed_jobs",
         "enabled",
     ]
     list_filter = ["wire_format", "enabled", "from_environment"]
     search_fields = ["name", "base_url"]
+    actions = ["test_connection"]
 
-    @admin.display(description=_("endpoint"))
+    @admin.display(description=gettext_lazy("endpoint"))
     def endpoint(self, obj: Provider) -> str:
         if obj.from_environment:
             return _("built-in simulator") if obj.is_simulator else _("from environment")
         return obj.base_url
 
-    @admin.display(description=_("API key set"), boolean=True)
+    @admin.display(description=gettext_lazy("API key set"), boolean=True)
     def has_key(self, obj: Provider) -> bool:
         return bool(obj.api_key)
+
+    @admin.action(description=gettext_lazy("Test connection"))
+    def test_connection(self, request: HttpRequest, queryset) -> None:
+        for provider in queryset:
+            _report_connection(self, request, provider)
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/test-connection/",
+                self.admin_site.admin_view(self.test_connection_view),
+                name="videos_provider_test_connection",
+            ),
+            *super().get_urls(),
+        ]
+
+    def test_connection_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:videos_provider_change", args=[object_id]))
+        provider = self.get_object(request, object_id)
+        if provider is None:
+            raise Http404
+        if not self.has_view_permission(request, provider):
+            raise PermissionDenied
+        _report_connection(self, request, provider)
+        return HttpResponseRedirect(reverse("admin:videos_provider_change", args=[provider.pk]))
 
 
 @admin.register(VideoModel)
@@ -92,6 +161,7 @@ class VideoModelAdmin(admin.ModelAdmin):
         "orientations",
         "sizes",
         "durations",
+        "prices",
         "max_images",
         "enabled",
         "position",
@@ -99,51 +169,430 @@ class VideoModelAdmin(admin.ModelAdmin):
     list_filter = ["provider", "enabled"]
     list_editable = ["enabled", "position"]
     search_fields = ["name", "display_name"]
+    actions = ["test_connection"]
+
+    @admin.display(description=gettext_lazy("price per second"))
+    def prices(self, obj: VideoModel) -> str:
+        return ", ".join(f"{size}: {ops_services.money(obj.price_for(size))}" for size in obj.sizes)
+
+    @admin.action(description=gettext_lazy("Test connection to the provider"))
+    def test_connection(self, request: HttpRequest, queryset) -> None:
+        for provider in Provider.objects.filter(models__in=queryset).distinct():
+            _report_connection(self, request, provider)
+
+
+# --- Jobs ----------------------------------------------------------------------------------------
+
+
+class StuckFilter(admin.SimpleListFilter):
+    title = gettext_lazy("needs a look")
+    parameter_name = "stuck"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Stuck or needing a look"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(ops_selectors.stuck_q())
+        return queryset
 
 
 class JobEventInline(admin.TabularInline):
+    """The job's history: every state change with its time and cause, and what the provider said."""
+
     model = JobEvent
     extra = 0
     can_delete = False
-    readonly_fields = ["at", "from_state", "to_state", "message", "data"]
+    verbose_name = gettext_lazy("event")
+    verbose_name_plural = gettext_lazy("Event log")
+    fields = ["at", "change", "message", "provider_response"]
+    readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
+    @admin.display(description=gettext_lazy("change"))
+    def change(self, obj: JobEvent) -> str:
+        def label(state: str) -> str:
+            return str(JobState(state).label) if state in JobState.values else state or "—"
+
+        if obj.from_state == obj.to_state:
+            return label(obj.to_state)
+        return f"{label(obj.from_state)} → {label(obj.to_state)}"
+
+    @admin.display(description=gettext_lazy("provider's answer"))
+    def provider_response(self, obj: JobEvent) -> str:
+        if not obj.data:
+            return "—"
+        # Masked when stored; masked again here in case the row predates a rule or the key.
+        data = redact(obj.data, secrets=provider_secrets(obj.job.provider))
+        text = json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True)
+        return format_html(
+            '<details class="raw-json"><summary>{}</summary><pre>{}</pre></details>',
+            _("Show"),
+            text,
+        )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("job__provider")
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Reason (the person who made the job will see it)"),
+        max_length=500,
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
+
+
+# The fixes an admin can apply to a job: (name, button label, explanation).
+FIXES = [
+    (
+        "refresh",
+        gettext_lazy("Refresh now"),
+        gettext_lazy("Ask the provider for the job's state now, or start a waiting job now."),
+    ),
+    (
+        "cancel",
+        gettext_lazy("Cancel"),
+        gettext_lazy("Stop the job (at the provider too, where it can)."),
+    ),
+    (
+        "retry",
+        gettext_lazy("Retry as a new job"),
+        gettext_lazy("Start the same video again as a new job for the same person."),
+    ),
+    (
+        "rearchive",
+        gettext_lazy("Save the video again"),
+        gettext_lazy("Copy the finished video from the provider into storage again."),
+    ),
+    (
+        "delete_files",
+        gettext_lazy("Delete files"),
+        gettext_lazy("Remove the stored video and poster; the job and its history stay."),
+    ),
+]
+
+
+def _available_fixes(job: VideoJob) -> set[str]:
+    fixes = set()
+    if job.state in AT_PROVIDER_STATES or job.state == JobState.PENDING:
+        fixes.add("refresh")
+    if job.can_cancel:
+        fixes.add("cancel")
+    if job.can_retry:
+        fixes.add("retry")
+    if services.job_can_rearchive(job):
+        fixes.add("rearchive")
+    if job.video or job.poster:
+        fixes.add("delete_files")
+    if JobState.FAILED in TRANSITIONS[job.state]:
+        fixes.add("mark_failed")
+    return fixes
+
 
 @admin.register(VideoJob)
 class VideoJobAdmin(admin.ModelAdmin):
+    change_form_template = "admin/videos/videojob/change_form.html"
     list_display = [
         "id",
         "short_prompt",
         "owner",
-        "state",
-        "progress",
-        "model_name",
+        "state_label",
+        "video_model",
         "provider",
-        "estimated_cost",
+        "age",
+        "cost",
+    ]
+    list_display_links = ["id", "short_prompt"]
+    list_filter = [
+        StuckFilter,
+        "state",
+        "provider",
+        "video_model",
+        ("owner", admin.RelatedOnlyFieldListFilter),
         "created_at",
     ]
-    list_filter = ["state", "provider", "video_model", "orientation", "created_at"]
-    search_fields = ["prompt__text", "remote_id", "owner__username", "error_message"]
-    list_select_related = ["owner", "prompt", "provider"]
-    raw_id_fields = ["prompt", "retry_of"]
-    filter_horizontal = ["images"]
+    search_fields = ["=id", "prompt__text", "remote_id", "owner__username", "error_message"]
+    search_help_text = gettext_lazy(
+        "Job number, words from the prompt, person, provider id or error."
+    )
+    list_select_related = ["owner", "prompt", "provider", "video_model"]
     date_hierarchy = "created_at"
     inlines = [JobEventInline]
-    readonly_fields = [
-        "created_at",
-        "submitted_at",
-        "started_at",
-        "provider_completed_at",
-        "finished_at",
-        "video_sha256",
-        "video_bytes",
+    actions = [
+        "refresh_now",
+        "cancel_jobs",
+        "retry_as_new",
+        "rearchive",
+        "mark_failed",
+        "delete_files",
+    ]
+    fieldsets = [
+        (
+            None,
+            {"fields": ["owner", "prompt_text", "state", "progress", "error_message", "why_stuck"]},
+        ),
+        (
+            gettext_lazy("Request"),
+            {
+                "fields": [
+                    "video_model",
+                    "provider",
+                    "model_name",
+                    "orientation",
+                    "size",
+                    "duration",
+                    "cost_and_ledger",
+                ]
+            },
+        ),
+        (
+            gettext_lazy("Provider"),
+            {
+                "fields": [
+                    "remote_id",
+                    "raw_status",
+                    "remote_video_url",
+                    "poll_count",
+                    "poll_errors",
+                ]
+            },
+        ),
+        (
+            gettext_lazy("Times"),
+            {
+                "fields": [
+                    "created_at",
+                    "submitted_at",
+                    "started_at",
+                    "provider_completed_at",
+                    "finished_at",
+                    "deadline_at",
+                    "next_poll_at",
+                    "lease_until",
+                ]
+            },
+        ),
+        (
+            gettext_lazy("Saved video"),
+            {
+                "fields": [
+                    "video",
+                    "poster",
+                    "video_bytes",
+                    "video_sha256",
+                    "archive_attempts",
+                    "submit_attempts",
+                    "retry_of",
+                ]
+            },
+        ),
     ]
 
-    @admin.display(description=_("prompt"))
+    def get_readonly_fields(self, request, obj=None):
+        # Jobs are changed only through the fixes above, which respect the state machine.
+        return [f for fieldset in self.fieldsets for f in fieldset[1]["fields"]]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    # -- columns ---------------------------------------------------------------------------------
+
+    @admin.display(description=gettext_lazy("prompt"))
     def short_prompt(self, obj: VideoJob) -> str:
-        return format_html("{}", obj.prompt.text[:60])
+        return obj.prompt.text[:60]
+
+    @admin.display(description=gettext_lazy("prompt"))
+    def prompt_text(self, obj: VideoJob) -> str:
+        return obj.prompt.text
+
+    @admin.display(description=gettext_lazy("state"), ordering="state")
+    def state_label(self, obj: VideoJob) -> str:
+        return obj.get_state_display()
+
+    @admin.display(description=gettext_lazy("age"), ordering="created_at")
+    def age(self, obj: VideoJob) -> str:
+        return timesince(obj.created_at, timezone.now(), depth=1)
+
+    @admin.display(description=gettext_lazy("estimated cost"), ordering="estimated_cost")
+    def cost(self, obj: VideoJob) -> str:
+        return ops_services.money(obj.estimated_cost)
+
+    @admin.display(description=gettext_lazy("why it may be stuck"))
+    def why_stuck(self, obj: VideoJob) -> str:
+        return ops_selectors.stuck_reason(obj) or "—"
+
+    @admin.display(description=gettext_lazy("cost"))
+    def cost_and_ledger(self, obj: VideoJob) -> str:
+        entry = getattr(obj, "ledger_entry", None)
+        if entry is None:
+            return ops_services.money(obj.estimated_cost)
+        return f"{ops_services.money(entry.amount)} · {entry.get_status_display()}"
+
+    # -- one job: buttons on its page ------------------------------------------------------------
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/fix/<str:fix>/",
+                self.admin_site.admin_view(require_POST(self.fix_view)),
+                name="videos_videojob_fix",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_object(request, object_id)
+        extra = dict(extra_context or {})
+        if job is not None:
+            available = _available_fixes(job)
+            extra.update(
+                fixes=[
+                    {"name": name, "label": label, "help": help_text}
+                    for name, label, help_text in FIXES
+                    if name in available
+                ],
+                can_mark_failed="mark_failed" in available,
+                reason_form=ReasonForm(),
+                stuck_reason=ops_selectors.stuck_reason(job),
+                admin_css=ADMIN_CSS,
+                # Every field is read-only: a job changes only through the fixes above.
+                show_save=False,
+                show_save_and_continue=False,
+                show_save_and_add_another=False,
+            )
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    def fix_view(self, request: HttpRequest, object_id: str, fix: str) -> HttpResponse:
+        job = self.get_object(request, object_id)
+        if job is None:
+            raise Http404
+        allowed = (
+            self.has_delete_permission(request, job)
+            if fix == "delete_files"
+            else self.has_change_permission(request, job)
+        )
+        if not allowed:
+            raise PermissionDenied
+        ok, text = self._apply(
+            request, fix, job, single=True, reason=request.POST.get("reason", "")
+        )
+        self.message_user(request, text, messages.SUCCESS if ok else messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:videos_videojob_change", args=[job.pk]))
+
+    def _apply(
+        self, request: HttpRequest, fix: str, job: VideoJob, *, single: bool, reason: str = ""
+    ) -> tuple[bool, str]:
+        """Run one fix through its service; (worked, a sentence saying what happened)."""
+        name = _("Job %(n)d") % {"n": job.pk}
+        user = request.user
+        try:
+            if fix == "refresh":
+                if not services.job_refresh_now(job=job, wait=single):
+                    return False, _(
+                        "%(job)s: nothing to refresh (it is not waiting or at the provider)."
+                    ) % {"job": name}
+                job.refresh_from_db()
+                return True, _("%(job)s: refreshed; it is now “%(state)s” (%(progress)d%%).") % {
+                    "job": name,
+                    "state": job.get_state_display(),
+                    "progress": job.progress,
+                }
+            if fix == "cancel":
+                if not services.job_cancel(job=job, by=user):
+                    return False, _("%(job)s has already finished, so it cannot be cancelled.") % {
+                        "job": name
+                    }
+                return True, _("%(job)s: cancelled.") % {"job": name}
+            if fix == "retry":
+                new = services.job_retry(job=job, by=job.owner)
+                return True, _("%(job)s: started again as job %(new)d for %(owner)s.") % {
+                    "job": name,
+                    "new": new.pk,
+                    "owner": job.owner.get_username(),
+                }
+            if fix == "rearchive":
+                if not services.job_rearchive(job=job, by=user):
+                    return False, _("%(job)s changed meanwhile; reload and try again.") % {
+                        "job": name
+                    }
+                job.refresh_from_db()
+                return True, _("%(job)s: saving the video again; it is now “%(state)s”.") % {
+                    "job": name,
+                    "state": job.get_state_display(),
+                }
+            if fix == "mark_failed":
+                if not services.job_mark_failed(job=job, by=user, reason=reason):
+                    return False, _("%(job)s changed meanwhile; reload and try again.") % {
+                        "job": name
+                    }
+                return True, _("%(job)s: marked failed.") % {"job": name}
+            if fix == "delete_files":
+                removed = services.job_delete_files(job=job, by=user)
+                if not removed:
+                    return False, _("%(job)s has no stored files.") % {"job": name}
+                return True, _("%(job)s: deleted the video and poster.") % {"job": name}
+        except ValidationError as exc:
+            return False, f"{name}: {' '.join(exc.messages)}"
+        raise Http404(f"unknown fix {fix}")
+
+    # -- many jobs: actions on the list ----------------------------------------------------------
+
+    def _apply_all(self, request: HttpRequest, queryset, fix: str, reason: str = "") -> None:
+        jobs = list(queryset.select_related("owner", "prompt", "provider", "video_model"))
+        results = [
+            self._apply(request, fix, job, single=len(jobs) == 1, reason=reason) for job in jobs
+        ]
+        for ok, text in results[:10]:
+            self.message_user(request, text, messages.SUCCESS if ok else messages.WARNING)
+        if len(results) > 10:
+            done = sum(1 for ok, _text in results if ok)
+            self.message_user(
+                request,
+                _("%(done)d of %(n)d jobs done.") % {"done": done, "n": len(results)},
+                messages.INFO,
+            )
+
+    @admin.action(description=gettext_lazy("Refresh now"), permissions=["change"])
+    def refresh_now(self, request, queryset) -> None:
+        self._apply_all(request, queryset, "refresh")
+
+    @admin.action(description=gettext_lazy("Cancel"), permissions=["change"])
+    def cancel_jobs(self, request, queryset) -> None:
+        self._apply_all(request, queryset, "cancel")
+
+    @admin.action(description=gettext_lazy("Retry as a new job"), permissions=["change"])
+    def retry_as_new(self, request, queryset) -> None:
+        self._apply_all(request, queryset, "retry")
+
+    @admin.action(description=gettext_lazy("Save the video again"), permissions=["change"])
+    def rearchive(self, request, queryset) -> None:
+        self._apply_all(request, queryset, "rearchive")
+
+    @admin.action(
+        description=gettext_lazy("Delete files (video and poster)"), permissions=["delete"]
+    )
+    def delete_files(self, request, queryset) -> None:
+        self._apply_all(request, queryset, "delete_files")
+
+    @admin.action(description=gettext_lazy("Mark failed, with a reason…"), permissions=["change"])
+    def mark_failed(self, request, queryset):
+        form = ReasonForm(request.POST if "reason" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            self._apply_all(request, queryset, "mark_failed", reason=form.cleaned_data["reason"])
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Mark jobs failed"),
+            "opts": self.model._meta,
+            "jobs": queryset.select_related("owner", "prompt"),
+            "form": form,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "admin_css": ADMIN_CSS,
+        }
+        return TemplateResponse(request, "admin/videos/videojob/mark_failed.html", context)
 
 
 @admin.register(Prompt)
@@ -152,7 +601,7 @@ class PromptAdmin(admin.ModelAdmin):
     search_fields = ["text", "author__username"]
     list_filter = ["created_at"]
 
-    @admin.display(description=_("text"))
+    @admin.display(description=gettext_lazy("text"))
     def short_text(self, obj: Prompt) -> str:
         return obj.text[:80]
 
@@ -162,3 +611,7 @@ class ReferenceImageAdmin(admin.ModelAdmin):
     list_display = ["original_name", "width", "height", "content_type", "uploaded_by", "created_at"]
     search_fields = ["original_name", "sha256"]
     list_filter = ["content_type"]
+
+
+# Team accounts (no self sign-up; staff add people): see admin_team.py.
+from soraweb.videos import admin_team  # noqa: E402, F401

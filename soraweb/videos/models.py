@@ -225,7 +225,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     JobState.ARCHIVING: frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.EXPIRED}),
     JobState.NEEDS_ATTENTION: frozenset({JobState.FAILED, JobState.CANCELLED}),
     JobState.SUCCEEDED: frozenset(),
-    JobState.FAILED: frozenset(),
+    # Only by an admin ("save again"): the provider made the video but storing it failed.
+    JobState.FAILED: frozenset({JobState.ARCHIVING}),
     JobState.EXPIRED: frozenset(),
     JobState.CANCELLED: frozenset(),
 }
@@ -239,6 +240,23 @@ SETTLED_STATES = frozenset(set(JobState.values) - set(ACTIVE_STATES))
 
 class InvalidTransition(Exception):
     pass
+
+
+class ReviewState(models.TextChoices):
+    """Where a finished video stands in the team's review (the latest decision wins)."""
+
+    UNREVIEWED = "unreviewed", _("Not reviewed")
+    APPROVED = "approved", _("Approved")
+    CHANGES_REQUESTED = "changes_requested", _("Needs changes")
+    REJECTED = "rejected", _("Rejected")
+
+
+class ImageFit(models.TextChoices):
+    """How a reference image is made to match the video frame before it is sent."""
+
+    CROP = "crop", _("Crop to fill the frame")
+    PAD = "pad", _("Add bars to fit the frame")
+    NONE = "none", _("Send unchanged")
 
 
 def _video_path(instance: VideoJob, filename: str) -> str:
@@ -309,6 +327,21 @@ class VideoJob(models.Model):
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
+    # "" on jobs made before fitting existed: formats that need an exact size get a crop.
+    image_fit = models.CharField(
+        _("picture fit"), max_length=10, choices=ImageFit.choices, blank=True, default=""
+    )
+    # A remix starts from a finished video at the provider: the remote id is kept on the new job
+    # so it can be submitted even if the original is deleted meanwhile.
+    remix_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="remixes"
+    )
+    remix_remote_id = models.CharField(max_length=255, blank=True)
+    # The latest review decision, kept on the job so the gallery can filter without a join.
+    review_state = models.CharField(
+        _("review"), max_length=20, choices=ReviewState.choices, default=ReviewState.UNREVIEWED
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     objects = VideoJobQuerySet.as_manager()
 
@@ -318,6 +351,9 @@ class VideoJob(models.Model):
             models.Index(fields=["state", "next_poll_at"], name="job_state_poll_idx"),
             models.Index(fields=["owner", "-created_at"], name="job_owner_created_idx"),
             models.Index(fields=["state", "-finished_at"], name="job_state_finished_idx"),
+            models.Index(
+                fields=["state", "review_state", "-finished_at"], name="job_state_review_idx"
+            ),
         ]
         verbose_name = _("video job")
         verbose_name_plural = _("video jobs")
@@ -345,6 +381,15 @@ class VideoJob(models.Model):
             JobState.CANCELLED,
             JobState.NEEDS_ATTENTION,
         }
+
+    @property
+    def can_delete(self) -> bool:
+        # A job still being worked on is cancelled first, so no worker writes to a deleted row.
+        return not self.is_active
+
+    def is_managed_by(self, user) -> bool:
+        """The owner and staff may cancel, retry or delete a job; the rest of the team may look."""
+        return bool(user and user.is_authenticated and (user.is_staff or self.owner_id == user.pk))
 
     def elapsed(self) -> timedelta:
         return (self.finished_at or timezone.now()) - self.created_at
@@ -437,3 +482,54 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.webhook_id}"
+
+
+class ReviewDecision(models.TextChoices):
+    APPROVED = "approved", _("Approved")
+    CHANGES_REQUESTED = "changes_requested", _("Needs changes")
+    REJECTED = "rejected", _("Rejected")
+    COMMENT = "comment", _("Comment")
+
+
+class Review(models.Model):
+    """One entry of a job's review thread: a decision (or a plain comment) with its author."""
+
+    job = models.ForeignKey(VideoJob, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="reviews",
+    )
+    decision = models.CharField(_("decision"), max_length=20, choices=ReviewDecision.choices)
+    comment = models.TextField(_("comment"), blank=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["job", "created_at"], name="review_job_created_idx")]
+        verbose_name = _("review")
+        verbose_name_plural = _("reviews")
+
+    def __str__(self) -> str:
+        return f"{self.decision} on job {self.job_id}"
+
+
+class Favourite(models.Model):
+    """A person's bookmark on a video; each person has their own."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favourites"
+    )
+    job = models.ForeignKey(VideoJob, on_delete=models.CASCADE, related_name="favourites")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "job"], name="unique_favourite_per_user")
+        ]
+        verbose_name = _("favourite")
+        verbose_name_plural = _("favourites")
+
+    def __str__(self) -> str:
+        return f"{self.user_id} likes {self.job_id}"

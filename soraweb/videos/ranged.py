@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+
+from soraweb.videos import media_delivery
 
 RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 256 * 1024
@@ -27,12 +29,21 @@ def _iter_range(fh, start: int, length: int):
 def ranged_file_response(
     request, fieldfile, *, content_type: str, filename: str | None = None, attachment: bool = False
 ) -> HttpResponse:
-    size = fieldfile.size
+    handed_off = media_delivery.hand_off(
+        fieldfile, content_type=content_type, filename=filename, attachment=attachment
+    )
+    if handed_off is not None:  # nginx (X-Accel-Redirect) or the object store sends the bytes
+        return handed_off
+    try:
+        size = fieldfile.size
+    except (FileNotFoundError, OSError):
+        # The row names a file the storage no longer has (deleted by hand, lost volume).
+        raise Http404("The file is missing from storage.") from None
     header = request.headers.get("Range", "").strip()
     match = RANGE_RE.match(header) if header else None
     if not match or (not match.group(1) and not match.group(2)):
         response = FileResponse(
-            fieldfile.open("rb"),
+            media_delivery.open_for_reading(fieldfile),
             content_type=content_type,
             as_attachment=attachment,
             filename=filename,
@@ -53,7 +64,9 @@ def ranged_file_response(
         return response
     length = end - start + 1
     response = StreamingHttpResponse(
-        _iter_range(fieldfile.open("rb"), start, length), status=206, content_type=content_type
+        _iter_range(media_delivery.open_for_reading(fieldfile), start, length),
+        status=206,
+        content_type=content_type,
     )
     response["Content-Length"] = str(length)
     response["Content-Range"] = f"bytes {start}-{end}/{size}"

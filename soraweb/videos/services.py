@@ -12,15 +12,18 @@ import hashlib
 import logging
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from soraweb.ops import services as ops_services
+from soraweb.ops.redaction import provider_secrets, redact
 from soraweb.providers import make_client
 from soraweb.providers.base import (
     CreateRequest,
@@ -31,13 +34,20 @@ from soraweb.providers.base import (
     VideoProvider,
 )
 from soraweb.videos import archive
+from soraweb.videos.images import fit_image
 from soraweb.videos.models import (
     AT_PROVIDER_STATES,
+    SETTLED_STATES,
+    TRANSITIONS,
+    Favourite,
+    ImageFit,
     JobEvent,
     JobState,
     Prompt,
     Provider,
     ReferenceImage,
+    Review,
+    ReviewDecision,
     VideoJob,
     VideoModel,
     WebhookDelivery,
@@ -111,6 +121,8 @@ def job_create(
     images: Sequence[ReferenceImage] = (),
     idempotency_key: str | None = None,
     retry_of: VideoJob | None = None,
+    image_fit: str = "",
+    remix_of: VideoJob | None = None,
 ) -> VideoJob:
     """Record a new job and hand it to the background worker once the transaction commits.
 
@@ -134,6 +146,12 @@ def job_create(
     now = timezone.now()
     try:
         with transaction.atomic():
+            # Locks the team budget until commit, so racing submissions are checked one by one.
+            ops_services.budget_check(
+                owner=owner,
+                amount=video_model.estimate_cost(size, duration),
+                idempotency_key=idempotency_key,
+            )
             prompt = Prompt.objects.create(text=prompt_text, author=owner)
             job = VideoJob.objects.create(
                 owner=owner,
@@ -147,6 +165,9 @@ def job_create(
                 estimated_cost=video_model.estimate_cost(size, duration),
                 idempotency_key=idempotency_key or None,
                 retry_of=retry_of,
+                image_fit=image_fit,
+                remix_of=remix_of,
+                remix_remote_id=remix_of.remote_id if remix_of else "",
                 created_at=now,
                 deadline_at=now + timedelta(minutes=video_model.deadline_minutes),
                 # If the hand-over below is lost (a crash right after commit), the sweeper
@@ -156,6 +177,7 @@ def job_create(
             if images:
                 job.images.set(images)
             JobEvent.objects.create(job=job, to_state=JobState.PENDING, message="Created")
+            ops_services.ledger_record(job=job)
             transaction.on_commit(lambda: _enqueue("submit_job", job.pk))
     except IntegrityError:
         # Two identical requests raced past the check above: the other one won.
@@ -177,16 +199,22 @@ def _enqueue(task: str, *args) -> None:
 
 def _create_request(job: VideoJob) -> CreateRequest:
     images = []
+    fit, frame = reference_fit_for(job)
     for image in job.images.all().order_by("id"):
         with image.file.open("rb") as fh:
             data = fh.read()
+        content_type = image.content_type
         url = None
         if settings.SORAWEB_PUBLIC_URL:
             url = settings.SORAWEB_PUBLIC_URL.rstrip("/") + f"/references/{image.pk}/{image.sha256}"
+        if fit and frame and (image.width, image.height) != frame:
+            # The stored original stays as uploaded; the provider gets a copy cut to the frame.
+            data, content_type = fit_image(data, size=frame, mode=fit)
+            url = None
         images.append(
             ImageInput(
                 filename=image.original_name or f"{image.sha256}.png",
-                content_type=image.content_type,
+                content_type=content_type,
                 data=data,
                 url=url,
             )
@@ -228,7 +256,10 @@ def job_submit(*, job_id: int) -> None:
         )
 
     try:
-        result = client.create(_create_request(job), on_progress=on_progress)
+        if job.remix_remote_id:
+            result = client.remix(job.remix_remote_id, job.prompt.text)
+        else:
+            result = client.create(_create_request(job), on_progress=on_progress)
     except ProviderError as exc:
         _submit_failed(job, exc)
         return
@@ -257,12 +288,14 @@ def job_submit(*, job_id: int) -> None:
         job.transition(
             JobState.FAILED,
             message="Provider refused the job",
+            data=_provider_said(job, status),
             **{**fields, "error_message": status.error or _("The provider could not make this video.")},
         )
     elif status.state == RemoteState.EXPIRED:
         job.transition(
             JobState.EXPIRED,
             message="Provider says expired",
+            data=_provider_said(job, status),
             **{**fields, "error_message": _expired_message()},
         )
     else:
@@ -271,6 +304,7 @@ def job_submit(*, job_id: int) -> None:
         job.transition(
             to,
             message=f"Accepted by the provider as {result.remote_id}",
+            data=_provider_said(job, status),
             progress=status.progress or 0,
             started_at=now if to == JobState.RUNNING else None,
             next_poll_at=now + timedelta(seconds=poll_in),
@@ -323,10 +357,18 @@ def _expired_message() -> str:
     return _("The provider's link to this video expired before soraweb could save a copy.")
 
 
+def _provider_said(job: VideoJob, status: JobStatus) -> dict:
+    """The provider's raw answer for the job's history, with every secret in it masked."""
+    if not status.raw:
+        return {}
+    return {"provider_response": redact(status.raw, secrets=provider_secrets(job.provider))}
+
+
 def _to_archiving(job: VideoJob, status: JobStatus, **fields) -> None:
     moved = job.transition(
         JobState.ARCHIVING,
         message="Provider finished; saving the video",
+        data=_provider_said(job, status),
         **{
             **fields,
             "progress": 100,
@@ -354,6 +396,7 @@ def job_apply_status(*, job: VideoJob, status: JobStatus, polled: bool = False) 
         job.transition(
             JobState.FAILED,
             message="Provider reports failure",
+            data=_provider_said(job, status),
             error_message=status.error
             or _("The provider could not make this video (no reason given)."),
             **seen,
@@ -363,6 +406,7 @@ def job_apply_status(*, job: VideoJob, status: JobStatus, polled: bool = False) 
         job.transition(
             JobState.EXPIRED,
             message="Provider reports expired",
+            data=_provider_said(job, status),
             error_message=_expired_message(),
             **seen,
         )
@@ -371,6 +415,7 @@ def job_apply_status(*, job: VideoJob, status: JobStatus, polled: bool = False) 
         job.transition(
             JobState.FAILED,
             message="Deadline passed",
+            data=_provider_said(job, status),
             error_message=_(
                 "Timed out at the provider: no result after %(minutes)d minutes (last status seen: %(status)s)."
             )
@@ -383,7 +428,13 @@ def job_apply_status(*, job: VideoJob, status: JobStatus, polled: bool = False) 
     if status.progress is not None:
         fields["progress"] = max(0, min(99, status.progress))
     if status.state == RemoteState.RUNNING and job.state == JobState.QUEUED:
-        job.transition(JobState.RUNNING, message="Generating", started_at=now, **fields)
+        job.transition(
+            JobState.RUNNING,
+            message="Generating",
+            data=_provider_said(job, status),
+            started_at=now,
+            **fields,
+        )
     else:
         # Same state: no transition, just the latest facts (still only while the job is at the
         # provider, so a concurrent cancel wins).
@@ -457,18 +508,25 @@ def jobs_claim_due_polls(*, now=None, limit: int = 2000) -> list[VideoJob]:
 
     The claim pushes the time well ahead so that a second poller (or a refresh click) skips
     them; ``job_apply_status`` then sets the real next time.
+
+    Read and push happen in one transaction holding the rows: on PostgreSQL ``FOR UPDATE SKIP
+    LOCKED`` makes a concurrent poller skip the rows being claimed (and, once this commits, see
+    them as not due), so no job is returned to two pollers. Reading first and returning every
+    row read would hand the same batch to each poller that read before the other's UPDATE.
+    SQLite has no row locks; there the IMMEDIATE transaction serialises claimers whole.
     """
     now = now or timezone.now()
-    due = list(
-        VideoJob.objects.filter(state__in=AT_PROVIDER_STATES, next_poll_at__lte=now)
-        .select_related("provider", "video_model")
-        .order_by("next_poll_at")[:limit]
-    )
-    if not due:
-        return []
-    claimed_until = now + timedelta(seconds=60)
-    ids = [job.pk for job in due]
-    VideoJob.objects.filter(pk__in=ids, next_poll_at__lte=now).update(next_poll_at=claimed_until)
+    with transaction.atomic():
+        due = list(
+            VideoJob.objects.filter(state__in=AT_PROVIDER_STATES, next_poll_at__lte=now)
+            .select_related("provider", "video_model")
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("next_poll_at")[:limit]
+        )
+        if not due:
+            return []
+        claimed_until = now + timedelta(seconds=60)
+        VideoJob.objects.filter(pk__in=[job.pk for job in due]).update(next_poll_at=claimed_until)
     return due
 
 
@@ -545,7 +603,7 @@ def job_archive(*, job_id: int) -> None:
         )
         return
     except archive.ArchiveError as exc:
-        _archive_failed(job, str(exc), permanent=False, expired=False, retry_after=None)
+        _archive_failed(job, str(exc), permanent=exc.permanent, expired=False, retry_after=None)
         return
     try:
         saved = job.transition(
@@ -677,6 +735,10 @@ def job_retry(*, job: VideoJob, by, idempotency_key: str | None = None) -> Video
     """A retry is a new job linked to the original, never a silent re-create of the old one."""
     if not job.can_retry:
         raise ValidationError(_("Only a failed, expired, cancelled or stuck job can be retried."))
+    if job.remix_remote_id and job.remix_of is None:
+        raise ValidationError(
+            _("The video this remix started from was deleted, so it cannot be remixed again.")
+        )
     return job_create(
         owner=by,
         video_model=job.video_model,
@@ -687,7 +749,130 @@ def job_retry(*, job: VideoJob, by, idempotency_key: str | None = None) -> Video
         images=list(job.images.all()),
         idempotency_key=idempotency_key,
         retry_of=job,
+        image_fit=job.image_fit,
+        remix_of=job.remix_of,
     )
+
+
+# --- Fixing stuck jobs (the admin) -----------------------------------------------------------------
+
+
+def job_refresh_now(*, job: VideoJob, wait: bool = True) -> bool:
+    """Ask again now: check a job at the provider (at once, or via the worker when ``wait`` is
+    False), or hand a job that is waiting to start to the worker without further delay."""
+    if job.state in AT_PROVIDER_STATES:
+        if wait:
+            return job_poll_now(job_id=job.pk)
+        changed = VideoJob.objects.filter(pk=job.pk, state__in=AT_PROVIDER_STATES).update(
+            next_poll_at=timezone.now()
+        )
+        if changed:
+            transaction.on_commit(lambda: _enqueue("poll_job", job.pk))
+        return bool(changed)
+    if job.state == JobState.PENDING:
+        changed = VideoJob.objects.filter(pk=job.pk, state=JobState.PENDING).update(
+            next_poll_at=timezone.now()
+        )
+        if changed:
+            transaction.on_commit(lambda: _enqueue("submit_job", job.pk))
+        return bool(changed)
+    return False
+
+
+def job_can_rearchive(job: VideoJob) -> bool:
+    """Saving can be tried again when the provider finished the video and the state machine
+    allows going back to saving (a job stuck in saving is simply handed over again)."""
+    if job.state == JobState.ARCHIVING:
+        return True
+    return (
+        JobState.ARCHIVING in TRANSITIONS[job.state]
+        and job.state in SETTLED_STATES
+        and job.provider_completed_at is not None
+        and bool(job.remote_id or job.remote_video_url)
+    )
+
+
+def job_rearchive(*, job: VideoJob, by) -> bool:
+    """Copy the finished video into storage again, e.g. after the disk was full."""
+    if not job_can_rearchive(job):
+        raise ValidationError(
+            _(
+                "Only a job whose video the provider finished, and that is saving or failed while saving, can be saved again."
+            )
+        )
+    if job.state == JobState.ARCHIVING:
+        with transaction.atomic():
+            VideoJob.objects.filter(pk=job.pk, state=JobState.ARCHIVING).update(lease_until=None)
+            JobEvent.objects.create(
+                job=job,
+                from_state=job.state,
+                to_state=job.state,
+                message=f"Saving restarted by {by}",
+            )
+            transaction.on_commit(lambda: _enqueue("archive_job", job.pk))
+        return True
+    moved = job.transition(
+        JobState.ARCHIVING,
+        message=f"Saving again, asked by {by}",
+        lease_until=None,
+        next_poll_at=None,
+        archive_attempts=0,
+        finished_at=None,
+        error_message="",
+    )
+    if moved:
+        transaction.on_commit(lambda: _enqueue("archive_job", job.pk))
+    return moved
+
+
+def job_mark_failed(*, job: VideoJob, by, reason: str) -> bool:
+    """End a job by hand with a reason its owner will read. The provider is not told."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(
+            {"reason": _("Say why, so the person who made it knows what happened.")}
+        )
+    if JobState.FAILED not in TRANSITIONS[job.state]:
+        raise ValidationError(
+            _("A job that is “%(state)s” cannot be marked failed.")
+            % {"state": job.get_state_display()}
+        )
+    return job.transition(
+        JobState.FAILED,
+        message=f"Marked failed by {by}: {reason}"[:2000],
+        error_message=reason[:2000],
+        lease_until=None,
+        next_poll_at=None,
+    )
+
+
+def job_delete_files(*, job: VideoJob, by) -> list[str]:
+    """Delete a job's stored video and poster (to free space or take a video down). The job and
+    its history stay; returns the names of the files removed."""
+    names = [f.name for f in (job.video, job.poster) if f]
+    if not names:
+        return []
+    storage = job.video.storage
+    with transaction.atomic():
+        VideoJob.objects.filter(pk=job.pk).update(video="", poster="")
+        JobEvent.objects.create(
+            job=job,
+            from_state=job.state,
+            to_state=job.state,
+            message=f"Video files deleted by {by}",
+            data={"files": names},
+        )
+
+        def remove() -> None:
+            for name in names:
+                try:
+                    storage.delete(name)
+                except Exception:  # a file already gone must not hide that the rest went
+                    logger.warning("could not delete %s", name, exc_info=True)
+
+        transaction.on_commit(remove)
+    job.video, job.poster = "", ""
+    return names
 
 
 # --- Reference images -------------------------------------------------------------------------
@@ -717,3 +902,165 @@ def reference_image_store(
     image.file.save(f"{digest}{ext}", ContentFile(data), save=False)
     image.save()
     return image
+
+
+# --- The studio: picture fitting, reviews, favourites, deleting, remixes, batches ---------------
+
+
+def reference_fit_for(job: VideoJob) -> tuple[str, tuple[int, int] | None]:
+    """How (crop, pad or "" for unchanged) and to what frame a job's reference image is fitted.
+
+    Jobs from before the choice existed get a crop where the format insists on an exact size.
+    """
+    from soraweb.videos.selectors import provider_needs_exact_image, video_frame
+
+    frame = video_frame(size=job.size, orientation=job.orientation)
+    mode = job.image_fit
+    if not mode:
+        mode = ImageFit.CROP if provider_needs_exact_image(job.provider) else ImageFit.NONE
+    return ("" if mode == ImageFit.NONE else mode), frame
+
+
+def job_review(*, job: VideoJob, reviewer, decision: str, comment: str = "") -> Review:
+    """Add a decision (or a plain comment) to a finished video's review thread."""
+    comment = (comment or "").strip()
+    if decision not in ReviewDecision.values:
+        raise ValidationError(
+            {"decision": _("Choose “Approve”, “Needs changes”, “Reject” or “Comment only”.")}
+        )
+    if job.state != JobState.SUCCEEDED:
+        raise ValidationError(_("Only a finished video can be reviewed."))
+    if decision == ReviewDecision.COMMENT and not comment:
+        raise ValidationError({"comment": _("Write a comment first.")})
+    if len(comment) > 5000:
+        raise ValidationError({"comment": _("A comment can be at most 5,000 characters long.")})
+    with transaction.atomic():
+        review = Review.objects.create(
+            job=job, reviewer=reviewer, decision=decision, comment=comment
+        )
+        if decision != ReviewDecision.COMMENT:
+            VideoJob.objects.filter(pk=job.pk).update(
+                review_state=decision, reviewed_at=review.created_at
+            )
+            job.review_state, job.reviewed_at = decision, review.created_at
+    return review
+
+
+def job_favourite_set(*, job: VideoJob, user, on: bool) -> bool:
+    """Mark or unmark a video as one of a person's favourites. Saying the same twice is harmless."""
+    if on:
+        try:
+            with transaction.atomic():
+                Favourite.objects.get_or_create(user=user, job=job)
+        except IntegrityError:  # the same click arrived twice at once
+            pass
+    else:
+        Favourite.objects.filter(user=user, job=job).delete()
+    return on
+
+
+def job_delete(*, job: VideoJob, by) -> None:
+    """Remove a settled job with its video, poster and history. Only its owner or staff may."""
+    if not job.is_managed_by(by):
+        raise PermissionDenied(
+            _("Only the person who made this job, or an administrator, can do that.")
+        )
+    if not job.can_delete:
+        raise ValidationError(_("This video is still being made. Cancel it first, then delete it."))
+    files = [f for f in (job.video, job.poster) if f]
+    storage = job.video.storage
+    names = [f.name for f in files]
+    image_ids = list(job.images.values_list("pk", flat=True))
+    with transaction.atomic():
+        deleted, _counts = VideoJob.objects.filter(pk=job.pk, state__in=SETTLED_STATES).delete()
+        if not deleted:
+            raise ValidationError(_("This job changed meanwhile; reload the page and try again."))
+        if not VideoJob.objects.filter(prompt_id=job.prompt_id).exists():
+            Prompt.objects.filter(pk=job.prompt_id).delete()
+        orphans = list(ReferenceImage.objects.filter(pk__in=image_ids, jobs__isnull=True))
+        names += [image.file.name for image in orphans]
+        ReferenceImage.objects.filter(pk__in=[image.pk for image in orphans]).delete()
+        logger.info("job %s deleted by %s", job.pk, by)
+        transaction.on_commit(lambda: _delete_files(storage, names))
+
+
+def _delete_files(storage, names: list[str]) -> None:
+    for name in names:
+        try:
+            storage.delete(name)
+        except Exception:  # a missing file must not undo the deletion the person asked for
+            logger.warning("could not delete %s", name, exc_info=True)
+
+
+def job_remix(
+    *, job: VideoJob, by, prompt_text: str, idempotency_key: str | None = None
+) -> VideoJob:
+    """A new job that asks the provider to change a finished video; submitted like any other."""
+    from soraweb.videos.selectors import provider_can_remix
+
+    if job.state != JobState.SUCCEEDED or not job.remote_id:
+        raise ValidationError(_("Only a finished video can be remixed."))
+    if not provider_can_remix(job.provider):
+        raise ValidationError(_("This video’s provider cannot remix videos."))
+    return job_create(
+        owner=by,
+        video_model=job.video_model,
+        prompt_text=prompt_text,
+        orientation=job.orientation,
+        size=job.size,
+        duration=job.duration,
+        idempotency_key=idempotency_key,
+        remix_of=job,
+    )
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One row of a batch, already read: its number as the person sees it, and its settings."""
+
+    row: int
+    prompt: str
+    video_model: VideoModel
+    orientation: str
+    size: str
+    duration: int
+
+
+@dataclass
+class BatchOutcome:
+    row: int
+    prompt: str
+    job: VideoJob | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def created(self) -> bool:
+        return self.job is not None
+
+
+def jobs_create_batch(
+    *, owner, items: Sequence[BatchItem], idempotency_key: str | None = None
+) -> list[BatchOutcome]:
+    """Create one job per row; a row the rules refuse is reported and the others still go.
+
+    Each row gets its own idempotency key derived from the form's, so sending the same batch
+    twice (a double click, a reload) creates each job once.
+    """
+    outcomes = []
+    for item in items:
+        key = f"{idempotency_key[:56]}-{item.row}" if idempotency_key else None
+        try:
+            job = job_create(
+                owner=owner,
+                video_model=item.video_model,
+                prompt_text=item.prompt,
+                orientation=item.orientation,
+                size=item.size,
+                duration=item.duration,
+                idempotency_key=key,
+            )
+        except ValidationError as exc:
+            outcomes.append(BatchOutcome(row=item.row, prompt=item.prompt, errors=exc.messages))
+        else:
+            outcomes.append(BatchOutcome(row=item.row, prompt=item.prompt, job=job))
+    return outcomes

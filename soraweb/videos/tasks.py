@@ -30,7 +30,13 @@ from soraweb.videos.models import ACTIVE_STATES, AT_PROVIDER_STATES, VideoJob, W
 logger = logging.getLogger(__name__)
 
 POLL_LEASE = "poll-loop"
-LEASE_SECONDS = 20
+
+
+def _lease_seconds() -> float:
+    # Long enough to outlast one pass whose slowest request runs to the read timeout, so a
+    # second loop cannot start while the first is still inside a pass.
+    return max(20.0, settings.SORAWEB_PROVIDER_READ_TIMEOUT + 15.0)
+
 MAX_POLL_THREADS = 32
 
 
@@ -66,7 +72,7 @@ def archive_job(job_id: int) -> None:
 
 def _lease_acquire(holder: str) -> bool:
     now = timezone.now()
-    until = now + timedelta(seconds=LEASE_SECONDS)
+    until = now + timedelta(seconds=_lease_seconds())
     WorkerLease.objects.get_or_create(
         name=POLL_LEASE, defaults={"until": now - timedelta(seconds=1)}
     )
@@ -77,7 +83,7 @@ def _lease_acquire(holder: str) -> bool:
 
 
 def _lease_renew(holder: str) -> bool:
-    until = timezone.now() + timedelta(seconds=LEASE_SECONDS)
+    until = timezone.now() + timedelta(seconds=_lease_seconds())
     return bool(WorkerLease.objects.filter(name=POLL_LEASE, holder=holder).update(until=until))
 
 

@@ -7,12 +7,24 @@ from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.i18n import set_language as django_set_language
 
 from soraweb.videos import selectors, services, webhooks
-from soraweb.videos.forms import JobForm, new_idempotency_key
+from soraweb.videos.forms import (
+    BatchForm,
+    GalleryFilterForm,
+    JobForm,
+    RemixForm,
+    ReviewForm,
+    initial_from_job,
+    new_idempotency_key,
+)
 from soraweb.videos.models import Provider, VideoJob
 from soraweb.videos.ranged import ranged_file_response
 
@@ -25,21 +37,52 @@ def _job_or_404(pk: int) -> VideoJob:
 
 
 def _require_owner_or_staff(request: HttpRequest, job: VideoJob) -> None:
-    if not (request.user.is_staff or job.owner_id == request.user.pk):
+    if not job.is_managed_by(request.user):
         raise PermissionDenied(
             _("Only the person who made this job, or an administrator, can do that.")
         )
 
 
-def _studio_context(request: HttpRequest, form: JobForm) -> dict:
-    return {"form": form, "jobs": selectors.jobs_for_owner(owner=request.user)}
+def _normalise_choices(form: JobForm, wanted: dict) -> None:
+    """Keep what the person chose where the selected model allows it, else the model's default."""
+    model = form.selected_model
+    if model is None:
+        return
+    if wanted.get("orientation") not in model.orientations:
+        form.initial["orientation"] = model.orientations[0] if model.orientations else ""
+    if wanted.get("size") not in model.sizes:
+        form.initial["size"] = model.default_size or (model.sizes[0] if model.sizes else "")
+    if str(wanted.get("duration")) not in [str(d) for d in model.durations]:
+        form.initial["duration"] = model.default_duration or (
+            model.durations[0] if model.durations else ""
+        )
+
+
+def _jobs_panel(request: HttpRequest) -> dict:
+    return {"jobs": selectors.jobs_for_owner(owner=request.user)}
+
+
+def _form_from_job(request: HttpRequest) -> JobForm:
+    """A fresh create form, or one filled in from an earlier job (``?from=<job id>``)."""
+    source = request.GET.get("from", "")
+    job = selectors.job_get(pk=int(source)) if source.isdigit() else None
+    if job is None:
+        return JobForm()
+    initial = initial_from_job(job, images=selectors.job_images(job=job))
+    form = JobForm(initial=initial)
+    _normalise_choices(form, initial)
+    form.source_job = job
+    return form
 
 
 @require_http_methods(["GET", "POST"])
 def studio(request: HttpRequest) -> HttpResponse:
-    """The create page: the form, and under it the person's own jobs."""
+    """The create page: the form, the person's recent prompts, and their jobs."""
     if request.method == "GET":
-        return render(request, "videos/studio.html", _studio_context(request, JobForm()))
+        form = _form_from_job(request)
+        if request.htmx and request.htmx.target == "create-form":
+            return render(request, "videos/_create_form.html", {"form": form})
+        return render(request, "videos/studio.html", _studio_context(request, form))
 
     form = JobForm(request.POST, request.FILES)
     job = None
@@ -56,7 +99,7 @@ def studio(request: HttpRequest) -> HttpResponse:
                     height=img.height,
                 )
                 for img in form.validated_images
-            ]
+            ] or form.kept_images
             job = services.job_create(
                 owner=request.user,
                 video_model=data["video_model"],
@@ -66,6 +109,7 @@ def studio(request: HttpRequest) -> HttpResponse:
                 duration=data["duration"],
                 images=images,
                 idempotency_key=data.get("idempotency_key") or None,
+                image_fit=data["image_fit"],
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -82,34 +126,85 @@ def studio(request: HttpRequest) -> HttpResponse:
                 "orientation": data["orientation"],
                 "size": data["size"],
                 "duration": data["duration"],
+                "image_fit": data["image_fit"],
             }
         )
-        return render(request, "videos/_create_done.html", {"form": fresh, "job": job})
+        return render(
+            request,
+            "videos/_create_done.html",
+            {"form": fresh, "job": job, "history": selectors.prompt_history(owner=request.user)},
+        )
     messages.success(request, _("Your video is on its way. It appears under “My jobs”."))
     return redirect("videos:studio")
 
 
+def _studio_context(request: HttpRequest, form: JobForm) -> dict:
+    return {
+        "form": form,
+        "history": selectors.prompt_history(owner=request.user),
+        **_jobs_panel(request),
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def batch(request: HttpRequest) -> HttpResponse:
+    """Many videos at once: prompts one per line, or a CSV file, with a report per row."""
+    if request.method == "GET":
+        return render(request, "videos/batch.html", {"form": BatchForm(), **_jobs_panel(request)})
+    form = BatchForm(request.POST, request.FILES)
+    outcomes = None
+    if form.is_valid():
+        created = services.jobs_create_batch(
+            owner=request.user,
+            items=form.items,
+            idempotency_key=form.cleaned_data.get("idempotency_key") or None,
+        )
+        outcomes = sorted([*created, *form.rejected], key=lambda o: o.row)
+    report = None
+    if outcomes is not None:
+        report = {
+            "rows": outcomes,
+            "created": [o for o in outcomes if o.created],
+            "rejected": [o for o in outcomes if not o.created],
+            "ignored_columns": form.ignored_columns,
+        }
+        initial = {key: form.cleaned_data[key] for key in ("orientation", "size", "duration")} | {
+            "video_model": form.cleaned_data["video_model"].pk
+        }
+        form = BatchForm(initial=initial)
+    context = {"form": form, "report": report}
+    if request.htmx:
+        return render(request, "videos/_batch_done.html", context)
+    status = 200 if report is not None else 400
+    return render(request, "videos/batch.html", {**context, **_jobs_panel(request)}, status=status)
+
+
 @require_GET
 def form_options(request: HttpRequest) -> HttpResponse:
-    """The model-dependent part of the form, re-rendered when the model changes."""
-    initial = {
+    """The model-dependent part of a form, re-rendered when the model changes."""
+    wanted = {
         key: request.GET.get(key)
-        for key in ("video_model", "orientation", "size", "duration")
+        for key in ("video_model", "orientation", "size", "duration", "image_fit")
         if request.GET.get(key)
     }
-    form = JobForm(initial=initial)
-    model = form.selected_model
-    if model is not None:
-        # Keep what the person chose where the new model allows it.
-        if initial.get("orientation") not in model.orientations:
-            form.initial["orientation"] = model.orientations[0] if model.orientations else ""
-        if initial.get("size") not in model.sizes:
-            form.initial["size"] = model.default_size or (model.sizes[0] if model.sizes else "")
-        if str(initial.get("duration")) not in [str(d) for d in model.durations]:
-            form.initial["duration"] = model.default_duration or (
-                model.durations[0] if model.durations else ""
-            )
-    return render(request, "videos/_model_options.html", {"form": form})
+    form_class = BatchForm if request.GET.get("kind") == "batch" else JobForm
+    form = form_class(initial=wanted)
+    _normalise_choices(form, wanted)
+    return render(request, "videos/_model_options.html", {"form": form, "options_oob": True})
+
+
+@require_GET
+def estimate(request: HttpRequest) -> HttpResponse:
+    """The cost (and for a batch, the number of videos) of what the form says right now."""
+    wanted = {
+        key: request.GET.get(key)
+        for key in ("video_model", "orientation", "size", "duration", "prompts")
+        if request.GET.get(key)
+    }
+    form_class = BatchForm if request.GET.get("kind") == "batch" else JobForm
+    form = form_class(initial=wanted)
+    _normalise_choices(form, wanted)
+    return render(request, "videos/_estimate.html", {"form": form})
 
 
 @require_GET
@@ -117,17 +212,42 @@ def job_card(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
     if job.is_active and request.htmx:
         services.job_request_refresh(job=job)
-    return render(request, "videos/_job_card.html", {"job": job})
+    on_detail = request.GET.get("on") == "detail"
+    response = render(request, "videos/_job_card.html", {"job": job, "on_detail": on_detail})
+    if on_detail and request.htmx and not job.is_active:
+        response["HX-Refresh"] = "true"  # the page shows the video and review once it is ready
+    return response
+
+
+def _detail_context(request: HttpRequest, job: VideoJob, **extra) -> dict:
+    can_remix = job.state == "succeeded" and bool(job.remote_id)
+    return {
+        "job": job,
+        "events": list(job.events.all()),
+        "images": selectors.job_images(job=job),
+        "retry_key": new_idempotency_key(),
+        "can_manage": job.is_managed_by(request.user),
+        "is_favourite": selectors.job_is_favourite(job=job, user=request.user),
+        "provider_can_remix": can_remix and selectors.provider_can_remix(job.provider),
+        "remix_form": extra.pop("remix_form", None)
+        or RemixForm(initial={"idempotency_key": new_idempotency_key()}),
+        **_review_context(job, extra.pop("review_form", None)),
+        **extra,
+    }
+
+
+def _review_context(job: VideoJob, form: ReviewForm | None = None) -> dict:
+    return {
+        "reviews": selectors.job_reviews(job=job),
+        "latest_decision": selectors.job_latest_decision(job=job),
+        "review_form": form or ReviewForm(),
+    }
 
 
 @require_GET
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
-    return render(
-        request,
-        "videos/job_detail.html",
-        {"job": job, "events": list(job.events.all()), "retry_key": new_idempotency_key()},
-    )
+    return render(request, "videos/job_detail.html", _detail_context(request, job))
 
 
 @require_POST
@@ -161,17 +281,133 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("videos:job_detail", pk=new_job.pk)
 
 
+@require_http_methods(["GET", "POST"])
+def job_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks "are you sure?" (the page people without JavaScript see); POST deletes."""
+    job = _job_or_404(pk)
+    _require_owner_or_staff(request, job)
+    if request.method == "GET":
+        return render(request, "videos/job_delete.html", {"job": job})
+    try:
+        services.job_delete(job=job, by=request.user)
+    except ValidationError as exc:
+        if request.htmx:
+            return HttpResponse(" ".join(exc.messages), status=409)
+        messages.error(request, " ".join(exc.messages))
+        return redirect("videos:job_detail", pk=pk)
+    if request.htmx and request.htmx.target == f"job-{pk}":
+        return HttpResponse("")  # the card is swapped for nothing
+    messages.success(request, _("The video was deleted."))
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = reverse("videos:studio")
+        return response
+    return redirect("videos:studio")
+
+
+@require_POST
+def job_review(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job_or_404(pk)
+    form = ReviewForm(request.POST)
+    saved = False
+    if form.is_valid():
+        try:
+            services.job_review(
+                job=job,
+                reviewer=request.user,
+                decision=form.cleaned_data["decision"],
+                comment=form.cleaned_data["comment"],
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            form, saved = ReviewForm(), True
+            if not request.htmx:
+                messages.success(request, _("Your review was saved."))
+                return redirect(reverse("videos:job_detail", args=[pk]) + "#review")
+    if request.htmx:
+        job.refresh_from_db(fields=["review_state", "reviewed_at"])
+        return render(
+            request,
+            "videos/_review_panel.html",
+            {"job": job, "review_saved": saved, **_review_context(job, form)},
+        )
+    return render(
+        request,
+        "videos/job_detail.html",
+        _detail_context(request, job, review_form=form),
+        status=400,
+    )
+
+
+@require_POST
+def job_favourite(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job_or_404(pk)
+    on = services.job_favourite_set(job=job, user=request.user, on=request.POST.get("on") == "1")
+    if request.htmx:
+        return render(request, "videos/_favourite_button.html", {"job": job, "is_favourite": on})
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("videos:job_detail", args=[pk])
+    return redirect(back)
+
+
+@require_POST
+def job_remix(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job_or_404(pk)
+    form = RemixForm(request.POST)
+    if form.is_valid():
+        try:
+            new_job = services.job_remix(
+                job=job,
+                by=request.user,
+                prompt_text=form.cleaned_data["prompt"],
+                idempotency_key=form.cleaned_data.get("idempotency_key") or None,
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error("prompt" if field in ("prompt", "__all__") else None, errors)
+        else:
+            messages.success(request, _("Your remix is on its way. It appears under “My jobs”."))
+            return redirect(reverse("videos:studio") + f"#job-{new_job.pk}")
+    return render(
+        request,
+        "videos/job_detail.html",
+        _detail_context(request, job, remix_form=form),
+        status=400,
+    )
+
+
 @require_GET
 def gallery(request: HttpRequest) -> HttpResponse:
     try:
-        page = max(1, int(request.GET.get("page", "1")))
+        page = max(1, min(10_000, int(request.GET.get("page", "1"))))
     except ValueError:
         page = 1
-    jobs, has_next = selectors.gallery_list(page=page)
-    context = {"jobs": jobs, "page": page, "has_next": has_next}
-    if request.htmx and page > 1:
-        return render(request, "videos/_gallery_page.html", context)
-    return render(request, "videos/gallery.html", context)
+    filter_form = GalleryFilterForm(request.GET or None, choices=selectors.gallery_choices())
+    filters = filter_form.filters()
+    jobs, has_next = selectors.gallery_list(viewer=request.user, filters=filters, page=page)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "jobs": jobs,
+        "page": page,
+        "has_next": has_next,
+        "filter_form": filter_form,
+        "filters": filters,
+        "query": query.urlencode(),
+    }
+    template = "videos/gallery.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template = {
+            "load-more": "videos/_gallery_page.html",
+            "gallery-results": "videos/_gallery_results.html",
+        }.get(request.htmx.target, template)
+    response = render(request, template, context)
+    # The same address answers a whole page or a part of it: caches must keep them apart.
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
 
 
 @require_GET
@@ -202,6 +438,19 @@ def job_poster(request: HttpRequest, pk: int) -> HttpResponse:
         filename=f"soraweb-{job.pk}.jpg",
         attachment=download,
     )
+
+
+@require_GET
+def reference_image(request: HttpRequest, pk: int) -> HttpResponse:
+    """A reference picture (the whole team sees every job, so every picture used in one)."""
+    image = selectors.reference_image_get(pk=pk)
+    if image is None:
+        raise Http404(_("No such picture."))
+    return ranged_file_response(request, image.file, content_type=image.content_type)
+
+
+# Choosing a language must work on the sign-in page too.
+set_language = login_not_required(require_POST(django_set_language))
 
 
 @csrf_exempt  # authenticated by its signature instead; a provider has no session or CSRF token

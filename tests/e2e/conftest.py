@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -33,13 +34,20 @@ ADMIN_PASSWORD = "e2e-admin-pass-9"  # noqa: S105 - a throwaway account in a thr
 
 class Stack:
     def __init__(
-        self, base_url: str, proc: subprocess.Popen, data_dir: Path, ports: list[int], log: Path
+        self,
+        base_url: str,
+        proc: subprocess.Popen,
+        data_dir: Path,
+        ports: list[int],
+        log: Path,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.base_url = base_url
         self.proc = proc
         self.data_dir = data_dir
         self.ports = ports
         self.log = log
+        self.env = env or {}
 
     def url(self, path: str) -> str:
         return self.base_url.rstrip("/") + path
@@ -94,7 +102,7 @@ def start_stack(tmp: Path, extra_env: dict[str, str] | None = None) -> Stack:
     )
     base = f"http://127.0.0.1:{web_port}"
     _wait_for(base + "/accounts/login/", proc, log)
-    return Stack(base, proc, tmp, [web_port, sim_port], log)
+    return Stack(base, proc, tmp, [web_port, sim_port], log, env)
 
 
 def stop_stack(stack: Stack) -> int:
@@ -139,15 +147,136 @@ def page(browser):
 
 
 def login(page, stack: Stack, username: str = ADMIN_USER, password: str = ADMIN_PASSWORD) -> None:
+    """Sign in whatever the page's language (the labels are tested on their own)."""
     page.goto(stack.url("/"))
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(password)
+    page.locator("form[action='/accounts/login/'] button[type=submit]").click()
     page.wait_for_url(stack.url("/"))
+
+
+def manage(stack: Stack, *args: str) -> str:
+    """Run a manage.py command against the stack's database (as `make run` would)."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=stack.env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout
+
+
+def create_user(stack: Stack, username: str, password: str, *, staff: bool = False) -> None:
+    """A team member made the way staff would (there is no sign-up page)."""
+    manage(
+        stack,
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User\n"
+        f"u, _ = User.objects.get_or_create(username={username!r})\n"
+        f"u.set_password({password!r}); u.is_staff = {staff!r}; u.save()",
+    )
+
+
+@pytest.fixture
+def phone(browser):
+    """A phone-sized page (390 x 844, touch), in English."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, locale="en-US", is_mobile=True, has_touch=True
+    )
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def zh_page(browser):
+    """A desktop browser whose language is Chinese (it sends Accept-Language: zh-CN)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    yield pg
+    context.close()
 
 
 def screenshot(page, name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    # Let posters and pictures finish loading, so the image shows the page as a person sees it.
+    page.wait_for_function(
+        "() => [...document.images].every(img => img.complete || img.loading === 'lazy')"
+    )
+    # ...and players that load their first frame, so they show it rather than a spinner (a slow
+    # video must not fail a test that is only taking a picture).
+    with contextlib.suppress(Exception):
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('video')].every(v => v.preload === 'none' || v.readyState >= 2)",
+            timeout=5_000,
+        )
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+SEED_SCRIPT = r"""
+import io, json, subprocess, tempfile
+from datetime import timedelta
+from pathlib import Path
+import imageio_ffmpeg
+from django.contrib.auth.models import User
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils import timezone
+from PIL import Image, ImageDraw
+from soraweb.videos.models import JobState, Prompt, VideoJob, VideoModel
+
+specs = json.loads(SPECS)
+clip = Path(tempfile.mkdtemp()) / "clip.mp4"
+subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i",
+                "testsrc2=size=320x180:rate=12:duration=2", "-pix_fmt", "yuv420p", str(clip)], check=True)
+video_name = default_storage.save("videos/seed/clip.mp4", ContentFile(clip.read_bytes()))
+palette = [(90, 75, 240), (201, 63, 134), (18, 107, 67), (224, 161, 0), (54, 70, 184), (180, 35, 56)]
+ids = []
+now = timezone.now()
+for i, spec in enumerate(specs):
+    owner = User.objects.get(username=spec["owner"])
+    vm = VideoModel.objects.get(name=spec["model"], provider__from_environment=True)
+    w, h = (320, 180) if spec["orientation"] == "landscape" else (180, 320)
+    img = Image.new("RGB", (w, h), palette[i % len(palette)])
+    ImageDraw.Draw(img).text((12, 12), spec["prompt"][:28], fill=(255, 255, 255))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG")
+    finished = now - timedelta(days=spec.get("days_ago", 0), minutes=i)
+    job = VideoJob.objects.create(
+        owner=owner, prompt=Prompt.objects.create(text=spec["prompt"], author=owner), provider=vm.provider,
+        video_model=vm, model_name=vm.name, orientation=spec["orientation"], size=vm.sizes[0],
+        duration=vm.durations[0], state=JobState.SUCCEEDED, progress=100, remote_id=f"seed-{i}",
+        review_state=spec.get("review", "unreviewed"), created_at=finished - timedelta(seconds=30),
+        finished_at=finished, video_width=w, video_height=h, video_seconds=2.0,
+    )
+    job.video.name = video_name
+    job.poster.save(f"seed-{job.pk}.jpg", ContentFile(buf.getvalue()), save=False)
+    job.save(update_fields=["video", "poster"])
+    ids.append(job.pk)
+print(json.dumps(ids))
+"""
+
+
+def seed_finished_videos(stack: Stack, specs: list[dict]) -> list[int]:
+    """Finished videos straight into the stack's database (quicker than generating 30 of them).
+
+    Each spec: prompt, owner, model ("sora-2"/"sora-2-pro"), orientation, and optionally review
+    ("approved", ...) and days_ago. They share one real, playable clip and get their own posters.
+    """
+    import json
+
+    out = manage(stack, "shell", "-c", f"SPECS = {json.dumps(json.dumps(specs))}\n{SEED_SCRIPT}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def card_box(page, job_locator) -> dict:
+    return job_locator.evaluate(
+        "el => { const r = el.getBoundingClientRect(); return {height: r.height, top: r.top}; }"
+    )

@@ -22,17 +22,24 @@ def test_a_person_makes_a_video_and_watches_it_in_the_gallery(page, stack):
     page.get_by_label("Orientation").select_option("landscape")
     page.get_by_role("button", name="Generate").click()
 
-    card = page.locator(".job-card").first
+    # Other journeys share this stack, so find this job's card by its prompt.
+    card = page.locator(".job-card", has_text="A paper boat drifts")
     card.wait_for()
-    assert "A paper boat drifts" in card.inner_text()
     screenshot(page, "studio-job-running-desktop")
-    page.locator('.job-card[data-state="succeeded"]').first.wait_for(timeout=90_000)
+    page.locator('.job-card[data-state="succeeded"]', has_text="A paper boat drifts").wait_for(
+        timeout=90_000
+    )
     screenshot(page, "studio-job-done-desktop")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Gallery").click()
     page.wait_for_url(stack.url("/gallery/"))
+    page.get_by_label("Search prompts").fill("A paper boat drifts")
+    page.wait_for_function("() => document.querySelectorAll('.tile').length === 1")
     video = page.locator("video.tile-video").first
     video.wait_for()
+    # A grid of posters: the video loads when someone presses play, and plays in place.
+    assert video.get_attribute("preload") == "none"
+    page.get_by_role("button", name="Play: A paper boat drifts").click()
     page.wait_for_function(
         "() => { const v = document.querySelector('video.tile-video'); return v && v.readyState >= 1 && v.duration > 0; }",
         timeout=30_000,
@@ -54,9 +61,14 @@ def test_the_form_refuses_a_combination_the_model_does_not_allow(page, stack):
     page.get_by_label("Model").select_option(label="Sora 2 Pro")
     # The options follow the model: Sora 2 Pro makes large, 15 second videos only.
     page.wait_for_function(
-        "() => [...document.querySelectorAll('#id_size option')].map(o => o.value).join() === 'large'"
+        "() => [...document.querySelectorAll('#id_size option:not([disabled])')].map(o => o.value).join() === 'large'"
     )
-    assert page.locator("#id_duration option").all_inner_texts() == ["15 seconds"]
+    assert page.locator("#id_duration option:not([disabled])").all_inner_texts() == ["15 seconds"]
+    # What it lacks stays visible, disabled, with the reason.
+    assert (
+        page.locator("#id_size option[disabled]").inner_text()
+        == "Small (720p) (not with Sora 2 Pro)"
+    )
     page.get_by_role("button", name="Generate").click()  # no prompt
     page.get_by_text("Describe the video you want.").wait_for()
     assert page.locator(".job-card").count() == 0 or "Describe" in page.content()

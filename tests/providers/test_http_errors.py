@@ -365,3 +365,15 @@ def test_it_never_shows_credentials_from_the_base_url():
         make_client(config).status("x")
     assert "hunter2" not in caught.value.message
     assert f"127.0.0.1:{port}" in caught.value.message
+
+
+def test_it_says_connection_refused_not_timeout_when_nothing_listens():
+    from tests.conftest import free_port
+
+    port = free_port()  # bound and released: nothing listens there now
+    client = make_client(ProviderConfig(base_url=f"http://127.0.0.1:{port}/v1"))
+    with pytest.raises(ProviderError) as exc:
+        client.status("task_1")
+    assert "connection refused" in exc.value.message
+    assert "in time" not in exc.value.message
+    assert exc.value.permanent is False

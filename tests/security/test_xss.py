@@ -37,12 +37,16 @@ def hostile_jobs(member, other_member):
     for i, payload in enumerate(PAYLOADS):
         owner = member if i % 2 else other_member
         job = VideoJob.objects.create(
-            **job_fields(owner, vm, text=f"prompt {payload}"),
-            state=[JobState.FAILED, JobState.SUCCEEDED, JobState.NEEDS_ATTENTION][i % 3],
-            error_message=f"provider said: {payload}",
-            raw_status=payload[:100],
-            video="videos/x.mp4" if i % 3 == 1 else "",
-            poster="videos/x.jpg" if i % 3 == 1 else "",
+            **job_fields(
+                owner,
+                vm,
+                text=f"prompt {payload}",
+                state=[JobState.FAILED, JobState.SUCCEEDED, JobState.NEEDS_ATTENTION][i % 3],
+                error_message=f"provider said: {payload}",
+                raw_status=payload[:100],
+                video="videos/x.mp4" if i % 3 == 1 else "",
+                poster="videos/x.jpg" if i % 3 == 1 else "",
+            )
         )
         image = ReferenceImage.objects.create(
             file=f"references/{i}.png",

@@ -8,7 +8,6 @@ simulator served.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -21,9 +20,8 @@ from pathlib import Path
 import pytest
 
 from soraweb.simulator.server import Simulator
+from tests.clusters import ROOT, SETTLED, create_jobs, kill, start_cluster
 
-ROOT = Path(__file__).resolve().parents[2]
-SETTLED = {"succeeded", "failed", "expired", "needs_attention", "cancelled"}
 FAULTS = [
     "",
     "",
@@ -45,19 +43,6 @@ FAULTS = [
 ]
 JOBS = 32
 
-CREATE_JOBS = """
-import json, sys
-import django
-django.setup()
-from django.contrib.auth import get_user_model
-from soraweb.videos import services
-from soraweb.videos.models import VideoModel
-user = get_user_model().objects.create_user(username="chaos", password="x-chaos-x-1")
-model = VideoModel.objects.get(name="sora-2")
-for prompt in json.loads(sys.stdin.read()):
-    services.job_create(owner=user, video_model=model, prompt_text=prompt, orientation="landscape", size="small", duration=10)
-"""
-
 
 def _rows(db: Path) -> list[dict]:
     with sqlite3.connect(db, timeout=30) as conn:
@@ -69,28 +54,6 @@ def _rows(db: Path) -> list[dict]:
                 "FROM videos_videojob j JOIN videos_prompt p ON p.id = j.prompt_id"
             )
         ]
-
-
-def _start_cluster(env: dict, log) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "qcluster"],
-        env=env,
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def _kill(proc: subprocess.Popen, sig: int) -> None:
-    try:
-        os.killpg(proc.pid, sig)
-        proc.wait(timeout=30)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:  # a graceful stop waits for running tasks; do not hang on it
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
 
 
 @pytest.mark.chaos
@@ -117,32 +80,25 @@ def test_jobs_survive_sigkilled_workers_without_double_creates(tmp_path):
         [*manage, "migrate", "--noinput"], env=env, cwd=ROOT, check=True, capture_output=True
     )
     prompts = [f"chaos job {i:02d} {rng.choice(FAULTS)}".strip() for i in range(JOBS)]
-    subprocess.run(
-        [sys.executable, "-c", CREATE_JOBS],
-        input=json.dumps(prompts),
-        text=True,
-        env=env,
-        cwd=ROOT,
-        check=True,
-    )
+    create_jobs(env, prompts)
     db = tmp_path / "db.sqlite3"
     log = (tmp_path / "cluster.log").open("ab")
     kills_while_busy = 0
     try:
         for _ in range(7):
-            cluster = _start_cluster(env, log)
+            cluster = start_cluster(env, log)
             time.sleep(rng.uniform(1.0, 4.0))
             if any(r["state"] not in SETTLED for r in _rows(db)):
                 kills_while_busy += 1
-            _kill(cluster, signal.SIGKILL)
-        cluster = _start_cluster(env, log)
+            kill(cluster, signal.SIGKILL)
+        cluster = start_cluster(env, log)
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             rows = _rows(db)
             if all(r["state"] in SETTLED for r in rows):
                 break
             time.sleep(1)
-        _kill(cluster, signal.SIGKILL)
+        kill(cluster, signal.SIGKILL)
     finally:
         log.close()
         sim_counts = {r["prompt"]: sim.creates_for_prompt(r["prompt"]) for r in _rows(db)}

@@ -1,0 +1,281 @@
+"""Budgets, the spend ledger, in-app notices and the team's outgoing webhook."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from soraweb.videos.models import Provider, VideoJob, VideoModel
+
+_MONEY = {"max_digits": 10, "decimal_places": 2, "validators": [MinValueValidator(Decimal("0"))]}
+
+
+class BudgetPolicy(models.Model):
+    """The team's spending caps. There is one row (pk=1).
+
+    Every submission locks this row before it adds up what has been spent, so two submissions
+    racing for the last of a budget queue up and the second one sees the first one's entry.
+    """
+
+    team_daily_limit = models.DecimalField(
+        _("team daily limit (US$)"),
+        null=True,
+        blank=True,
+        help_text=_("Most the whole team may spend per day (UTC). Empty: no limit."),
+        **_MONEY,
+    )
+    team_monthly_limit = models.DecimalField(
+        _("team monthly limit (US$)"),
+        null=True,
+        blank=True,
+        help_text=_("Most the whole team may spend per calendar month (UTC). Empty: no limit."),
+        **_MONEY,
+    )
+    user_daily_limit = models.DecimalField(
+        _("daily limit per person (US$)"),
+        null=True,
+        blank=True,
+        help_text=_("Applies to everyone without a personal limit. Empty: no limit."),
+        **_MONEY,
+    )
+    user_monthly_limit = models.DecimalField(
+        _("monthly limit per person (US$)"),
+        null=True,
+        blank=True,
+        help_text=_("Applies to everyone without a personal limit. Empty: no limit."),
+        **_MONEY,
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("team budget")
+        verbose_name_plural = _("team budget")
+
+    def __str__(self) -> str:
+        return str(_("Team budget"))
+
+    @classmethod
+    def load(cls) -> BudgetPolicy:
+        return cls.objects.get_or_create(pk=1)[0]
+
+
+class UserBudget(models.Model):
+    """A personal cap that replaces the team's per-person default for one user."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="budget"
+    )
+    daily_limit = models.DecimalField(
+        _("daily limit (US$)"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the team's per-person daily limit applies."),
+        **_MONEY,
+    )
+    monthly_limit = models.DecimalField(
+        _("monthly limit (US$)"),
+        null=True,
+        blank=True,
+        help_text=_("Empty: the team's per-person monthly limit applies."),
+        **_MONEY,
+    )
+
+    class Meta:
+        verbose_name = _("personal budget")
+        verbose_name_plural = _("personal budgets")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class LedgerStatus(models.TextChoices):
+    RESERVED = "reserved", _("Reserved (not finished yet)")
+    CHARGED = "charged", _("Charged")
+    NOT_CHARGED = "not_charged", _("Not charged")
+
+
+# What counts against a budget: everything except what the provider did not bill.
+SPENDING_STATUSES = (LedgerStatus.RESERVED, LedgerStatus.CHARGED)
+
+
+class LedgerEntry(models.Model):
+    """What one job costs, estimated at submit and settled when the job ends.
+
+    The names are copied in, so the spend history survives a deleted job, user or model.
+    """
+
+    job = models.OneToOneField(
+        VideoJob,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="ledger_entry",
+        verbose_name=_("job"),
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="ledger_entries",
+        verbose_name=_("person"),
+    )
+    username = models.CharField(_("person"), max_length=150)
+    video_model = models.ForeignKey(
+        VideoModel, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("model")
+    )
+    model_name = models.CharField(_("model"), max_length=100)
+    provider = models.ForeignKey(
+        Provider, null=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("provider")
+    )
+    amount = models.DecimalField(_("estimated cost (US$)"), max_digits=10, decimal_places=2)
+    charges_failed_jobs = models.BooleanField(
+        _("provider charges failed jobs"),
+        default=False,
+        help_text=_("The provider's setting when the job was submitted."),
+    )
+    status = models.CharField(
+        _("status"), max_length=20, choices=LedgerStatus.choices, default=LedgerStatus.RESERVED
+    )
+    outcome = models.CharField(_("how the job ended"), max_length=20, blank=True)
+    created_at = models.DateTimeField(_("submitted"), default=timezone.now, db_index=True)
+    settled_at = models.DateTimeField(_("settled"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "created_at"], name="ledger_user_created_idx"),
+            models.Index(fields=["status", "created_at"], name="ledger_status_created_idx"),
+        ]
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger")
+
+    def __str__(self) -> str:
+        return f"{self.username} {self.model_name} ${self.amount} ({self.status})"
+
+    @property
+    def counts(self) -> bool:
+        return self.status in SPENDING_STATUSES
+
+
+class Notice(models.Model):
+    """An in-app message for one person: one of their jobs has ended (or needs them)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notices"
+    )
+    job = models.ForeignKey(
+        VideoJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="notices"
+    )
+    # The job state the notice is about; the sentence is written when it is shown, in the
+    # reader's language.
+    kind = models.CharField(_("kind"), max_length=20)
+    prompt_excerpt = models.CharField(_("prompt"), max_length=120, blank=True)
+    detail = models.TextField(_("detail"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="notice_user_read_idx")]
+        verbose_name = _("notice")
+        verbose_name_plural = _("notices")
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.kind} job {self.job_id}"
+
+
+def _new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+class TeamWebhook(models.Model):
+    """An address soraweb posts to when a job ends, e.g. a chat channel's incoming webhook."""
+
+    name = models.CharField(_("name"), max_length=100)
+    url = models.URLField(
+        _("URL"),
+        max_length=2000,
+        help_text=_(
+            "soraweb sends a signed JSON POST here when a job ends. Addresses on a private "
+            "network are refused unless the server's SORAWEB_WEBHOOK_ALLOWED_HOSTS names the host."
+        ),
+    )
+    secret = models.CharField(
+        _("signing secret"),
+        max_length=200,
+        default=_new_secret,
+        help_text=_(
+            "Used to sign each request (header X-Soraweb-Signature); give it to the receiver."
+        ),
+    )
+    only_succeeded = models.BooleanField(
+        _("only finished videos"),
+        default=False,
+        help_text=_("Tick to announce ready videos only, not failed or cancelled jobs."),
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("team webhook")
+        verbose_name_plural = _("team webhooks")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from soraweb.ops.services import webhook_url_problem
+
+        problem = webhook_url_problem(self.url) if self.url else None
+        if problem:
+            from django.core.exceptions import ValidationError
+
+            raise ValidationError({"url": problem})
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting to be sent")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Gave up")
+
+
+class OutgoingDelivery(models.Model):
+    """One announcement to one team webhook, with its attempts."""
+
+    webhook = models.ForeignKey(
+        TeamWebhook, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("webhook")
+    )
+    job = models.ForeignKey(
+        VideoJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    delivery_id = models.UUIDField(_("delivery id"), default=uuid.uuid4, unique=True)
+    event = models.CharField(_("event"), max_length=50)
+    payload = models.JSONField(_("payload"), default=dict)
+    status = models.CharField(
+        _("status"), max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(_("last HTTP status"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    delivered_at = models.DateTimeField(_("delivered"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx"),
+        ]
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+
+    def __str__(self) -> str:
+        return f"{self.event} to {self.webhook} ({self.status})"

@@ -1,0 +1,539 @@
+"""Reads for operations: budgets and spend, the dashboard's numbers, stuck jobs, notices.
+
+Days and months are UTC calendar days and months, the same periods the caps reset on.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from soraweb.ops.models import (
+    SPENDING_STATUSES,
+    BudgetPolicy,
+    DeliveryStatus,
+    LedgerEntry,
+    LedgerStatus,
+    Notice,
+    OutgoingDelivery,
+    UserBudget,
+)
+from soraweb.videos.models import (
+    ACTIVE_STATES,
+    AT_PROVIDER_STATES,
+    JobEvent,
+    JobState,
+    VideoJob,
+)
+
+ZERO = Decimal("0.00")
+# Jobs that have ended for good (needs-attention is settled but waits for a person).
+ENDED_STATES = frozenset(
+    {JobState.SUCCEEDED, JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED}
+)
+# How long a job may sit without progress before the dashboard calls it stuck.
+STALE_AFTER = timedelta(minutes=3)
+
+
+# --- Periods -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Periods:
+    now: datetime
+    day_start: datetime
+    week_start: datetime  # the last 7 days including today
+    month_start: datetime
+    next_day: datetime
+    next_month: datetime
+
+
+def periods(now: datetime | None = None) -> Periods:
+    now = (now or timezone.now()).astimezone(UTC)
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    month = day.replace(day=1)
+    next_month = (month + timedelta(days=32)).replace(day=1)
+    return Periods(
+        now=now,
+        day_start=day,
+        week_start=day - timedelta(days=6),
+        month_start=month,
+        next_day=day + timedelta(days=1),
+        next_month=next_month,
+    )
+
+
+# --- Budgets -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    user_daily: Decimal | None
+    user_monthly: Decimal | None
+    team_daily: Decimal | None
+    team_monthly: Decimal | None
+
+
+def budget_limits(*, user, policy: BudgetPolicy | None = None) -> Limits:
+    """The caps that apply to ``user``: a personal limit replaces the per-person default."""
+    policy = policy or BudgetPolicy.load()
+    personal = UserBudget.objects.filter(user=user).first() if user is not None else None
+    daily = personal.daily_limit if personal and personal.daily_limit is not None else None
+    monthly = personal.monthly_limit if personal and personal.monthly_limit is not None else None
+    return Limits(
+        user_daily=daily if daily is not None else policy.user_daily_limit,
+        user_monthly=monthly if monthly is not None else policy.user_monthly_limit,
+        team_daily=policy.team_daily_limit,
+        team_monthly=policy.team_monthly_limit,
+    )
+
+
+@dataclass(frozen=True)
+class Spent:
+    user_day: Decimal
+    user_month: Decimal
+    team_day: Decimal
+    team_month: Decimal
+
+
+def spend_totals(*, user, now: datetime | None = None) -> Spent:
+    """What counts against the caps so far today and this month, for ``user`` and the team."""
+    p = periods(now)
+    totals = LedgerEntry.objects.filter(
+        created_at__gte=p.month_start, status__in=SPENDING_STATUSES
+    ).aggregate(
+        team_month=Sum("amount"),
+        team_day=Sum("amount", filter=Q(created_at__gte=p.day_start)),
+        user_month=Sum("amount", filter=Q(user=user)),
+        user_day=Sum("amount", filter=Q(user=user, created_at__gte=p.day_start)),
+    )
+    return Spent(**{key: value or ZERO for key, value in totals.items()})
+
+
+# --- Spend report --------------------------------------------------------------------------------
+
+
+@dataclass
+class SpendRow:
+    label: str
+    spent: Decimal = ZERO  # charged + reserved
+    charged: Decimal = ZERO
+    reserved: Decimal = ZERO
+    not_charged: Decimal = ZERO
+    jobs: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class SpendReport:
+    start: date
+    end: date  # inclusive
+    total: SpendRow
+    by_user: list[SpendRow]
+    by_model: list[SpendRow]
+    by_day: list[SpendRow]  # every day of the range, oldest first, empty days included
+
+
+def _spend_sums(qs: QuerySet[LedgerEntry], *group: str) -> list[dict]:
+    return list(
+        qs.values(*group)
+        .annotate(
+            charged=Sum("amount", filter=Q(status=LedgerStatus.CHARGED)),
+            reserved=Sum("amount", filter=Q(status=LedgerStatus.RESERVED)),
+            not_charged=Sum("amount", filter=Q(status=LedgerStatus.NOT_CHARGED)),
+            jobs=Count("id"),
+        )
+        .order_by(*group)
+    )
+
+
+def _row(label: str, sums: dict) -> SpendRow:
+    charged, reserved = sums["charged"] or ZERO, sums["reserved"] or ZERO
+    return SpendRow(
+        label=label,
+        spent=charged + reserved,
+        charged=charged,
+        reserved=reserved,
+        not_charged=sums["not_charged"] or ZERO,
+        jobs=sums["jobs"],
+    )
+
+
+def spend_report(*, start: date, end: date) -> SpendReport:
+    """Spend per person, per model and per day for the UTC days ``start`` to ``end``."""
+    lo = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
+    hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    qs = LedgerEntry.objects.filter(created_at__gte=lo, created_at__lt=hi)
+    by_user = []
+    for sums in _spend_sums(qs, "user", "username"):
+        row = _row(sums["username"], sums)
+        row.extra["user_id"] = sums["user"]
+        by_user.append(row)
+    by_user.sort(key=lambda r: (-r.spent, r.label))
+    by_model = sorted(
+        (_row(s["model_name"], s) for s in _spend_sums(qs, "model_name")),
+        key=lambda r: (-r.spent, r.label),
+    )
+    days = {
+        s["day"]: _row(s["day"].isoformat(), s)
+        for s in _spend_sums(qs.annotate(day=TruncDate("created_at", tzinfo=UTC)), "day")
+    }
+    by_day = []
+    current = start
+    while current <= end:
+        row = days.get(current) or SpendRow(label=current.isoformat())
+        row.extra["day"] = current
+        by_day.append(row)
+        current += timedelta(days=1)
+    total_sums = qs.aggregate(
+        charged=Sum("amount", filter=Q(status=LedgerStatus.CHARGED)),
+        reserved=Sum("amount", filter=Q(status=LedgerStatus.RESERVED)),
+        not_charged=Sum("amount", filter=Q(status=LedgerStatus.NOT_CHARGED)),
+        jobs=Count("id"),
+    )
+    return SpendReport(
+        start=start,
+        end=end,
+        total=_row(_("Total"), total_sums),
+        by_user=by_user,
+        by_model=by_model,
+        by_day=by_day,
+    )
+
+
+@dataclass
+class BudgetLine:
+    label: str
+    spent: Decimal
+    limit: Decimal | None
+
+    @property
+    def left(self) -> Decimal | None:
+        return None if self.limit is None else max(ZERO, self.limit - self.spent)
+
+    @property
+    def percent(self) -> int | None:
+        if not self.limit:
+            return None
+        return min(100, int(self.spent * 100 / self.limit))
+
+
+def team_budget_lines(*, now: datetime | None = None) -> list[BudgetLine]:
+    p = periods(now)
+    policy = BudgetPolicy.load()
+    totals = LedgerEntry.objects.filter(
+        created_at__gte=min(p.month_start, p.week_start), status__in=SPENDING_STATUSES
+    ).aggregate(
+        day=Sum("amount", filter=Q(created_at__gte=p.day_start)),
+        week=Sum("amount", filter=Q(created_at__gte=p.week_start)),
+        month=Sum("amount", filter=Q(created_at__gte=p.month_start)),
+    )
+    return [
+        BudgetLine(_("Today"), totals["day"] or ZERO, policy.team_daily_limit),
+        BudgetLine(_("Last 7 days"), totals["week"] or ZERO, None),
+        BudgetLine(_("This month"), totals["month"] or ZERO, policy.team_monthly_limit),
+    ]
+
+
+@dataclass
+class PersonBudget:
+    daily: BudgetLine
+    monthly: BudgetLine
+
+
+def people_budgets(*, user_ids: list[int], now: datetime | None = None) -> dict[int, PersonBudget]:
+    """Each person's caps and what counts against them today and this month (three queries)."""
+    p = periods(now)
+    policy = BudgetPolicy.load()
+    personal = {b.user_id: b for b in UserBudget.objects.filter(user_id__in=user_ids)}
+    sums = {
+        row["user"]: row
+        for row in LedgerEntry.objects.filter(
+            user_id__in=user_ids, created_at__gte=p.month_start, status__in=SPENDING_STATUSES
+        )
+        .order_by()
+        .values("user")
+        .annotate(month=Sum("amount"), day=Sum("amount", filter=Q(created_at__gte=p.day_start)))
+    }
+    result = {}
+    for user_id in user_ids:
+        own = personal.get(user_id)
+        daily = own.daily_limit if own and own.daily_limit is not None else policy.user_daily_limit
+        monthly = (
+            own.monthly_limit
+            if own and own.monthly_limit is not None
+            else policy.user_monthly_limit
+        )
+        row = sums.get(user_id) or {}
+        result[user_id] = PersonBudget(
+            daily=BudgetLine(_("Today"), row.get("day") or ZERO, daily),
+            monthly=BudgetLine(_("This month"), row.get("month") or ZERO, monthly),
+        )
+    return result
+
+
+# --- Stuck jobs ----------------------------------------------------------------------------------
+
+
+def stuck_q(now: datetime | None = None) -> Q:
+    """Jobs that wait for a person or have stopped moving (see ``stuck_reason``)."""
+    now = now or timezone.now()
+    stale = now - STALE_AFTER
+    return (
+        Q(state=JobState.NEEDS_ATTENTION)
+        | Q(state__in=ACTIVE_STATES, deadline_at__lt=now)
+        | Q(state=JobState.PENDING, next_poll_at__lt=stale)
+        | Q(state=JobState.SUBMITTING, lease_until__lt=now)
+        | Q(state__in=AT_PROVIDER_STATES, next_poll_at__lt=stale)
+        | Q(state__in=AT_PROVIDER_STATES, poll_errors__gte=3)
+        | Q(state=JobState.ARCHIVING, archive_attempts__gte=2)
+        | Q(state=JobState.ARCHIVING, lease_until__lt=stale)
+        | Q(state=JobState.ARCHIVING, lease_until__isnull=True, provider_completed_at__lt=stale)
+    )
+
+
+def _minutes(delta: timedelta) -> int:
+    return max(1, int(delta.total_seconds() // 60))
+
+
+def stuck_reason(job: VideoJob, now: datetime | None = None) -> str:
+    """Why a job needs a look, in plain words; empty when it is moving normally."""
+    now = now or timezone.now()
+    stale = now - STALE_AFTER
+    if job.state == JobState.NEEDS_ATTENTION:
+        return _(
+            "soraweb cannot tell whether the provider started it. Check the provider, then "
+            "retry it as a new job, or mark it failed."
+        )
+    if job.state in ACTIVE_STATES and job.deadline_at and job.deadline_at < now:
+        return _("Past its deadline (%(minutes)d minutes ago) and still not finished.") % {
+            "minutes": _minutes(now - job.deadline_at)
+        }
+    if job.state == JobState.PENDING and job.next_poll_at and job.next_poll_at < stale:
+        return _("Waiting to start for %(minutes)d minutes: is the background worker running?") % {
+            "minutes": _minutes(now - job.next_poll_at)
+        }
+    if job.state == JobState.SUBMITTING and job.lease_until and job.lease_until < now:
+        return _("Starting was interrupted; it will be moved to “Needs attention”.")
+    if job.state in AT_PROVIDER_STATES and job.poll_errors >= 3:
+        return _("The last %(n)d status checks at the provider failed.") % {"n": job.poll_errors}
+    if job.state in AT_PROVIDER_STATES and job.next_poll_at and job.next_poll_at < stale:
+        return _("Not checked for %(minutes)d minutes: is the background worker running?") % {
+            "minutes": _minutes(now - job.next_poll_at)
+        }
+    if job.state == JobState.ARCHIVING:
+        if job.archive_attempts >= 2:
+            return _("Saving the video has been tried %(n)d times.") % {"n": job.archive_attempts}
+        since = job.lease_until or job.provider_completed_at
+        if since and since < stale:
+            return _("Saving the video has not moved for %(minutes)d minutes.") % {
+                "minutes": _minutes(now - since)
+            }
+    return ""
+
+
+def jobs_stuck_count(*, now: datetime | None = None) -> int:
+    return VideoJob.objects.filter(stuck_q(now)).count()
+
+
+@dataclass
+class StuckJob:
+    job: VideoJob
+    reason: str
+
+
+def jobs_stuck(*, now: datetime | None = None, limit: int = 50) -> list[StuckJob]:
+    now = now or timezone.now()
+    jobs = (
+        VideoJob.objects.filter(stuck_q(now))
+        .select_related("owner", "prompt", "video_model", "provider")
+        .order_by("created_at")[:limit]
+    )
+    return [StuckJob(job, stuck_reason(job, now)) for job in jobs]
+
+
+# --- Dashboard ---------------------------------------------------------------------------------
+
+
+# Causes written by the pipeline (JobEvent.message of the failing transition), in plain words.
+_CAUSES = [
+    ("Marked failed by", gettext_lazy("Marked failed by an administrator")),
+    ("Deadline passed", gettext_lazy("Timed out at the provider")),
+    ("Provider refused the job", gettext_lazy("Refused by the provider")),
+    ("Provider reports failure", gettext_lazy("Failed at the provider")),
+    ("Provider refuses status queries", gettext_lazy("Provider stopped answering status checks")),
+    ("Could not save the video", gettext_lazy("Could not save the video")),
+    ("Gave up starting", gettext_lazy("Provider could not be reached")),
+    ("Provider says expired", gettext_lazy("Result expired at the provider")),
+    ("Provider reports expired", gettext_lazy("Result expired at the provider")),
+    ("Result gone", gettext_lazy("Result expired before it was saved")),
+]
+_MODERATION_WORDS = ("moderation", "content policy", "safety", "flagged", "审核", "违规", "敏感")
+
+
+def failure_cause(*, state: str, event_message: str, error_message: str) -> str:
+    """A short, stable label for why a job failed or expired, for counting."""
+    error = error_message.lower()
+    if any(word in error for word in _MODERATION_WORDS):
+        return _("Refused by content moderation")
+    for prefix, label in _CAUSES:
+        if event_message.startswith(prefix):
+            return str(label)
+    if state == JobState.EXPIRED:
+        return _("Result expired at the provider")
+    return _("Other")
+
+
+@dataclass
+class CauseCount:
+    cause: str
+    count: int
+    example: str  # the latest error message with this cause
+
+
+def failures_by_cause(*, since: datetime) -> list[CauseCount]:
+    last_event = JobEvent.objects.filter(job=OuterRef("pk"), to_state=OuterRef("state")).order_by(
+        "-at", "-id"
+    )
+    rows = (
+        VideoJob.objects.filter(
+            state__in=[JobState.FAILED, JobState.EXPIRED], finished_at__gte=since
+        )
+        .annotate(cause_message=Subquery(last_event.values("message")[:1]))
+        .order_by("-finished_at")
+        .values_list("state", "cause_message", "error_message")
+    )
+    counts: dict[str, CauseCount] = {}
+    for state, message, error in rows:
+        cause = failure_cause(state=state, event_message=message or "", error_message=error)
+        if cause not in counts:
+            counts[cause] = CauseCount(cause, 0, error)
+        counts[cause].count += 1
+    return sorted(counts.values(), key=lambda c: (-c.count, c.cause))
+
+
+@dataclass
+class ModelTimes:
+    model: str
+    median_day: float | None  # seconds, over the last 24 hours
+    count_day: int
+    median_week: float | None  # seconds, over the last 7 days
+    count_week: int
+
+
+def generation_times(*, now: datetime | None = None) -> list[ModelTimes]:
+    """Median time from submit to a saved video, per model, over 24 hours and 7 days."""
+    now = now or timezone.now()
+    day_ago, week_ago = now - timedelta(hours=24), now - timedelta(days=7)
+    samples: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
+    rows = VideoJob.objects.filter(
+        state=JobState.SUCCEEDED, finished_at__gte=week_ago, finished_at__lte=now
+    ).values_list("video_model__display_name", "created_at", "finished_at")
+    for model, created, finished in rows:
+        samples[model].append((finished, (finished - created).total_seconds()))
+    result = []
+    for model in sorted(samples):
+        week = [s for _, s in samples[model]]
+        day = [s for finished, s in samples[model] if finished >= day_ago]
+        result.append(
+            ModelTimes(
+                model=model,
+                median_day=statistics.median(day) if day else None,
+                count_day=len(day),
+                median_week=statistics.median(week),
+                count_week=len(week),
+            )
+        )
+    return result
+
+
+def jobs_by_state(*, since: datetime) -> dict[str, int]:
+    """Jobs created since ``since``, counted by the state they are in now."""
+    counts = dict(
+        VideoJob.objects.filter(created_at__gte=since)
+        .order_by()
+        .values("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    return {state: counts.get(state, 0) for state in JobState.values}
+
+
+def active_counts() -> dict[str, int]:
+    counts = dict(
+        VideoJob.objects.filter(state__in=[*ACTIVE_STATES, JobState.NEEDS_ATTENTION])
+        .order_by()
+        .values("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    return {state: counts.get(state, 0) for state in [*ACTIVE_STATES, JobState.NEEDS_ATTENTION]}
+
+
+@dataclass
+class QueueInfo:
+    tasks_waiting: int | None  # None: the broker could not be asked
+    last_task_at: datetime | None
+    oldest_pending_job: datetime | None
+
+
+def queue_info() -> QueueInfo:
+    from django_q.brokers import get_broker
+    from django_q.models import Task
+
+    try:
+        waiting = get_broker().queue_size()
+    except Exception:  # a broker that is down must not take the dashboard with it
+        waiting = None
+    last = Task.objects.aggregate(last=Max("stopped"))["last"]
+    oldest = (
+        VideoJob.objects.filter(state=JobState.PENDING)
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return QueueInfo(tasks_waiting=waiting, last_task_at=last, oldest_pending_job=oldest)
+
+
+def daily_spend(*, days: int, now: datetime | None = None) -> list[tuple[date, Decimal]]:
+    """What counted against the budget per UTC day, for the last ``days`` days (oldest first)."""
+    p = periods(now)
+    start = p.day_start - timedelta(days=days - 1)
+    sums = dict(
+        LedgerEntry.objects.filter(created_at__gte=start, status__in=SPENDING_STATUSES)
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .order_by()
+        .values("day")
+        .annotate(total=Sum("amount"))
+        .values_list("day", "total")
+    )
+    return [
+        ((start + timedelta(days=i)).date(), sums.get((start + timedelta(days=i)).date(), ZERO))
+        for i in range(days)
+    ]
+
+
+def failed_deliveries(*, since: datetime) -> int:
+    return OutgoingDelivery.objects.filter(
+        status=DeliveryStatus.FAILED, created_at__gte=since
+    ).count()
+
+
+# --- Notices -------------------------------------------------------------------------------------
+
+
+def notices_for(*, user, limit: int = 50) -> list[Notice]:
+    return list(Notice.objects.filter(user=user).select_related("job")[:limit])
+
+
+def notices_unread_count(*, user) -> int:
+    return Notice.objects.filter(user=user, read_at__isnull=True).count()

@@ -1,0 +1,612 @@
+"""Writes for operations: spending caps and the ledger, notices, e-mail and the team webhook.
+
+Budget rule: a job counts against its owner's and the team's caps from the moment it is
+submitted (its estimated cost is *reserved*). When it ends the entry is settled: a finished
+video is *charged*; a failed, expired or cancelled one is charged only when its provider bills
+failed jobs (``Provider.charges_failed_jobs``), and never when it was not sent at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from soraweb.ops import selectors
+from soraweb.ops.models import (
+    BudgetPolicy,
+    DeliveryStatus,
+    LedgerEntry,
+    LedgerStatus,
+    Notice,
+    OutgoingDelivery,
+    TeamWebhook,
+)
+from soraweb.providers import ProviderError, make_client
+from soraweb.providers.http import shorten
+from soraweb.providers.urlguard import check_fetch_url
+from soraweb.videos.models import JobState, Provider, VideoJob
+
+logger = logging.getLogger(__name__)
+
+
+def money(amount: Decimal | None) -> str:
+    return _("$%(amount)s") % {"amount": f"{amount or 0:.2f}"}
+
+
+# --- Budgets and the ledger ---------------------------------------------------------------------
+
+
+def _locked_policy() -> BudgetPolicy:
+    """The team budget row, locked until the surrounding transaction ends.
+
+    On PostgreSQL ``SELECT ... FOR UPDATE`` makes a second submission wait here until the first
+    has committed its ledger entry. SQLite has no row locks, but soraweb opens its transactions
+    with BEGIN IMMEDIATE (settings), which serialises writers the same way.
+    """
+    policy = BudgetPolicy.objects.select_for_update().filter(pk=1).first()
+    if policy is None:
+        BudgetPolicy.objects.get_or_create(pk=1)
+        policy = BudgetPolicy.objects.select_for_update().get(pk=1)
+    return policy
+
+
+def budget_check(
+    *,
+    owner,
+    amount: Decimal,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Refuse a job that would take ``owner`` or the team past a daily or monthly cap.
+
+    Call it inside the transaction that creates the job, before the job exists, and record the
+    ledger entry (``ledger_record``) in the same transaction: the lock taken here is what stops
+    two submissions from both spending the last of a budget.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("budget_check must run inside the transaction that records the job")
+    if amount <= 0:
+        return
+    limits = selectors.budget_limits(user=owner)
+    if all(limit is None for limit in vars(limits).values()):
+        return  # nothing to enforce: no need to queue submissions behind each other
+    policy = _locked_policy()
+    if (
+        idempotency_key
+        and VideoJob.objects.filter(idempotency_key=idempotency_key, owner=owner).exists()
+    ):
+        return  # a resent form: the job it made already counts, and job_create returns it
+    ledger_reconcile()
+    p = selectors.periods(now)
+    limits = selectors.budget_limits(user=owner, policy=policy)  # as they are under the lock
+    spent = selectors.spend_totals(user=owner, now=p.now)
+    checks = [
+        ("user", "daily", limits.user_daily, spent.user_day),
+        ("user", "monthly", limits.user_monthly, spent.user_month),
+        ("team", "daily", limits.team_daily, spent.team_day),
+        ("team", "monthly", limits.team_monthly, spent.team_month),
+    ]
+    over = [
+        (limit - used, who, period, limit)
+        for who, period, limit, used in checks
+        if limit is not None and used + amount > limit
+    ]
+    if not over:
+        return
+    left, who, period, limit = min(over, key=lambda o: o[0])
+    raise ValidationError(
+        {NON_FIELD_ERRORS: _cap_message(amount, max(left, Decimal("0")), who, period, limit, p)}
+    )
+
+
+def _cap_message(
+    amount: Decimal, left: Decimal, who: str, period: str, limit: Decimal, p: selectors.Periods
+) -> str:
+    values = {"cost": money(amount), "left": money(left), "limit": money(limit)}
+    if who == "user" and period == "daily":
+        text = _(
+            "This video would cost %(cost)s; you have %(left)s left of your %(limit)s daily limit."
+        )
+    elif who == "user":
+        text = _(
+            "This video would cost %(cost)s; you have %(left)s left of your %(limit)s monthly limit."
+        )
+    elif period == "daily":
+        text = _(
+            "This video would cost %(cost)s; the team has %(left)s left of its %(limit)s daily limit."
+        )
+    else:
+        text = _(
+            "This video would cost %(cost)s; the team has %(left)s left of its %(limit)s monthly limit."
+        )
+    if period == "daily":
+        resets = _("It resets at midnight UTC.")
+    else:
+        resets = _("It resets on %(date)s (UTC).") % {
+            "date": formats.date_format(p.next_month, "j F")
+        }
+    advice = _("A shorter or smaller video costs less, or ask an administrator to raise the limit.")
+    return f"{text % values} {resets} {advice}"
+
+
+def ledger_record(*, job: VideoJob) -> LedgerEntry:
+    """The ledger entry for a job just created (same transaction as ``budget_check``)."""
+    provider = job.provider
+    return LedgerEntry.objects.create(
+        job=job,
+        user=job.owner,
+        username=job.owner.get_username(),
+        video_model=job.video_model,
+        model_name=job.video_model.display_name,
+        provider=provider,
+        amount=job.estimated_cost,
+        charges_failed_jobs=provider.charges_failed_jobs,
+        status=LedgerStatus.RESERVED,
+        created_at=job.created_at,
+    )
+
+
+def _status_for(job: VideoJob, entry: LedgerEntry) -> str:
+    if job.state == JobState.SUCCEEDED:
+        return LedgerStatus.CHARGED
+    if job.state in (JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED):
+        never_sent = job.submit_attempts == 0 and not job.remote_id
+        if never_sent or not entry.charges_failed_jobs:
+            return LedgerStatus.NOT_CHARGED
+        return LedgerStatus.CHARGED
+    # Still running, or waiting for a person who has to find out whether it was started: it
+    # may yet be billed, so it keeps counting.
+    return LedgerStatus.RESERVED
+
+
+def ledger_settle(*, job: VideoJob) -> LedgerEntry | None:
+    """Bring a job's entry in line with how the job ended (safe to call repeatedly)."""
+    entry = LedgerEntry.objects.filter(job=job).first()
+    if entry is None:
+        return None
+    status = _status_for(job, entry)
+    if status != entry.status or entry.outcome != job.state:
+        settled_at = None if status == LedgerStatus.RESERVED else timezone.now()
+        LedgerEntry.objects.filter(pk=entry.pk).update(
+            status=status, outcome=job.state, settled_at=settled_at
+        )
+        entry.status, entry.outcome, entry.settled_at = status, job.state, settled_at
+    return entry
+
+
+def ledger_reconcile(*, limit: int = 200) -> int:
+    """Settle entries whose job ended while nobody was listening (a worker died after commit)."""
+    stale = list(
+        LedgerEntry.objects.filter(
+            status=LedgerStatus.RESERVED, job__state__in=selectors.ENDED_STATES
+        ).select_related("job")[:limit]
+    )
+    for entry in stale:
+        ledger_settle(job=entry.job)
+    return len(stale)
+
+
+# --- Notices ---------------------------------------------------------------------------------
+
+
+def notice_create_for_job(*, job: VideoJob, state: str) -> Notice:
+    return Notice.objects.create(
+        user=job.owner,
+        job=job,
+        kind=state,
+        prompt_excerpt=shorten(job.prompt.text, 100),
+        detail=job.error_message[:2000] if state != JobState.SUCCEEDED else "",
+    )
+
+
+def notices_mark_read(*, user, ids: list[int] | None = None) -> int:
+    qs = Notice.objects.filter(user=user, read_at__isnull=True)
+    if ids is not None:
+        qs = qs.filter(pk__in=ids)
+    return qs.update(read_at=timezone.now())
+
+
+# --- E-mail ------------------------------------------------------------------------------------
+
+
+def _site_url(path: str) -> str:
+    base = settings.SORAWEB_PUBLIC_URL.rstrip("/")
+    return f"{base}{path}" if base else path
+
+
+def _job_sentence(job: VideoJob, state: str) -> str:
+    prompt = shorten(job.prompt.text, 80)
+    if state == JobState.SUCCEEDED:
+        return _("The video “%(prompt)s” is ready.") % {"prompt": prompt}
+    if state == JobState.CANCELLED:
+        return _("The video “%(prompt)s” was cancelled.") % {"prompt": prompt}
+    if state == JobState.NEEDS_ATTENTION:
+        return _("The video “%(prompt)s” needs attention.") % {"prompt": prompt}
+    return _("The video “%(prompt)s” could not be made.") % {"prompt": prompt}
+
+
+def job_email_send(*, job_id: int, state: str) -> bool:
+    """E-mail the owner that a job ended, when e-mail is switched on and they have an address."""
+    if not settings.SORAWEB_EMAIL_NOTIFICATIONS:
+        return False
+    job = VideoJob.objects.select_related("owner", "prompt").filter(pk=job_id).first()
+    if job is None or not job.owner.email:
+        return False
+    from django.urls import reverse
+
+    sentence = _job_sentence(job, state)
+    lines = [_("Hello %(name)s,") % {"name": job.owner.get_username()}, "", sentence]
+    if state != JobState.SUCCEEDED and job.error_message:
+        lines += ["", _("Reason: %(reason)s") % {"reason": job.error_message}]
+    lines += ["", _site_url(reverse("videos:job_detail", args=[job.pk])), "", "soraweb"]
+    send_mail(
+        subject=f"soraweb: {sentence}",
+        message="\n".join(lines),
+        from_email=None,
+        recipient_list=[job.owner.email],
+    )
+    return True
+
+
+# --- The team webhook ----------------------------------------------------------------------------
+
+MAX_DELIVERY_ATTEMPTS = 6
+DELIVERY_TIMEOUT = (5.0, 10.0)
+CLAIM_SECONDS = 60  # an attempt in progress holds its delivery this long
+USER_AGENT = "soraweb-webhook/1"
+
+
+class WebhookRefused(Exception):
+    """The address may not be sent to; trying again would not help."""
+
+
+def _allowed_origins(url: str) -> list[str]:
+    """The webhook's own URL when an operator allowed its host (private addresses then pass)."""
+    try:
+        parts = urlsplit(url)
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        return []
+    allowed = {h.strip().lower() for h in settings.SORAWEB_WEBHOOK_ALLOWED_HOSTS if h.strip()}
+    if host in allowed or (port and f"{host}:{port}" in allowed):
+        return [url]
+    return []
+
+
+def _check_url(url: str) -> None:
+    """Raise WebhookRefused for an address soraweb must not post to; ProviderError (transient)
+    when its host name cannot be looked up right now."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ("http", "https"):
+        raise WebhookRefused(_("The webhook address must start with http:// or https://."))
+    try:
+        check_fetch_url(url, allowed_origins=_allowed_origins(url))
+    except ProviderError as exc:
+        if not exc.permanent:
+            raise
+        host = urlsplit(url).hostname or url
+        raise WebhookRefused(
+            _(
+                "The webhook address %(host)s is on a private or local network, so soraweb will "
+                "not send to it. The server's SORAWEB_WEBHOOK_ALLOWED_HOSTS setting can allow it."
+            )
+            % {"host": host}
+        ) from None
+
+
+def webhook_url_problem(url: str) -> str | None:
+    """Why soraweb would refuse to post to ``url``, or None (shown when the webhook is saved)."""
+    try:
+        _check_url(url)
+    except WebhookRefused as exc:
+        return str(exc)
+    except ProviderError:
+        return None  # DNS trouble now says nothing about the address itself
+    return None
+
+
+def webhook_sign(secret: str, body: bytes) -> str:
+    """The X-Soraweb-Signature value: ``sha256=`` and the hex HMAC-SHA256 of the raw body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _job_payload(job: VideoJob, state: str) -> dict:
+    from django.urls import reverse
+
+    payload = {
+        "event": f"job.{state}",
+        "job": {
+            "id": job.pk,
+            "state": state,
+            "state_label": str(JobState(state).label),
+            "prompt": job.prompt.text,
+            "owner": job.owner.get_username(),
+            "model": job.video_model.display_name,
+            "orientation": job.orientation,
+            "size": job.size,
+            "duration": job.duration,
+            "estimated_cost": f"{job.estimated_cost:.2f}",
+            "error": job.error_message if state != JobState.SUCCEEDED else "",
+            "created_at": job.created_at.isoformat(),
+            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+            "url": _site_url(reverse("videos:job_detail", args=[job.pk])),
+            "video_url": _site_url(reverse("videos:job_video", args=[job.pk]))
+            if state == JobState.SUCCEEDED
+            else None,
+        },
+    }
+    # Chat tools (Slack, Mattermost, Rocket.Chat...) show a top-level "text" as the message.
+    payload["text"] = _("%(owner)s: %(sentence)s %(url)s") % {
+        "owner": job.owner.get_username(),
+        "sentence": _job_sentence(job, state),
+        "url": payload["job"]["url"],
+    }
+    return payload
+
+
+def webhook_deliveries_create(*, job: VideoJob, state: str) -> list[OutgoingDelivery]:
+    """One delivery per enabled team webhook; each is sent by a background task after commit."""
+    hooks = TeamWebhook.objects.filter(enabled=True)
+    if state != JobState.SUCCEEDED:
+        hooks = hooks.filter(only_succeeded=False)
+    payload = _job_payload(job, state) if hooks else {}
+    now = timezone.now()
+    created = [
+        OutgoingDelivery.objects.create(
+            webhook=hook, job=job, event=f"job.{state}", payload=payload, next_attempt_at=now
+        )
+        for hook in hooks
+    ]
+    for delivery in created:
+        _enqueue_delivery(delivery.pk)
+    return created
+
+
+def webhook_send_test(*, webhook: TeamWebhook) -> OutgoingDelivery:
+    """A "ping" through the same signed path, sent at once so the admin sees the answer."""
+    delivery = OutgoingDelivery.objects.create(
+        webhook=webhook,
+        event="ping",
+        payload={
+            "event": "ping",
+            "text": _("soraweb test message: this webhook works."),
+        },
+        next_attempt_at=timezone.now(),
+    )
+    delivery_attempt(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    return delivery
+
+
+def delivery_send_again(*, delivery: OutgoingDelivery) -> None:
+    """Give a delivery that gave up a fresh set of attempts."""
+    OutgoingDelivery.objects.filter(pk=delivery.pk).exclude(status=DeliveryStatus.DELIVERED).update(
+        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now()
+    )
+    _enqueue_delivery(delivery.pk)
+
+
+def _enqueue_delivery(delivery_id: int) -> None:
+    from soraweb.ops import tasks
+
+    transaction.on_commit(lambda: tasks.enqueue("deliver_webhook", delivery_id))
+
+
+def delivery_backoff(attempt: int) -> float:
+    """Seconds before attempt ``attempt + 1``: 30 s, 1, 2, 4, 8 minutes... with 10 % jitter."""
+    return min(3600.0, 30.0 * 2 ** max(0, attempt - 1)) * random.uniform(1.0, 1.1)
+
+
+def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> str:
+    """Send one delivery once, if it is due and nobody else is sending it.
+
+    Returns "delivered", "retry" (another attempt is scheduled), "failed" (gave up) or
+    "skipped" (not due, already sent, or claimed by another worker).
+    """
+    now = now or timezone.now()
+    claimed = (
+        OutgoingDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.PENDING)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .update(attempts=F("attempts") + 1, next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))
+    )
+    if not claimed:
+        return "skipped"
+    delivery = OutgoingDelivery.objects.select_related("webhook").get(pk=delivery_id)
+    code: int | None = None
+    permanent = False
+    try:
+        if not delivery.webhook.enabled:
+            raise WebhookRefused(_("The webhook was switched off."))
+        code, error = _post(delivery)
+        permanent = code is not None and (300 <= code < 500 and code not in (408, 425, 429))
+    except WebhookRefused as exc:
+        error, permanent = str(exc), True
+    except ProviderError as exc:
+        error = exc.message
+    except requests.RequestException as exc:
+        error = _("No answer from the receiver (%(kind)s).") % {"kind": type(exc).__name__}
+    if code is not None and 200 <= code < 300:
+        OutgoingDelivery.objects.filter(pk=delivery.pk).update(
+            status=DeliveryStatus.DELIVERED,
+            last_status_code=code,
+            last_error="",
+            delivered_at=timezone.now(),
+            next_attempt_at=None,
+        )
+        return "delivered"
+    gave_up = permanent or delivery.attempts >= MAX_DELIVERY_ATTEMPTS
+    OutgoingDelivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.FAILED if gave_up else DeliveryStatus.PENDING,
+        last_status_code=code,
+        last_error=error[:2000],
+        next_attempt_at=None
+        if gave_up
+        else now + timedelta(seconds=delivery_backoff(delivery.attempts)),
+    )
+    logger.info(
+        "webhook delivery %s attempt %s %s: %s",
+        delivery.pk,
+        delivery.attempts,
+        "gave up" if gave_up else "will retry",
+        error,
+    )
+    return "failed" if gave_up else "retry"
+
+
+def _post(delivery: OutgoingDelivery) -> tuple[int, str]:
+    """POST the signed body; the HTTP status and, unless it is 2xx, what went wrong."""
+    hook = delivery.webhook
+    _check_url(hook.url)
+    timestamp = int(time.time())
+    # The timestamp is in the signed body as well as in its header, so a receiver that checks
+    # the signature also knows the header was not changed, and can refuse old replays.
+    body = json.dumps(
+        {**delivery.payload, "delivery_id": str(delivery.delivery_id), "timestamp": timestamp},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode("utf-8")
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Soraweb-Event": delivery.event,
+        "X-Soraweb-Delivery": str(delivery.delivery_id),
+        "X-Soraweb-Timestamp": str(timestamp),
+        "X-Soraweb-Signature": webhook_sign(hook.secret, body),
+    }
+    # Redirects are not followed: each hop would need the private-network check again.
+    with requests.post(
+        hook.url,
+        data=body,
+        headers=headers,
+        timeout=DELIVERY_TIMEOUT,
+        allow_redirects=False,
+        stream=True,
+    ) as response:
+        code = response.status_code
+        if 200 <= code < 300:
+            return code, ""
+        snippet = response.raw.read(300, decode_content=True).decode("utf-8", "replace")
+    said = f": {shorten(snippet, 200)}" if snippet.strip() else ""
+    return code, _("The receiver answered HTTP %(code)d%(said)s") % {"code": code, "said": said}
+
+
+def deliveries_send_due(*, now: datetime | None = None, limit: int = 100) -> int:
+    """Attempt every delivery whose time has come (the minute schedule's safety net)."""
+    now = now or timezone.now()
+    due = list(
+        OutgoingDelivery.objects.filter(
+            status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+        ).values_list("pk", flat=True)[:limit]
+    )
+    for pk in due:
+        delivery_attempt(delivery_id=pk, now=now)
+    return len(due)
+
+
+# --- Provider connection test ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConnectionReport:
+    ok: bool
+    latency_ms: int
+    summary: str
+
+
+def provider_test_connection(*, provider: Provider) -> ConnectionReport:
+    """Make one harmless request (list the models, else ask about a job that does not exist)
+    and say in plain words what it showed. Never includes the API key."""
+    started = time.monotonic()
+
+    def elapsed() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    client = None
+    try:
+        client = make_client(provider.config())
+        http = client.http  # every client has one; the Protocol does not promise it
+        response = http.request("GET", "/models")
+        data = http.json(response)
+    except ProviderError as exc:
+        if exc.status_code in (404, 405) and getattr(client, "polls", False):
+            return _probe_status(provider, client, started)
+        return _report_error(exc, elapsed())
+    ms = elapsed()
+    listed = {str(m.get("id")) for m in data.get("data") or [] if isinstance(m, dict)}
+    summary = _("Connected in %(ms)d ms. The provider accepted the API key") % {"ms": ms}
+    if listed:
+        summary += _(" and offers %(n)d models.") % {"n": len(listed)}
+        missing = sorted(
+            set(provider.models.filter(enabled=True).values_list("name", flat=True)) - listed
+        )
+        if missing:
+            summary += " " + _("It does not list: %(names)s.") % {"names": ", ".join(missing)}
+    else:
+        summary += "."
+    return ConnectionReport(True, ms, summary)
+
+
+def _probe_status(provider: Provider, client, started: float) -> ConnectionReport:
+    try:
+        client.status("soraweb-connection-test")
+    except ProviderError as exc:
+        ms = int((time.monotonic() - started) * 1000)
+        if (
+            exc.status_code is not None
+            and 400 <= exc.status_code < 500
+            and exc.status_code
+            not in (
+                401,
+                403,
+                408,
+                429,
+            )
+        ):
+            return ConnectionReport(
+                True,
+                ms,
+                _(
+                    "Connected in %(ms)d ms. The provider answered and did not refuse the API "
+                    "key (it does not know the test job, as expected)."
+                )
+                % {"ms": ms},
+            )
+        return _report_error(exc, ms)
+    ms = int((time.monotonic() - started) * 1000)
+    return ConnectionReport(True, ms, _("Connected in %(ms)d ms.") % {"ms": ms})
+
+
+def _report_error(exc: ProviderError, ms: int) -> ConnectionReport:
+    code = exc.status_code
+    if code in (401, 403):
+        text = _("Reached the provider in %(ms)d ms, but it refused the API key: %(reason)s")
+    elif code == 429:
+        text = _(
+            "Reached the provider in %(ms)d ms, but it is limiting requests right now: %(reason)s"
+        )
+    elif code is not None and code >= 500:
+        text = _("Reached the provider in %(ms)d ms, but it reported a problem: %(reason)s")
+    elif code is not None:
+        text = _(
+            "Reached the provider in %(ms)d ms, but it turned the test request down: %(reason)s"
+        )
+    else:
+        text = _("Could not reach the provider (after %(ms)d ms): %(reason)s")
+    return ConnectionReport(False, ms, text % {"ms": ms, "reason": exc.message})

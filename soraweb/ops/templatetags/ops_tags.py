@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from django import template
+
+from soraweb.ops import selectors
+from soraweb.ops.services import money as _money
+
+register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def unread_notices(context) -> int:
+    user = getattr(context.get("request"), "user", None)
+    if user is None or not user.is_authenticated:
+        return 0
+    return selectors.notices_unread_count(user=user)
+
+
+@register.filter
+def usd(value) -> str:
+    return _money(value)

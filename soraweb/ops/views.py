@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+from datetime import date, timedelta
+from functools import wraps
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from soraweb.ops import charts, selectors, services
+from soraweb.ops.charts import Bar
+from soraweb.videos.models import ACTIVE_STATES, JobState
+
+STATE_TONES = {
+    JobState.SUCCEEDED: "ok",
+    JobState.FAILED: "bad",
+    JobState.EXPIRED: "bad",
+    JobState.NEEDS_ATTENTION: "warn",
+    JobState.CANCELLED: "muted",
+}
+MAX_REPORT_DAYS = 366
+
+
+def staff_required(view):
+    """403 for signed-in people who are not staff (anonymous visitors are sent to sign in)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_staff:
+            raise PermissionDenied(_("Only administrators can see this page."))
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _seconds_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    total = int(round(seconds))
+    minutes, secs = divmod(total, 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@require_GET
+@staff_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    p = selectors.periods(now)
+    week_ago = now - timedelta(days=7)
+    active = selectors.active_counts()
+    by_state = selectors.jobs_by_state(since=week_ago)
+    causes = selectors.failures_by_cause(since=week_ago)
+    spend = selectors.daily_spend(days=30, now=now)
+    budget = selectors.team_budget_lines(now=now)
+    queue = selectors.queue_info()
+    stuck = selectors.jobs_stuck(now=now)
+    times = selectors.generation_times(now=now)
+    team_daily = budget[0].limit
+    state_chart = charts.bar_chart(
+        [
+            Bar(str(JobState(s).label), n, STATE_TONES.get(s, "busy"))
+            for s, n in by_state.items()
+            if n
+        ],
+        title=_("Jobs started in the last 7 days, by state"),
+    )
+    cause_chart = charts.bar_chart(
+        [Bar(c.cause, c.count, "bad") for c in causes],
+        title=_("Failures in the last 7 days, by reason"),
+    )
+    spend_chart = charts.column_chart(
+        [Bar(formats.date_format(d, "j M"), float(amount)) for d, amount in spend],
+        title=_("Spend per day, last 30 days (UTC)"),
+        fmt=lambda v: services.money(v),
+        label_every=5,
+        limit=float(team_daily) if team_daily else None,
+        limit_label=_("team daily limit %(limit)s") % {"limit": services.money(team_daily)}
+        if team_daily
+        else "",
+    )
+    last_task_age = (now - queue.last_task_at).total_seconds() if queue.last_task_at else None
+    context = {
+        "now": now,
+        "periods": p,
+        "running": sum(active[s] for s in ACTIVE_STATES if s != JobState.PENDING),
+        "waiting": active[JobState.PENDING],
+        "needs_attention": active[JobState.NEEDS_ATTENTION],
+        "stuck": stuck,
+        "stuck_count": selectors.jobs_stuck_count(now=now),
+        "queue": queue,
+        "worker_quiet": last_task_age is None or last_task_age > 180,
+        "last_task_age": _seconds_text(last_task_age) if last_task_age is not None else None,
+        "budget": budget,
+        "state_chart": state_chart,
+        "by_state_total": sum(by_state.values()),
+        "causes": causes,
+        "cause_chart": cause_chart,
+        "times": [
+            {
+                "model": t.model,
+                "day": _seconds_text(t.median_day),
+                "count_day": t.count_day,
+                "week": _seconds_text(t.median_week),
+                "count_week": t.count_week,
+            }
+            for t in times
+        ],
+        "spend_chart": spend_chart,
+        "failed_deliveries": selectors.failed_deliveries(since=week_ago),
+    }
+    return render(request, "ops/dashboard.html", context)
+
+
+def _report_range(request: HttpRequest, today: date) -> tuple[date, date, str]:
+    """The report's first and last day (inclusive) from ?range= or ?start=&end=."""
+    choice = request.GET.get("range", "")
+    if request.GET.get("start") or request.GET.get("end"):
+        try:
+            start = date.fromisoformat(request.GET.get("start") or today.isoformat())
+            end = date.fromisoformat(request.GET.get("end") or today.isoformat())
+        except ValueError:
+            start, end, choice = today - timedelta(days=6), today, "7"
+        else:
+            choice = "custom"
+            if start > end:
+                start, end = end, start
+            start = max(start, end - timedelta(days=MAX_REPORT_DAYS - 1))
+        return start, end, choice
+    if choice == "30":
+        return today - timedelta(days=29), today, choice
+    if choice == "month":
+        return today.replace(day=1), today, choice
+    return today - timedelta(days=6), today, "7"
+
+
+@require_GET
+@staff_required
+def spend_report(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    today = selectors.periods(now).day_start.date()
+    start, end, choice = _report_range(request, today)
+    report = selectors.spend_report(start=start, end=end)
+    budgets = selectors.people_budgets(
+        user_ids=[row.extra["user_id"] for row in report.by_user if row.extra.get("user_id")],
+        now=now,
+    )
+    for row in report.by_user:
+        row.extra["budget"] = budgets.get(row.extra.get("user_id"))
+    days = len(report.by_day)
+    chart = charts.column_chart(
+        [Bar(date.fromisoformat(r.label).strftime("%d %b"), float(r.spent)) for r in report.by_day],
+        title=_("Spend per day (UTC)"),
+        fmt=lambda v: services.money(v),
+        label_every=max(1, days // 10),
+    )
+    context = {
+        "report": report,
+        "choice": choice,
+        "chart": chart,
+        "ranges": [("7", _("Last 7 days")), ("30", _("Last 30 days")), ("month", _("This month"))],
+        "budget": selectors.team_budget_lines(now=now),
+    }
+    return render(request, "ops/spend.html", context)
+
+
+# --- Notices -------------------------------------------------------------------------------------
+
+
+@require_GET
+def notices(request: HttpRequest) -> HttpResponse:
+    context = {"notices": selectors.notices_for(user=request.user)}
+    if request.htmx:
+        return render(request, "ops/_notice_list.html", context)
+    return render(request, "ops/notices.html", context)
+
+
+@require_POST
+def notices_read(request: HttpRequest) -> HttpResponse:
+    services.notices_mark_read(user=request.user)
+    if request.htmx:
+        context = {"notices": selectors.notices_for(user=request.user), "bell_oob": True}
+        return render(request, "ops/_notice_list.html", context)
+    return redirect("notices:list")
+
+
+# Polled by open pages. After signing out, a redirect to the sign-in page would be followed and
+# its HTML swapped into the header; htmx leaves the page alone on a 401.
+@login_not_required
+@require_GET
+def notice_bell(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return HttpResponse(status=401)
+    return render(request, "ops/_notice_bell.html")

@@ -1,0 +1,207 @@
+/* soraweb: the little the pages need beyond htmx. Every page works without it.
+ *
+ * - Picture preview: shows the chosen picture the way the provider will receive it (cropped or
+ *   with bars to the video frame), using a local object URL; nothing is uploaded until "Generate".
+ * - Focus after an htmx swap: an element marked data-focus-after-swap gets focus, so keyboard
+ *   and screen-reader users land on the result of what they did.
+ * - "Load more": focus moves to the first new video instead of being lost with the button.
+ */
+(function () {
+  "use strict";
+
+  function fill(template, values) {
+    return (template || "").replace(/%\((\w+)\)s/g, function (_, key) {
+      return values[key] === undefined ? "" : String(values[key]);
+    });
+  }
+
+  function currentFrame() {
+    var el = document.querySelector("#estimate [data-frame-w]");
+    if (!el) return null;
+    return { w: parseInt(el.getAttribute("data-frame-w"), 10), h: parseInt(el.getAttribute("data-frame-h"), 10) };
+  }
+
+  function currentFit() {
+    var checked = document.querySelector("#create-form input[name=image_fit]:checked");
+    return checked ? checked.value : "crop";
+  }
+
+  var objectUrls = [];
+  var shown = null;  // what the preview shows now, so a refresh that changes nothing does nothing
+
+  function renderPreview() {
+    var input = document.getElementById("id_images");
+    var box = document.getElementById("image-preview");
+    if (!input || !box) return;
+    var files = input.files ? Array.prototype.slice.call(input.files, 0, 4) : [];
+    var frame = currentFrame();
+    var fit = currentFit();
+    var key = files.map(function (f) { return f.name + ":" + f.size + ":" + f.lastModified; }).join("|")
+      + "/" + (frame ? frame.w + "x" + frame.h : "") + "/" + fit;
+    if (box.firstChild && key === shown) return;
+    shown = key;
+    objectUrls.forEach(function (url) { URL.revokeObjectURL(url); });
+    objectUrls = [];
+    box.textContent = "";
+    if (!files.length) { box.hidden = true; return; }
+    var maxBytes = parseInt(input.getAttribute("data-max-bytes") || "0", 10);
+    files.forEach(function (file) {
+      var item = document.createElement("div");
+      item.className = "preview-item";
+      var frameBox = document.createElement("div");
+      frameBox.className = "preview-frame fit-" + fit;
+      if (frame && fit !== "none") frameBox.style.aspectRatio = frame.w + " / " + frame.h;
+      var img = document.createElement("img");
+      img.alt = box.getAttribute("data-text-alt");
+      var url = URL.createObjectURL(file);
+      objectUrls.push(url);
+      var text = document.createElement("div");
+      var name = document.createElement("p");
+      name.textContent = file.name;
+      name.className = "muted";
+      text.appendChild(name);
+      if (maxBytes && file.size > maxBytes) {
+        var warn = document.createElement("p");
+        warn.className = "preview-warning";
+        warn.textContent = box.getAttribute("data-text-too-big");
+        text.appendChild(warn);
+      }
+      img.addEventListener("load", function () {
+        var size = document.createElement("p");
+        size.textContent = fill(box.getAttribute("data-text-original"), { w: img.naturalWidth, h: img.naturalHeight });
+        var what = document.createElement("p");
+        if (!frame || fit === "none") {
+          what.textContent = box.getAttribute("data-text-none");
+        } else if (img.naturalWidth === frame.w && img.naturalHeight === frame.h) {
+          what.textContent = box.getAttribute("data-text-exact");
+        } else {
+          what.textContent = fill(box.getAttribute("data-text-" + fit), frame);
+        }
+        text.appendChild(size);
+        text.appendChild(what);
+        if (!frame || fit === "none") frameBox.style.aspectRatio = img.naturalWidth + " / " + img.naturalHeight;
+      });
+      img.src = url;
+      frameBox.appendChild(img);
+      item.appendChild(frameBox);
+      item.appendChild(text);
+      box.appendChild(item);
+    });
+    box.hidden = false;
+  }
+
+  function syncPictureInput() {
+    // A model that takes no pictures: the file input says so by being disabled.
+    var options = document.getElementById("model-options");
+    var input = document.getElementById("id_images");
+    if (!options || !input) return;
+    input.disabled = options.getAttribute("data-max-images") === "0";
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.id === "id_images" || target.name === "image_fit") renderPreview();
+  });
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    syncPictureInput();
+    enhanceTiles(document);
+    var root = event.detail && event.detail.elt;
+    var id = root && root.id;
+    if (id === "model-options" || id === "estimate" || id === "fit-options") renderPreview();
+    focusWithin(root);
+  });
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    focusWithin(event.detail && event.detail.target);
+  });
+
+  function focusWithin(root) {
+    if (!root || !root.querySelector) return;
+    var target = root.matches("[data-focus-after-swap]") ? root : root.querySelector("[data-focus-after-swap]");
+    if (target) {
+      target.removeAttribute("data-focus-after-swap");
+      target.focus();
+    }
+  }
+
+  // "Load more" replaces itself with the next videos; keep keyboard focus in the list.
+  var loadMorePage = null;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (elt && elt.closest && elt.closest("#load-more")) {
+      var href = elt.getAttribute("href") || "";
+      var match = href.match(/[?&]page=(\d+)/);
+      loadMorePage = match ? match[1] : null;
+    }
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!loadMorePage) return;
+    var first = document.querySelector('.tile[data-page="' + loadMorePage + '"] .tile-prompt a');
+    loadMorePage = null;
+    if (first) first.focus();
+  });
+
+  // Gallery tiles: a clean poster with one big play button; the native controls (which work
+  // without JavaScript) come back once the video plays.
+  function enhanceTiles(root) {
+    (root || document).querySelectorAll("video.tile-video:not([data-enhanced])").forEach(function (video) {
+      var button = video.parentNode.querySelector(".tile-play");
+      if (!button) return;
+      video.setAttribute("data-enhanced", "");
+      video.removeAttribute("controls");
+      video.setAttribute("tabindex", "-1");
+      button.hidden = false;
+    });
+  }
+
+  function playTile(video) {
+    var button = video.parentNode.querySelector(".tile-play");
+    video.setAttribute("controls", "");
+    video.removeAttribute("tabindex");
+    if (button) button.hidden = true;
+    var started = video.play();
+    if (started && started.catch) started.catch(function () {});
+    video.focus();
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (!target.closest) return;
+    var button = target.closest(".tile-play");
+    if (button) {
+      playTile(button.parentNode.querySelector("video.tile-video"));
+      return;
+    }
+    if (target.matches("video.tile-video[data-enhanced]:not([controls])")) playTile(target);
+  });
+
+  // The gallery's filters end up in the address bar: leave out the empty ones so a shared link
+  // reads like what was chosen.
+  document.addEventListener("htmx:configRequest", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (!elt || elt.id !== "gallery-filters" || event.detail.verb !== "get") return;
+    var params = event.detail.parameters;
+    var keys = [];
+    if (typeof params.keys === "function") {
+      for (var key of params.keys()) keys.push(key);
+    } else {
+      keys = Object.keys(params);
+    }
+    keys.forEach(function (key) {
+      var value = typeof params.get === "function" ? params.get(key) : params[key];
+      if (value === "" || (key === "sort" && value === "newest")) {
+        if (typeof params.delete === "function") params.delete(key); else delete params[key];
+      }
+    });
+  });
+
+  document.addEventListener("DOMContentLoaded", function () {
+    // Marks in the first page load are not the result of an action: never act on them later.
+    document.querySelectorAll("[data-focus-after-swap]").forEach(function (el) {
+      el.removeAttribute("data-focus-after-swap");
+    });
+    syncPictureInput();
+    renderPreview();
+    enhanceTiles(document);
+  });
+})();

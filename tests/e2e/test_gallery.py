@@ -1,0 +1,135 @@
+"""Finding videos in the gallery in a real browser: filters, search, favourites, load more."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.e2e.conftest import create_user, login, screenshot, seed_finished_videos
+
+pytestmark = pytest.mark.browser
+
+SUBJECTS = ["harbour", "meadow", "skyline", "forest", "desert", "glacier"]
+
+
+@pytest.fixture(scope="module")
+def gallery_videos(stack):
+    create_user(stack, "gina", "gina-pass-4471")
+    specs = []
+    for i in range(30):
+        specs.append(
+            {
+                "prompt": f"Catalogue shot {i:02d}: a {SUBJECTS[i % len(SUBJECTS)]} at golden hour",
+                "owner": "gina" if i % 3 == 0 else "admin",
+                "model": "sora-2-pro" if i % 5 == 0 else "sora-2",
+                "orientation": "portrait" if i % 4 == 0 else "landscape",
+                "review": ["unreviewed", "approved", "changes_requested", "rejected"][i % 4],
+                "days_ago": i // 10,
+            }
+        )
+    return seed_finished_videos(stack, specs)
+
+
+def visible_prompts(page) -> list[str]:
+    return page.locator(".tile .tile-prompt").all_inner_texts()
+
+
+def test_search_filter_favourite_and_load_more(page, stack, gallery_videos):
+    login(page, stack)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Gallery").click()
+    page.get_by_role("heading", name="Gallery").wait_for()
+
+    search = page.get_by_label("Search prompts")
+    search.fill("catalogue")
+    # The address follows the filters (shareable), without the empty ones.
+    page.wait_for_function("() => location.search === '?q=catalogue'")
+    page.wait_for_function("() => document.querySelectorAll('.tile').length === 24")
+    assert all("Catalogue shot" in p for p in visible_prompts(page))
+    load_more = page.get_by_role("link", name="Load more")
+    # A real link as well, for browsers without JavaScript.
+    assert re.search(
+        r"\?q=catalogue&.*page=2|\?q=catalogue.*&page=2", load_more.get_attribute("href")
+    )
+    load_more.click()
+    page.wait_for_function("() => document.querySelectorAll('.tile').length === 30")
+    assert page.get_by_role("link", name="Load more").count() == 0
+    # Keyboard focus moves to the first newly loaded video instead of being lost.
+    page.wait_for_function("() => document.activeElement.closest('.tile') !== null")
+    assert "Catalogue shot 24" in page.evaluate("document.activeElement.innerText")
+
+    search.fill("glacier")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.tile-prompt')].every(p => p.innerText.includes('glacier'))"
+        " && document.querySelectorAll('.tile').length === 5"
+    )
+    page.get_by_label("Model").select_option(label="Sora 2 Pro")
+    page.wait_for_function("() => document.querySelectorAll('.tile').length === 1")
+    assert visible_prompts(page) == ["Catalogue shot 05: a glacier at golden hour"]
+    page.get_by_label("Model").select_option(label="All models")
+    search.fill("catalogue")
+    page.get_by_label("Made by").select_option(label="gina")
+    page.wait_for_function("() => document.querySelectorAll('.tile').length === 10")
+    assert all(meta.startswith("gina ·") for meta in page.locator(".tile-meta").all_inner_texts())
+    assert "author=" in page.evaluate("location.search")
+    page.get_by_label("Made by").select_option(label="Everyone")
+    page.get_by_label("Review").select_option(label="Needs changes")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.tile .badge')].every(b => b.innerText === 'Needs changes')"
+    )
+    page.get_by_label("Review").select_option(label="Any")
+    page.get_by_label("Orientation").select_option(label="Portrait (tall)")
+    page.wait_for_function("() => document.querySelectorAll('.tile').length >= 1")
+    page.get_by_label("Orientation").select_option(label="Any")
+    search.fill("glacier")
+    page.wait_for_function("() => document.querySelectorAll('.tile').length === 5")
+
+    # Favourites are each person's own.
+    first = page.locator(".tile").first
+    favourite = first.get_by_role("button", name="Favourite")
+    assert favourite.get_attribute("aria-pressed") == "false"
+    favourite.click()
+    page.wait_for_function(
+        "() => document.querySelector('.tile .fav-btn').getAttribute('aria-pressed') === 'true'"
+    )
+    chosen = first.locator(".tile-prompt").inner_text()
+    page.get_by_label("Only my favourites").check()
+    page.wait_for_function("() => document.querySelectorAll('.tile').length === 1")
+    assert visible_prompts(page) == [chosen]
+    screenshot(page, "gallery-filtered-desktop")
+
+    # The filters live in the address: a reload (or a shared link) shows the same.
+    page.reload()
+    assert page.get_by_label("Only my favourites").is_checked()
+    assert visible_prompts(page) == [chosen]
+
+    # A date range: the oldest seeded videos finished two days ago.
+    page.get_by_role("link", name="Clear filters").click()
+    page.get_by_label("Search prompts").fill("catalogue")
+    page.wait_for_function("() => document.querySelectorAll('.tile').length === 24")
+    page.get_by_label("Sort").select_option(label="Oldest first")
+    page.wait_for_function(
+        "() => document.querySelector('.tile .tile-prompt').innerText.startsWith('Catalogue shot 29')"
+    )
+    screenshot(page, "gallery-desktop-seeded")
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(page, "gallery-seeded-phone")
+
+
+def test_a_video_plays_inline_from_its_poster(page, stack, gallery_videos):
+    login(page, stack)
+    page.goto(stack.url("/gallery/?q=Catalogue+shot+07"))
+    video = page.locator("video.tile-video").first
+    assert video.get_attribute("preload") == "none" and video.get_attribute("poster")
+    page.get_by_role("button", name="Play: Catalogue shot 07").click()  # plays where it is
+    page.wait_for_function(
+        "() => { const v = document.querySelector('video.tile-video'); return v.readyState >= 2 && v.currentTime > 0; }"
+    )
+    assert video.get_attribute("controls") is not None  # the native controls are back
+    # And with the keyboard: the play button is reached with Tab and pressed with Enter.
+    page.reload()
+    play = page.get_by_role("button", name="Play: Catalogue shot 07")
+    play.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('video.tile-video').currentTime > 0")

@@ -1,0 +1,110 @@
+"""The operations pages in a real browser, on a stack with a week of history seeded in."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.e2e.conftest import ROOT, login, screenshot, start_stack, stop_stack
+
+pytestmark = pytest.mark.browser
+
+SEED = """
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from soraweb.ops.models import BudgetPolicy, LedgerStatus, Notice, UserBudget
+from soraweb.videos.models import JobState
+from tests.ops.conftest import seeded_job
+
+rng = random.Random(7)
+User = get_user_model()
+people = [User.objects.create_user(username=n, password="x-" + n + "-pass-1") for n in ("mia", "omar", "lena")]
+admin = User.objects.get(username="admin")
+policy = BudgetPolicy.load()
+policy.team_daily_limit = Decimal("40.00")
+policy.team_monthly_limit = Decimal("600.00")
+policy.user_daily_limit = Decimal("15.00")
+policy.save()
+UserBudget.objects.create(user=people[0], daily_limit=Decimal("25.00"))
+UserBudget.objects.create(user=people[1], daily_limit=Decimal("100.00"))
+now = timezone.now()
+prompts = ["a lighthouse in a storm", "a red kite over green hills", "a paper boat at dusk",
+           "a fox in the snow", "city lights in the rain", "a whale breaching at sunset"]
+moderation = "The prompt was flagged by content moderation: depicts a real person"
+for day in range(14):
+    for _ in range(rng.randint(2, 6)):
+        owner = rng.choice(people)
+        model = rng.choice(["sora-2", "sora-2", "sora-2-pro"])
+        cost = "4.50" if model == "sora-2-pro" else rng.choice(["1.00", "1.50", "3.00"])
+        created = now - timedelta(days=day, hours=rng.uniform(0.5, 20))
+        roll = rng.random()
+        if roll < 0.75:
+            seeded_job(owner, model=model, created_at=created, seconds=rng.uniform(70, 400),
+                       cost=cost, ledger=LedgerStatus.CHARGED, prompt=rng.choice(prompts))
+        elif roll < 0.88:
+            seeded_job(owner, model=model, state=JobState.FAILED, created_at=created, cost=cost,
+                       error=moderation, cause="Provider reports failure",
+                       ledger=LedgerStatus.NOT_CHARGED, prompt=rng.choice(prompts))
+        else:
+            seeded_job(owner, model=model, state=JobState.FAILED, created_at=created, cost=cost,
+                       error="Timed out at the provider: no result after 30 minutes",
+                       cause="Deadline passed", ledger=LedgerStatus.NOT_CHARGED,
+                       prompt=rng.choice(prompts))
+seeded_job(people[1], state=JobState.NEEDS_ATTENTION, created_at=now - timedelta(minutes=40),
+           error="The connection to the provider dropped before it answered; the video may or "
+                 "may not have been started. Check the provider before retrying.",
+           cost="3.00", ledger=LedgerStatus.RESERVED, prompt="a marching band in the rain")
+done = seeded_job(admin, created_at=now - timedelta(minutes=30), seconds=95,
+                  ledger=LedgerStatus.CHARGED, prompt="our team logo, in clay")
+Notice.objects.create(user=admin, job=done, kind="succeeded", prompt_excerpt="our team logo, in clay")
+"""
+
+
+def test_an_admin_reads_the_dashboard_and_the_spend_report(page, tmp_path):
+    stack = start_stack(tmp_path)
+    try:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "soraweb.settings",
+            "SORAWEB_DATA_DIR": str(tmp_path),
+        }
+        for key in ("DATABASE_URL", "REDIS_URL", "SORAWEB_PROVIDER_BASE_URL"):
+            env.pop(key, None)
+        subprocess.run([sys.executable, "-c", SEED], env=env, cwd=ROOT, check=True)
+        login(page, stack)
+        assert page.locator("#notice-bell .badge").inner_text() == "1"
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Operations").click()
+        page.wait_for_url(stack.url("/ops/"))
+        page.get_by_role("heading", name="Stuck or needing a look").wait_for()
+        assert page.get_by_text("a marching band in the rain").is_visible()
+        assert page.locator("svg.chart").count() == 3
+        screenshot(page, "ops-dashboard")
+
+        page.get_by_role("link", name="Spend report").first.click()
+        page.wait_for_url(stack.url("/ops/spend/"))
+        page.get_by_role("heading", name="Per person").wait_for()
+        screenshot(page, "ops-spend-report")
+
+        # The stuck job, fixed from its admin page: one click to open it, one to retry it.
+        page.goto(stack.url("/ops/"))
+        page.locator("table.ops-table a").first.click()
+        page.get_by_role("heading", name="Fix this job").wait_for()
+        screenshot(page, "ops-admin-fix-job")
+        page.get_by_role("button", name="Retry as a new job").click()
+        page.get_by_text("started again as job").wait_for()
+
+        page.goto(stack.url("/notices/"))
+        page.get_by_text("Your video “our team logo, in clay” is ready.").wait_for()
+        screenshot(page, "ops-notices")
+    finally:
+        stop_stack(stack)
