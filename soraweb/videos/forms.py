@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from soraweb.videos import selectors, services
 from soraweb.videos.images import ValidatedImage, validate_image
+from soraweb.videos.labels import ORIENTATION_LABELS, orientation_label, size_label
 from soraweb.videos.models import (
     ImageFit,
     ReferenceImage,
@@ -23,20 +24,6 @@ from soraweb.videos.models import (
     VideoJob,
     VideoModel,
 )
-
-ORIENTATION_LABELS = {
-    "portrait": gettext_lazy("Portrait (tall)"),
-    "landscape": gettext_lazy("Landscape (wide)"),
-}
-SIZE_LABELS = {"small": gettext_lazy("Small (720p)"), "large": gettext_lazy("Large (1080p)")}
-
-
-def size_label(token: str) -> str:
-    return str(SIZE_LABELS.get(token, token))
-
-
-def orientation_label(token: str) -> str:
-    return str(ORIENTATION_LABELS.get(token, token))
 
 
 def duration_label(seconds) -> str:

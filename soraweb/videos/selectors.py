@@ -77,7 +77,7 @@ def gallery_list(
     and whether the viewer marked each video a favourite by an EXISTS per row of the page.
     """
     f = filters or GalleryFilters()
-    qs = VideoJob.objects.filter(state=JobState.SUCCEEDED)
+    qs = VideoJob.objects.filter(state=JobState.SUCCEEDED).exclude(video="")
     if f.q:
         for word in f.q.split()[:8]:
             qs = qs.filter(prompt__text__icontains=word)

@@ -35,6 +35,7 @@ from soraweb.providers.base import (
 )
 from soraweb.videos import archive
 from soraweb.videos.images import fit_image
+from soraweb.videos.labels import orientation_label, size_label
 from soraweb.videos.models import (
     AT_PROVIDER_STATES,
     SETTLED_STATES,
@@ -87,12 +88,12 @@ def job_validate_settings(
     if orientation not in video_model.orientations:
         errors["orientation"] = _("%(model)s cannot make %(value)s videos.") % {
             "model": video_model.display_name,
-            "value": orientation,
+            "value": orientation_label(orientation).lower(),
         }
     if size not in video_model.sizes:
         errors["size"] = _("%(model)s only offers the sizes: %(allowed)s.") % {
             "model": video_model.display_name,
-            "allowed": ", ".join(video_model.sizes),
+            "allowed": ", ".join(size_label(s) for s in video_model.sizes),
         }
     if duration not in [int(d) for d in video_model.durations]:
         errors["duration"] = _("%(model)s only makes videos of %(allowed)s seconds.") % {
@@ -204,13 +205,12 @@ def _create_request(job: VideoJob) -> CreateRequest:
         with image.file.open("rb") as fh:
             data = fh.read()
         content_type = image.content_type
+        # Sent inline (a data: URL, or a file for multipart formats): nothing of ours has to be
+        # reachable from the provider, and no public address can leak a team's pictures.
         url = None
-        if settings.SORAWEB_PUBLIC_URL:
-            url = settings.SORAWEB_PUBLIC_URL.rstrip("/") + f"/references/{image.pk}/{image.sha256}"
         if fit and frame and (image.width, image.height) != frame:
             # The stored original stays as uploaded; the provider gets a copy cut to the frame.
             data, content_type = fit_image(data, size=frame, mode=fit)
-            url = None
         images.append(
             ImageInput(
                 filename=image.original_name or f"{image.sha256}.png",
@@ -289,7 +289,10 @@ def job_submit(*, job_id: int) -> None:
             JobState.FAILED,
             message="Provider refused the job",
             data=_provider_said(job, status),
-            **{**fields, "error_message": status.error or _("The provider could not make this video.")},
+            **{
+                **fields,
+                "error_message": status.error or _("The provider could not make this video."),
+            },
         )
     elif status.state == RemoteState.EXPIRED:
         job.transition(

@@ -37,6 +37,7 @@ def _lease_seconds() -> float:
     # second loop cannot start while the first is still inside a pass.
     return max(20.0, settings.SORAWEB_PROVIDER_READ_TIMEOUT + 15.0)
 
+
 MAX_POLL_THREADS = 32
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -103,7 +104,17 @@ def test_search_filter_favourite_and_load_more(page, stack, gallery_videos):
     assert page.get_by_label("Only my favourites").is_checked()
     assert visible_prompts(page) == [chosen]
 
-    # A date range: the oldest seeded videos finished two days ago.
+    # A date range: ten of the seeded videos finished yesterday (UTC, the stack's time zone).
+    page.get_by_role("link", name="Clear filters").click()
+    page.get_by_label("Search prompts").fill("catalogue")
+    page.wait_for_function("() => document.querySelectorAll('.tile').length === 24")
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    page.get_by_label("Finished from").fill(yesterday)
+    page.get_by_label("Finished until").fill(yesterday)
+    page.wait_for_function(
+        f"() => {{ const t = [...document.querySelectorAll('.tile time')]; return t.length > 0 && t.length <= 10"
+        f" && t.every(e => e.getAttribute('datetime').startsWith('{yesterday}')); }}"
+    )
     page.get_by_role("link", name="Clear filters").click()
     page.get_by_label("Search prompts").fill("catalogue")
     page.wait_for_function("() => document.querySelectorAll('.tile').length === 24")
