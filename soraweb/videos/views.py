@@ -179,31 +179,28 @@ def batch(request: HttpRequest) -> HttpResponse:
     return render(request, "videos/batch.html", {**context, **_jobs_panel(request)}, status=status)
 
 
-@require_GET
-def form_options(request: HttpRequest) -> HttpResponse:
-    """The model-dependent part of a form, re-rendered when the model changes."""
-    wanted = {
-        key: request.GET.get(key)
-        for key in ("video_model", "orientation", "size", "duration", "image_fit")
-        if request.GET.get(key)
-    }
+def _form_from_query(request: HttpRequest, keys: tuple[str, ...]) -> JobForm | BatchForm:
+    """An unbound create or batch form holding what the page currently shows (HTMX GETs)."""
+    wanted = {key: request.GET.get(key) for key in keys if request.GET.get(key)}
     form_class = BatchForm if request.GET.get("kind") == "batch" else JobForm
     form = form_class(initial=wanted)
     _normalise_choices(form, wanted)
+    return form
+
+
+@require_GET
+def form_options(request: HttpRequest) -> HttpResponse:
+    """The model-dependent part of a form, re-rendered when the model changes."""
+    form = _form_from_query(
+        request, ("video_model", "orientation", "size", "duration", "image_fit")
+    )
     return render(request, "videos/_model_options.html", {"form": form, "options_oob": True})
 
 
 @require_GET
 def estimate(request: HttpRequest) -> HttpResponse:
     """The cost (and for a batch, the number of videos) of what the form says right now."""
-    wanted = {
-        key: request.GET.get(key)
-        for key in ("video_model", "orientation", "size", "duration", "prompts")
-        if request.GET.get(key)
-    }
-    form_class = BatchForm if request.GET.get("kind") == "batch" else JobForm
-    form = form_class(initial=wanted)
-    _normalise_choices(form, wanted)
+    form = _form_from_query(request, ("video_model", "orientation", "size", "duration", "prompts"))
     return render(request, "videos/_estimate.html", {"form": form})
 
 

@@ -115,6 +115,10 @@ class Command(BaseCommand):
             sys.exit(exit_code)
 
     def _stop_all(self, procs: dict[str, subprocess.Popen]) -> None:
+        # A worker finishes the step it is on; after the grace period it is killed, which is
+        # safe: every step claims its job and the next start resumes it.
+        self.stdout.write("Stopping: the worker finishes its current step (at most 15 s)…")
+        sys.stdout.flush()
         for proc in reversed(list(procs.values())):
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
