@@ -539,6 +539,14 @@ class ResponseStream:
         self.close()
 
 
+def full_jitter_delay(
+    attempt: int, *, base: float, cap: float, jitter: Callable[[], float] = random.random
+) -> float:
+    """Exponential backoff with full jitter: a random wait between 0 and ``base * 2**(n-1)``,
+    capped at ``cap``, so that many workers hitting one rate-limited relay spread out."""
+    return jitter() * min(cap, base * 2 ** max(0, attempt - 1))
+
+
 def retry_call(
     fn: Callable[[], T],
     attempts: int = 3,
@@ -563,7 +571,7 @@ def retry_call(
         except ProviderError as exc:
             if exc.permanent or exc.outcome_unknown or attempt >= attempts:
                 raise
-            delay = jitter() * min(max_delay, base_delay * 2 ** (attempt - 1))
+            delay = full_jitter_delay(attempt, base=base_delay, cap=max_delay, jitter=jitter)
             if exc.retry_after is not None:
                 if exc.retry_after > max_delay:
                     raise

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -33,6 +32,7 @@ from soraweb.providers.base import (
     RemoteState,
     VideoProvider,
 )
+from soraweb.providers.http import full_jitter_delay
 from soraweb.videos import archive
 from soraweb.videos.images import fit_image
 from soraweb.videos.labels import orientation_label, size_label
@@ -68,9 +68,8 @@ def provider_client(provider: Provider) -> VideoProvider:
 def backoff_seconds(
     attempt: int, *, base: float = 2.0, cap: float = 300.0, retry_after: float | None = None
 ) -> float:
-    """Exponential backoff with full jitter; never sooner than the provider asked."""
-    delay = random.uniform(0, min(cap, base * (2 ** max(0, attempt - 1))))
-    return max(delay, retry_after or 0.0, 1.0)
+    """Exponential backoff with full jitter; never sooner than the provider asked, nor under 1 s."""
+    return max(full_jitter_delay(attempt, base=base, cap=cap), retry_after or 0.0, 1.0)
 
 
 # --- Creating jobs -----------------------------------------------------------------------------
