@@ -137,13 +137,22 @@ def browser():
         b.close()
 
 
+@contextlib.contextmanager
+def open_page(browser, **context_options):
+    """A fresh browser context (cookies, language, screen) with one page in it."""
+    context = browser.new_context(**context_options)
+    try:
+        pg = context.new_page()
+        pg.set_default_timeout(15_000)
+        yield pg
+    finally:
+        context.close()
+
+
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    yield pg
-    context.close()
+    with open_page(browser, viewport={"width": 1280, "height": 900}, locale="en-US") as pg:
+        yield pg
 
 
 def login(page, stack: Stack, username: str = ADMIN_USER, password: str = ADMIN_PASSWORD) -> None:
@@ -183,23 +192,21 @@ def create_user(stack: Stack, username: str, password: str, *, staff: bool = Fal
 @pytest.fixture
 def phone(browser):
     """A phone-sized page (390 x 844, touch), in English."""
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, locale="en-US", is_mobile=True, has_touch=True
-    )
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    yield pg
-    context.close()
+    with open_page(
+        browser,
+        viewport={"width": 390, "height": 844},
+        locale="en-US",
+        is_mobile=True,
+        has_touch=True,
+    ) as pg:
+        yield pg
 
 
 @pytest.fixture
 def zh_page(browser):
     """A desktop browser whose language is Chinese (it sends Accept-Language: zh-CN)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    yield pg
-    context.close()
+    with open_page(browser, viewport={"width": 1280, "height": 900}, locale="zh-CN") as pg:
+        yield pg
 
 
 def screenshot(page, name: str) -> Path:

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USER, screenshot
+from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USER, open_page, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -83,17 +83,19 @@ def test_the_whole_journey_in_chinese(zh_page, stack, browser):
     screenshot(page, "zh-review-desktop")
 
     # The same in a Chinese phone browser.
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True, has_touch=True
-    )
-    context.add_cookies(page.context.cookies())
-    phone = context.new_page()
-    for path, name in [
-        ("/", "zh-create-phone"),
-        ("/gallery/?q=纸船", "zh-gallery-phone"),
-        (page.url.replace(stack.base_url, ""), "zh-review-phone"),
-    ]:
-        phone.goto(stack.url(path))
-        assert phone.evaluate("document.documentElement.scrollWidth") <= 390, path
-        screenshot(phone, name)
-    context.close()
+    with open_page(
+        browser,
+        viewport={"width": 390, "height": 844},
+        locale="zh-CN",
+        is_mobile=True,
+        has_touch=True,
+    ) as phone:
+        phone.context.add_cookies(page.context.cookies())
+        for path, name in [
+            ("/", "zh-create-phone"),
+            ("/gallery/?q=纸船", "zh-gallery-phone"),
+            (page.url.replace(stack.base_url, ""), "zh-review-phone"),
+        ]:
+            phone.goto(stack.url(path))
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 390, path
+            screenshot(phone, name)

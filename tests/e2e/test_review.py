@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.e2e.conftest import create_user, login, screenshot, seed_finished_videos
+from tests.e2e.conftest import create_user, login, open_page, screenshot, seed_finished_videos
 
 pytestmark = pytest.mark.browser
 
@@ -117,10 +117,8 @@ def test_staff_add_a_team_member_in_the_admin(page, stack):
     page.get_by_label("Password confirmation").fill("Brand-new-pass-7716")
     page.get_by_role("button", name="Save", exact=True).click()
     page.wait_for_url(re.compile(r"/admin/auth/user/\d+/change/"))
-    context = page.context.browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="en-US"
-    )
-    other = context.new_page()
-    login(other, stack, "new.designer", "Brand-new-pass-7716")
-    assert other.get_by_role("heading", name="Create a video").is_visible()
-    context.close()
+    with open_page(
+        page.context.browser, viewport={"width": 1280, "height": 900}, locale="en-US"
+    ) as other:
+        login(other, stack, "new.designer", "Brand-new-pass-7716")
+        assert other.get_by_role("heading", name="Create a video").is_visible()
