@@ -22,6 +22,22 @@ def wait_http(url: str, timeout: float = 20.0) -> None:
             time.sleep(0.1)
 
 
+def form_data(model: str = "sora-2", **overrides) -> dict:
+    """A valid POST for the create form with the seeded model ``model``; override any field."""
+    from soraweb.videos.models import VideoModel
+
+    vm = VideoModel.objects.get(name=model, provider__from_environment=True)
+    return {
+        "prompt": "a red kite over green hills",
+        "video_model": str(vm.pk),
+        "orientation": "landscape",
+        "size": vm.sizes[0],
+        "duration": str(vm.durations[0]),
+        "idempotency_key": "",
+        **overrides,
+    }
+
+
 def job_fields(
     owner, video_model, *, text: str = "a job", state: str = "queued", **overrides
 ) -> dict:

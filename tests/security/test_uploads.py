@@ -12,7 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from soraweb.videos.models import ReferenceImage, VideoJob, VideoModel
+from soraweb.videos.models import ReferenceImage, VideoJob
+from tests.conftest import form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -63,15 +64,11 @@ CASES = {
 
 
 def post(client, filename: str, data: bytes):
-    vm = VideoModel.objects.get(name="sora-2")
-    form = {
-        "prompt": "upload test",
-        "video_model": str(vm.pk),
-        "orientation": "portrait",
-        "size": "small",
-        "duration": "10",
-        "images": SimpleUploadedFile(filename, data, content_type="image/png"),
-    }
+    form = form_data(
+        prompt="upload test",
+        orientation="portrait",
+        images=SimpleUploadedFile(filename, data, content_type="image/png"),
+    )
     return client.post(reverse("videos:studio"), form, HTTP_HX_REQUEST="true")
 
 

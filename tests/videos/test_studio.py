@@ -22,6 +22,7 @@ from soraweb.videos.models import (
     VideoJob,
     VideoModel,
 )
+from tests.conftest import form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -61,20 +62,6 @@ def make_job(owner, prompt: str = "a red kite over green hills", model: str = "s
         job.poster.save("p.jpg", ContentFile(png_bytes(fmt="JPEG")), save=False)
         job.save(update_fields=["video", "poster"])
     return job
-
-
-def form_data(model: str = "sora-2", **overrides) -> dict:
-    vm = VideoModel.objects.get(name=model, provider__from_environment=True)
-    data = {
-        "prompt": "a red kite over green hills",
-        "video_model": str(vm.pk),
-        "orientation": "landscape",
-        "size": vm.sizes[0],
-        "duration": str(vm.durations[0]),
-        "idempotency_key": "",
-    }
-    data.update(overrides)
-    return data
 
 
 def openai_model(base_url: str = "http://127.0.0.1:9/v1") -> VideoModel:

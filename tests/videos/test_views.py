@@ -6,22 +6,9 @@ import pytest
 from django.urls import reverse
 
 from soraweb.videos.models import JobState, VideoJob, VideoModel
+from tests.conftest import form_data
 
 pytestmark = pytest.mark.django_db
-
-
-def form_data(model: str = "sora-2", **overrides) -> dict:
-    vm = VideoModel.objects.get(name=model)
-    data = {
-        "prompt": "a red kite over green hills",
-        "video_model": str(vm.pk),
-        "orientation": "landscape",
-        "size": vm.sizes[0],
-        "duration": str(vm.durations[0]),
-        "idempotency_key": "",
-    }
-    data.update(overrides)
-    return data
 
 
 @pytest.mark.parametrize("name", ["videos:studio", "videos:gallery", "videos:form_options"])
