@@ -286,8 +286,6 @@ SORAWEB_SIMULATOR_URL = env_str(
 # How long the adaptive poll loop keeps running inside one task before handing over to the next
 # scheduled run (seconds); 0 makes it a single pass (tests).
 SORAWEB_POLL_LOOP_SECONDS = env_float("SORAWEB_POLL_LOOP_SECONDS", 50.0)
-# Start the poll loop as soon as a job is accepted (else it waits for the minute schedule).
-SORAWEB_KICK_POLL_LOOP = env_bool("SORAWEB_KICK_POLL_LOOP", True)
 # A job still "submitting" this long after its last sign of life was interrupted mid-create
 # (worker killed). Must exceed the provider read timeout; chat streams renew it as they go.
 SORAWEB_SUBMIT_LEASE_SECONDS = env_int("SORAWEB_SUBMIT_LEASE_SECONDS", 60)

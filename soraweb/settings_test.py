@@ -13,6 +13,3 @@ Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="soraweb-test-media-"))
 SORAWEB_POLL_LOOP_SECONDS = 0.0
-# With sync tasks a kicked loop would run inline, nested inside the submit that kicked it, and
-# chains of such nesting overflow the stack; tests drive polling themselves.
-SORAWEB_KICK_POLL_LOOP = False

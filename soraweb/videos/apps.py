@@ -15,4 +15,4 @@ class VideosConfig(AppConfig):
 
         # A restarted cluster resumes in-flight jobs at once instead of at the next schedule tick
         # (up to ~90 s later). Several workers kick it; the loop's lease lets one run.
-        post_spawn.connect(tasks.kick_poll_loop, dispatch_uid="soraweb-kick-poll-loop")
+        post_spawn.connect(tasks.kick_poll_loop_on_spawn, dispatch_uid="soraweb-kick-poll-loop")

@@ -194,6 +194,12 @@ def _enqueue(task: str, *args) -> None:
     tasks.enqueue(task, *args)
 
 
+def _kick_poll_loop() -> None:
+    from soraweb.videos import tasks
+
+    tasks.kick_poll_loop()
+
+
 # --- Submitting --------------------------------------------------------------------------------
 
 
@@ -312,8 +318,7 @@ def job_submit(*, job_id: int) -> None:
             next_poll_at=now + timedelta(seconds=poll_in),
             **fields,
         )
-        if settings.SORAWEB_KICK_POLL_LOOP:
-            transaction.on_commit(lambda: _enqueue("poll_loop"))
+        transaction.on_commit(_kick_poll_loop)
 
 
 def _submit_failed(job: VideoJob, exc: ProviderError) -> None:

@@ -45,13 +45,20 @@ def enqueue(task: str, *args) -> None:
     async_task(f"soraweb.videos.tasks.{task}", *args, task_name=f"{task}{args or ''}")
 
 
-def kick_poll_loop(sender=None, proc_name: str = "", **kwargs) -> None:
-    # In sync mode (tests) every task runs through worker(), which sends post_spawn again: kicking
-    # from there would recurse without end.
-    if Conf.SYNC or not settings.SORAWEB_KICK_POLL_LOOP:
-        return
-    try:
+def kick_poll_loop() -> None:
+    """Start the poll loop now rather than at the next schedule tick.
+
+    Not in sync mode (tests): there a task runs inline inside whatever enqueued it, so a kicked
+    loop would nest inside the submit that kicked it, and every inline task runs through
+    worker(), whose post_spawn would kick again without end. Tests drive polling themselves.
+    """
+    if not Conf.SYNC:
         enqueue("poll_loop")
+
+
+def kick_poll_loop_on_spawn(sender=None, proc_name: str = "", **kwargs) -> None:
+    try:
+        kick_poll_loop()
     except Exception:  # a worker must start even if the database is briefly unavailable
         logger.warning("could not start the poll loop from %s", proc_name, exc_info=True)
 
