@@ -1,8 +1,17 @@
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# CI must not fail at random: there every Hypothesis test derives its examples from the test
+# itself and keeps no example database, so a run is repeatable. Locally examples stay random
+# (and are remembered) to keep finding new failures.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None, deadline=None)
+hypothesis_settings.register_profile("dev", deadline=None)
+hypothesis_settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 def wait_http(url: str, timeout: float = 20.0) -> None:

@@ -34,6 +34,13 @@ def jobs_for_owner(*, owner, limit: int = 30) -> list[VideoJob]:
     )
 
 
+def job_for_idempotency_key(*, owner, key: str | None) -> VideoJob | None:
+    """The job this person's earlier request with ``key`` made, if any (a resent form)."""
+    if not key:
+        return None
+    return _with_related(VideoJob.objects.filter(owner=owner, idempotency_key=key)).first()
+
+
 def job_get(*, pk: int) -> VideoJob | None:
     return _with_related(VideoJob.objects.filter(pk=pk)).first()
 

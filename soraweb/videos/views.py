@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -88,6 +89,11 @@ def studio(request: HttpRequest) -> HttpResponse:
     job = None
     if form.is_valid():
         data = form.cleaned_data
+        earlier = selectors.job_for_idempotency_key(
+            owner=request.user, key=data.get("idempotency_key") or None
+        )
+        if earlier is not None:
+            return _create_replayed(request, earlier)
         try:
             images = [
                 services.reference_image_store(
@@ -136,6 +142,25 @@ def studio(request: HttpRequest) -> HttpResponse:
         )
     messages.success(request, _("Your video is on its way. It appears under “My jobs”."))
     return redirect("videos:studio")
+
+
+def _create_replayed(request: HttpRequest, job) -> HttpResponse:
+    """A form that was already sent (double click, resend, back button): say which job it made.
+
+    Nothing new is created or charged; the person is told so in words, with a fresh form.
+    """
+    if request.htmx:
+        context = {"form": JobForm(), "replayed": _replayed_message(job)}
+        return render(request, "videos/_create_form.html", context)
+    messages.info(request, _replayed_message(job))
+    return redirect("videos:studio")
+
+
+def _replayed_message(job) -> str:
+    return _(
+        "You already sent this form: it started “%(prompt)s” (job %(id)d). "
+        "Nothing new was created or charged."
+    ) % {"prompt": Truncator(job.prompt.text).chars(60), "id": job.pk}
 
 
 def _studio_context(request: HttpRequest, form: JobForm) -> dict:

@@ -7,6 +7,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.contrib.messages import get_messages
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,6 +24,7 @@ from soraweb.providers.chat import extract_video_url, find_failure, interpret, p
 from soraweb.providers.http import html_to_text, parse_retry_after
 from soraweb.providers.normalise import find_error_text, normalise_status, parse_progress
 from soraweb.videos.models import VideoJob, VideoModel
+from tests.conftest import form_data
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40),
@@ -173,12 +175,18 @@ def test_the_create_form_never_fails_with_a_server_error(
 ):
     client.force_login(member)
     before = VideoJob.objects.count()
+    # Hypothesis repeats values across examples, so a key may already have made a job: the
+    # answer must then be that job's confirmation, in words, and nothing new.
+    key = data["idempotency_key"].strip()
+    earlier = VideoJob.objects.filter(owner=member, idempotency_key=key).first() if key else None
     headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
     with django_capture_on_commit_callbacks(execute=False):
         response = client.post(reverse("videos:studio"), data, **headers)
     assert response.status_code in (200, 302, 400)
+    body = response.content.decode()
     created = VideoJob.objects.count() - before
     if created:
+        assert earlier is None
         job = VideoJob.objects.latest("id")
         vm = VideoModel.objects.get(pk=job.video_model_id)
         assert (
@@ -186,7 +194,35 @@ def test_the_create_form_never_fails_with_a_server_error(
             and job.size in vm.sizes
             and job.duration in vm.durations
         )
+    elif earlier is not None and "field-error" not in body and "form-error" not in body:
+        said = body if htmx else " ".join(str(m) for m in get_messages(response.wsgi_request))
+        assert f"(job {earlier.pk})" in said and "Nothing new was created" in said
     elif response.status_code != 302:
-        assert (
-            "field-error" in response.content.decode() or "form-error" in response.content.decode()
-        )
+        assert "field-error" in body or "form-error" in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("htmx", [True, False])
+def test_a_resent_create_form_answers_with_the_first_jobs_confirmation(
+    client, member, htmx, django_capture_on_commit_callbacks
+):
+    client.force_login(member)
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    data = form_data(prompt="0", idempotency_key="0")
+    with django_capture_on_commit_callbacks(execute=False):
+        first = client.post(reverse("videos:studio"), data, **headers)
+        again = client.post(reverse("videos:studio"), data, **headers)
+    job = VideoJob.objects.get(owner=member)
+    assert first.status_code in (200, 302)
+    if htmx:
+        assert again.status_code == 200
+        body = again.content.decode()
+        assert "data-replayed" in body
+        # No second card is pushed into "My jobs": the first one is already there.
+        assert "job-list" not in body
+        said = body
+    else:
+        assert again.status_code == 302
+        said = " ".join(str(m) for m in get_messages(again.wsgi_request))
+    assert f"You already sent this form: it started “0” (job {job.pk})." in said
+    assert "Nothing new was created or charged." in said
