@@ -5,16 +5,15 @@
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
-# --- build: the dependencies in a virtualenv (only pyproject.toml, so code edits reuse this layer)
+# --- build: the locked dependencies in a virtualenv (only the lock file, so code edits reuse this layer)
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
-COPY pyproject.toml ./
+COPY requirements.lock ./
 RUN python -m venv /venv \
- && python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
- && /venv/bin/pip install --requirement requirements.txt
+ && /venv/bin/pip install --require-hashes --no-deps --requirement requirements.lock
 
 # --- runtime: the virtualenv, the code and the collected static files, run as a non-root user
 FROM ${PYTHON_IMAGE} AS runtime

@@ -5,15 +5,24 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test lint format bench test-scale install clean messages
+.PHONY: run test lint format bench test-scale install clean messages lock
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+# Exactly the versions in the lock file, each checked against its hash: a fresh machine next month
+# installs what was tested today. `make lock` refreshes the pins after pyproject.toml changes.
+$(STAMP): requirements-dev.lock | $(PY)
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements-dev.lock
 	@touch $(STAMP)
+
+# The resolver itself is pinned too; it runs in its own small venv.
+UV_VERSION := 0.13.9
+TOOLS := .venv-tools
+lock:
+	test -x $(TOOLS)/bin/uv || { $(PYTHON) -m venv $(TOOLS) && $(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"; }
+	$(TOOLS)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet -o requirements.lock
+	$(TOOLS)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet --extra dev -o requirements-dev.lock
 
 install: $(STAMP)
 
@@ -50,4 +59,4 @@ messages: $(STAMP)
 	$(PY) manage.py compiletranslations
 
 clean:
-	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache
+	rm -rf $(VENV) $(TOOLS) staticfiles test-artifacts .pytest_cache
