@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 import uuid
 from decimal import Decimal
@@ -192,7 +193,8 @@ class Notice(models.Model):
 
 
 def _new_secret() -> str:
-    return "whsec_" + secrets.token_urlsafe(32)
+    # Standard base64 after the prefix, as Standard Webhooks verifiers decode it.
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 class TeamWebhook(models.Model):

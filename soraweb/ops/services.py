@@ -8,6 +8,7 @@ failed jobs (``Provider.charges_failed_jobs``), and never when it was not sent a
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import hmac
 import json
@@ -15,7 +16,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlsplit
 
@@ -27,6 +28,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from standardwebhooks.webhooks import Webhook
 
 from soraweb.ops import selectors
 from soraweb.ops.models import (
@@ -323,8 +325,31 @@ def webhook_url_problem(url: str) -> str | None:
 
 
 def webhook_sign(secret: str, body: bytes) -> str:
-    """The X-Soraweb-Signature value: ``sha256=`` and the hex HMAC-SHA256 of the raw body."""
+    """The legacy X-Soraweb-Signature value: ``sha256=`` and the hex HMAC-SHA256 of the raw body.
+
+    Kept for one release beside the Standard Webhooks headers (``webhook_headers``).
+    """
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_headers(secret: str, *, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    """Standard Webhooks headers, signed by the reference implementation.
+
+    Any stock verifier (``Webhook(secret).verify(body, headers)`` in each language's
+    ``standardwebhooks`` package) accepts them with the secret shown in the admin.
+    """
+    when = datetime.fromtimestamp(timestamp, tz=UTC)
+    try:
+        hook = Webhook(secret)
+    except (ValueError, binascii.Error):
+        # A hand-typed secret that is not base64: stock verifiers cannot decode it either, so
+        # sign with its bytes rather than send nothing (the legacy header still matches).
+        hook = Webhook(secret.encode())
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": hook.sign(msg_id=msg_id, timestamp=when, data=body.decode("utf-8")),
+    }
 
 
 def _job_payload(job: VideoJob, state: str) -> dict:
@@ -489,6 +514,9 @@ def _post(delivery: OutgoingDelivery) -> tuple[int, str]:
         "X-Soraweb-Delivery": str(delivery.delivery_id),
         "X-Soraweb-Timestamp": str(timestamp),
         "X-Soraweb-Signature": webhook_sign(hook.secret, body),
+        **webhook_headers(
+            hook.secret, msg_id=str(delivery.delivery_id), timestamp=timestamp, body=body
+        ),
     }
     # Redirects are not followed: each hop would need the private-network check again.
     with requests.post(

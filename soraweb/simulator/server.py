@@ -37,6 +37,7 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -44,6 +45,7 @@ from typing import Any, TextIO
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from PIL import Image
+from standardwebhooks.webhooks import Webhook
 
 from . import faults as faults_mod
 from .faults import Faults
@@ -658,10 +660,11 @@ def sign_webhook(secret: str | None, msg_id: str, timestamp: int, body: bytes) -
     """Standard-Webhooks headers. Without a secret the message goes out unsigned."""
     headers = {"webhook-id": msg_id, "webhook-timestamp": str(timestamp)}
     if secret:
-        key = webhook_key(secret)
-        signed = f"{msg_id}.{timestamp}.".encode() + body
-        digest = hmac.new(key, signed, hashlib.sha256).digest()
-        headers["webhook-signature"] = "v1," + base64.b64encode(digest).decode()
+        # Signed by the reference implementation, as a real sender signs.
+        when = datetime.fromtimestamp(timestamp, tz=UTC)
+        headers["webhook-signature"] = Webhook(webhook_key(secret)).sign(
+            msg_id=msg_id, timestamp=when, data=body.decode()
+        )
     return headers
 
 

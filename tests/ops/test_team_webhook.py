@@ -14,6 +14,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from soraweb.ops import services
 from soraweb.ops.models import DeliveryStatus, OutgoingDelivery, TeamWebhook
@@ -21,7 +22,9 @@ from soraweb.videos.models import JobState
 from tests.ops.conftest import seeded_job
 
 pytestmark = pytest.mark.django_db
-SECRET = "whsec_team-secret-for-tests"
+SECRET = "whsec_dGVhbS1zZWNyZXQtZm9yLXRlc3RzLTMyLWJ5dGVzLi4u"
+# What soraweb generated before secrets were standard base64: stock verifiers must accept it too.
+LEGACY_SECRET = "whsec_team-secret_for-tests"
 
 
 class Receiver:
@@ -40,8 +43,15 @@ class Receiver:
                     "sha256=" + hmac.new(receiver.secret.encode(), body, hashlib.sha256).hexdigest()
                 )
                 payload = json.loads(body)
+                try:
+                    # The stock Standard Webhooks verifier, as a receiver would use it.
+                    Webhook(receiver.secret).verify(body, dict(self.headers), json_parse=False)
+                    standard = self.headers["webhook-id"] == payload.get("delivery_id")
+                except WebhookVerificationError:
+                    standard = False
                 valid = (
-                    hmac.compare_digest(expected, self.headers.get("X-Soraweb-Signature", ""))
+                    standard
+                    and hmac.compare_digest(expected, self.headers.get("X-Soraweb-Signature", ""))
                     and self.headers.get("X-Soraweb-Timestamp") == str(payload.get("timestamp"))
                     and abs(time.time() - int(self.headers["X-Soraweb-Timestamp"])) < 300
                 )
@@ -106,6 +116,35 @@ def test_it_posts_a_signed_announcement_when_a_video_is_ready(
     assert payload["text"] == f"mia: The video “a fox in the snow” is ready. /jobs/{job.pk}/"
     delivery = OutgoingDelivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 1, 200)
+
+
+@pytest.mark.parametrize("secret", ["generated", LEGACY_SECRET])
+def test_stock_standard_webhooks_verifiers_accept_it(
+    settings, member, secret, django_capture_on_commit_callbacks
+):
+    settings.SORAWEB_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+    hook = TeamWebhook.objects.create(
+        name="Std",
+        url="http://127.0.0.1:1/",
+        **({} if secret == "generated" else {"secret": secret}),
+    )
+    receiver = Receiver(secret=hook.secret)
+    try:
+        hook.url = receiver.url
+        hook.save()
+        finish(
+            seeded_job(member, state=JobState.RUNNING),
+            JobState.FAILED,
+            django_capture_on_commit_callbacks,
+        )
+    finally:
+        receiver.close()
+    [request] = receiver.requests
+    assert request["valid"]
+    headers = request["headers"]
+    assert headers["webhook-id"] == headers["X-Soraweb-Delivery"]
+    assert headers["webhook-timestamp"] == headers["X-Soraweb-Timestamp"]
+    assert headers["webhook-signature"].startswith("v1,")
 
 
 def test_a_receiver_with_another_secret_refuses_it_and_the_failure_is_recorded(

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
+from standardwebhooks.webhooks import Webhook
 
 from soraweb.videos import webhooks
 from soraweb.videos.models import JobEvent, JobState, Provider, VideoJob, WebhookDelivery
@@ -16,12 +18,18 @@ from tests.videos.test_pipeline import make_job
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
 
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """A signature made by the reference implementation, as a real sender makes it."""
+    when = datetime.fromtimestamp(timestamp, tz=UTC)
+    return Webhook(secret).sign(msg_id=msg_id, timestamp=when, data=body.decode())
+
+
 def deliver(
     client, provider, body: dict, *, msg_id="msg_1", timestamp=None, secret=SECRET, signature=None
 ):
     raw = json.dumps(body).encode()
     ts = int(time.time()) if timestamp is None else timestamp
-    sig = signature or webhooks.sign(secret, msg_id, ts, raw)
+    sig = signature or sign(secret, msg_id, ts, raw)
     return client.post(
         reverse("videos:provider_webhook", args=[provider.pk]),
         raw,
@@ -44,19 +52,35 @@ def event(remote_id: str, kind: str = "video.completed") -> dict:
 
 def test_verify_accepts_any_matching_entry_and_refuses_the_rest():
     body = b'{"a":1}'
-    good = webhooks.sign(SECRET, "m1", 1000, body)
-    headers = {
-        "webhook-id": "m1",
-        "webhook-timestamp": "1000",
-        "webhook-signature": f"v1,bm90LXRoZS1zaWc= {good}",
-    }
-    assert webhooks.verify(SECRET, headers, body, now=1100) == "m1"
+    now = int(time.time())
+
+    def headers(ts: int, signature: str | None = None) -> dict[str, str]:
+        good = sign(SECRET, "m1", ts, body)
+        return {
+            "webhook-id": "m1",
+            "webhook-timestamp": str(ts),
+            "webhook-signature": signature or f"v1,bm90LXRoZS1zaWc= {good}",
+        }
+
+    assert webhooks.verify(SECRET, headers(now - 100), body) == "m1"
     with pytest.raises(webhooks.WebhookError, match="does not match"):
-        webhooks.verify(SECRET, headers, b'{"a":2}', now=1100)
+        webhooks.verify(SECRET, headers(now), b'{"a":2}')
     with pytest.raises(webhooks.WebhookError, match="5 minutes"):
-        webhooks.verify(SECRET, headers, body, now=1000 + 301)
+        webhooks.verify(SECRET, headers(now - 301), body)
+    with pytest.raises(webhooks.WebhookError, match="5 minutes"):
+        webhooks.verify(SECRET, headers(now + 301), body)
     with pytest.raises(webhooks.WebhookError, match="missing"):
-        webhooks.verify(SECRET, {"webhook-id": "m1"}, body, now=1000)
+        webhooks.verify(SECRET, {"webhook-id": "m1"}, body)
+    for malformed in ("v1", "v1,a,b", "v1,!!!notbase64", "v2,xyz"):
+        with pytest.raises(webhooks.WebhookError, match="does not match"):
+            webhooks.verify(SECRET, headers(now, malformed), body)
+    with pytest.raises(webhooks.WebhookError, match="does not match"):
+        webhooks.verify(SECRET, headers(now), b"\xff\xfe not utf-8")
+    with pytest.raises(webhooks.WebhookError, match="not valid base64"):
+        webhooks.verify("whsec_not*base64", headers(now), body)
+    bad_stamp = {**headers(now), "webhook-timestamp": "soon"}
+    with pytest.raises(webhooks.WebhookError, match="not a number"):
+        webhooks.verify(SECRET, bad_stamp, body)
 
 
 @pytest.mark.django_db
