@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import urlsplit
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from soraweb.env import env_bool, env_float, env_int, env_list, env_str
@@ -103,25 +104,20 @@ TEMPLATES = [
 
 
 def _database_from_url(url: str) -> dict:
-    parts = urlsplit(url)
-    if parts.scheme in {"postgres", "postgresql"}:
-        return {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": unquote(parts.path.lstrip("/")),
-            "USER": unquote(parts.username or ""),
-            "PASSWORD": unquote(parts.password or ""),
-            "HOST": parts.hostname or "",
-            "PORT": str(parts.port or ""),
-            "CONN_MAX_AGE": env_int("SORAWEB_DB_CONN_MAX_AGE", 60),
-            "CONN_HEALTH_CHECKS": True,
-            # ?sslmode=require etc. pass through to libpq; a bounded connect keeps /healthz quick.
-            "OPTIONS": {"connect_timeout": 5, **dict(parse_qsl(parts.query))},
-        }
-    if parts.scheme == "sqlite":
-        return _sqlite(Path(unquote(parts.path)))
-    raise ValueError(
-        f"DATABASE_URL: unsupported scheme {parts.scheme!r} (use postgres:// or sqlite://)"
-    )
+    scheme = urlsplit(url).scheme
+    if scheme in {"postgres", "postgresql"}:
+        config = dj_database_url.parse(
+            url,
+            conn_max_age=env_int("SORAWEB_DB_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        )
+        # ?sslmode=require etc. pass through to libpq; a bounded connect keeps /healthz quick.
+        config["OPTIONS"] = {"connect_timeout": 5, **config.get("OPTIONS", {})}
+        return config
+    if scheme == "sqlite":
+        # The file from the URL, with the embedded default's options (WAL, IMMEDIATE, timeout).
+        return _sqlite(Path(dj_database_url.parse(url)["NAME"]))
+    raise ValueError(f"DATABASE_URL: unsupported scheme {scheme!r} (use postgres:// or sqlite://)")
 
 
 def _sqlite(path: Path) -> dict:

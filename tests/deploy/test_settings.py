@@ -48,7 +48,7 @@ def test_database_url_redis_url_and_s3_switch_everything(tmp_path):
         SORAWEB_S3_PREFIX="/soraweb/",
     )
     assert out["engine"] == "django.db.backends.postgresql" and out["vendor"] == "postgresql"
-    assert (out["name"], out["user"], out["host"], out["port"]) == (
+    assert (out["name"], out["user"], out["host"], str(out["port"])) == (
         "videos",
         "sora@web",
         "db.internal",
@@ -76,3 +76,11 @@ def test_s3_without_keys_leaves_credentials_to_boto3(tmp_path):
     options = out["storage_options"]
     assert "access_key" not in options and "secret_key" not in options
     assert options["addressing_style"] == "virtual"
+
+
+def test_a_sqlite_url_keeps_the_embedded_defaults_options(tmp_path):
+    out = _dump(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path}/team.sqlite3")
+    assert out["vendor"] == "sqlite"
+    assert out["name"] == f"{tmp_path}/team.sqlite3"
+    assert out["options"]["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in out["options"]["init_command"]
