@@ -968,7 +968,7 @@ def job_favourite_set(*, job: VideoJob, user, on: bool) -> bool:
 
 def job_delete(*, job: VideoJob, by) -> None:
     """Remove a settled job with its video, poster and history. Only its owner or staff may."""
-    if not job.is_managed_by(by):
+    if not job.is_managed_by(by, "delete"):
         raise PermissionDenied(
             _("Only the person who made this job, or an administrator, can do that.")
         )

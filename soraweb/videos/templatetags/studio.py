@@ -116,6 +116,12 @@ def managed_by(job, user) -> bool:
 
 
 @register.filter
+def deletable_by(job, user) -> bool:
+    """{% if job|deletable_by:user %}: the owner, or someone with ``videos.delete_videojob``."""
+    return job.is_managed_by(user, "delete")
+
+
+@register.filter
 def state_name(state: str) -> str:
     from soraweb.videos.models import JobState
 
