@@ -8,6 +8,7 @@ by environment variables; see the configuration table in README.md.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -59,6 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "django_q",
+    "axes",
     "soraweb.videos",
     "soraweb.ops",
     "soraweb.simulator",
@@ -75,8 +77,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "soraweb.accounts.IdleTimeoutMiddleware",  # after messages: it says why you were signed out
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as axes asks: turns a lockout into its page
 ]
 
 ROOT_URLCONF = "soraweb.urls"
@@ -186,9 +190,42 @@ LOGIN_REDIRECT_URL = "videos:studio"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login throttling (django-axes): after SORAWEB_LOGIN_FAILURE_LIMIT wrong passwords for one
+# username from one address, that pair is refused (the right password too) for
+# SORAWEB_LOGIN_LOCKOUT_MINUTES; each refused try restarts the wait. Admin -> Access attempts:
+# deleting a row unlocks it. Site and admin sign-in share the counter.
+AUTHENTICATION_BACKENDS = [
+    "soraweb.accounts.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("SORAWEB_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SORAWEB_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "soraweb.accounts.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "soraweb.accounts.client_ip"
+AXES_VERBOSE = False  # axes' own log lines name the username; soraweb logs its own
+# Which address counts: behind a proxy that appends to X-Forwarded-For (docker/nginx.conf.example)
+# the entry SORAWEB_TRUSTED_PROXY_COUNT from the right, when the connection comes from one of
+# SORAWEB_FORWARDED_ALLOW_IPS (gunicorn's list of proxies it takes the scheme from). Production
+# already trusts a proxy's X-Forwarded-Proto, so it trusts one proxy's address by default.
+SORAWEB_FORWARDED_ALLOW_IPS = env_list("SORAWEB_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+SORAWEB_TRUSTED_PROXY_COUNT = env_int(
+    "SORAWEB_TRUSTED_PROXY_COUNT",
+    1 if PRODUCTION and env_bool("SORAWEB_PROXY_SSL_HEADER", True) else 0,
+)
+
+# Sessions: signed out after this long without activity (background polls by open pages do not
+# count as activity); 0 turns the idle timeout off. The cookie itself lasts at most two weeks.
+SORAWEB_SESSION_IDLE_MINUTES = env_int("SORAWEB_SESSION_IDLE_MINUTES", 8 * 60)
 
 
 # --- Internationalisation ----------------------------------------------------------------------

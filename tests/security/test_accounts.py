@@ -173,3 +173,45 @@ def test_the_team_managers_group_holds_account_permissions_only():
         )
     )
     assert codenames == {("auth", "add_user"), ("auth", "change_user"), ("auth", "view_user")}
+
+
+# --- Sessions end after SORAWEB_SESSION_IDLE_MINUTES without activity ------------------------------
+
+
+def _set_last_seen(client, seconds_ago: float) -> None:
+    import time
+
+    from soraweb.accounts import LAST_SEEN_KEY
+
+    session = client.session
+    session[LAST_SEEN_KEY] = time.time() - seconds_ago
+    session.save()
+
+
+def test_an_idle_session_is_signed_out(client, member, settings):
+    settings.SORAWEB_SESSION_IDLE_MINUTES = 30
+    client.force_login(member)
+    assert client.get(reverse("videos:studio")).status_code == 200
+    _set_last_seen(client, 31 * 60)
+    response = client.get(reverse("videos:studio"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    assert "_auth_user_id" not in client.session
+    page = client.get(response["Location"]).content.decode()
+    assert "You were signed out after 30 minutes without activity." in page
+
+
+def test_activity_keeps_the_session_but_background_polls_do_not(client, member, settings):
+    from soraweb.accounts import LAST_SEEN_KEY
+
+    settings.SORAWEB_SESSION_IDLE_MINUTES = 30
+    client.force_login(member)
+    client.get(reverse("videos:studio"))
+    _set_last_seen(client, 29 * 60)
+    before = client.session[LAST_SEEN_KEY]
+    # An open page polling with htmx is not a person at the keyboard.
+    assert client.get(reverse("notices:bell"), HTTP_HX_REQUEST="true").status_code == 200
+    assert client.session[LAST_SEEN_KEY] == before
+    assert client.get(reverse("videos:gallery")).status_code == 200
+    assert client.session[LAST_SEEN_KEY] > before + 28 * 60
+    _set_last_seen(client, 29 * 60)  # 29 minutes after that click: still signed in
+    assert client.get(reverse("videos:studio")).status_code == 200
