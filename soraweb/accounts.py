@@ -14,10 +14,14 @@ from axes.backends import AxesStandaloneBackend
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.auth import views as auth_views
+from django.contrib.messages.views import SuccessMessageMixin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse_lazy
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 
 class LoginThrottleBackend(AxesStandaloneBackend):
@@ -114,3 +118,18 @@ class IdleTimeoutMiddleware:
             elif last is None or (now - last > _TOUCH_SECONDS and not _is_background_poll(request)):
                 request.session[LAST_SEEN_KEY] = now
         return self.get_response(request)
+
+
+# --- Changing one's own password ------------------------------------------------------------------
+
+
+class PasswordChangeView(SuccessMessageMixin, auth_views.PasswordChangeView):
+    """Members change their own password in the site's layout; AUTH_PASSWORD_VALIDATORS apply.
+
+    Its own template name: "registration/password_change_form.html" is the admin's page too.
+    Django keeps this session signed in and ends the person's other sessions.
+    """
+
+    template_name = "registration/site_password_change.html"
+    success_url = reverse_lazy("videos:studio")
+    success_message = gettext_lazy("Your password was changed.")

@@ -7,6 +7,7 @@ by environment variables; see the configuration table in README.md.
 
 from __future__ import annotations
 
+import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +21,17 @@ from soraweb.security import csp_policy, s3_origins
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("SORAWEB_DATA_DIR", str(BASE_DIR / "var"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _private_dir(path: Path) -> Path:
+    """Create ``path`` readable by this account only (0o700); an existing one is left alone."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+# The database, the media and the secret key are this account's alone (0o700 / 0o600).
+_private_dir(DATA_DIR)
 
 
 # Production hardening (HTTPS-only cookies, HSTS, JSON logs, hashed static files); see the
@@ -129,6 +140,11 @@ def _database_from_url(url: str) -> dict:
 
 
 def _sqlite(path: Path) -> dict:
+    # Created here, empty and 0o600, before SQLite would create it with the process umask (often
+    # world-readable); SQLite gives its -wal and -shm files the database file's permissions.
+    if not path.exists():
+        _private_dir(path.parent)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     # WAL lets the web server read while the worker writes; IMMEDIATE takes the write lock at
     # BEGIN so two writers queue on the busy timeout instead of failing with "database is
     # locked" halfway through a transaction (django-q2's ORM broker loses results otherwise).
@@ -254,6 +270,10 @@ if PRODUCTION:  # hashed, compressed, cached forever; collectstatic runs at imag
     STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 MEDIA_ROOT = Path(env_str("SORAWEB_MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "/media/"  # never served directly: videos go through a login-checked view
+_private_dir(MEDIA_ROOT)
+# Files and folders the storage writes (videos, posters, reference images) are private too.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # S3-compatible media (AWS, MinIO, Ceph, R2...) when a bucket is named; the keys may be left
 # empty to use boto3's own chain (instance role, AWS_* variables). MEDIA_ROOT still holds the

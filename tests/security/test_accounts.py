@@ -215,3 +215,215 @@ def test_activity_keeps_the_session_but_background_polls_do_not(client, member, 
     assert client.session[LAST_SEEN_KEY] > before + 28 * 60
     _set_last_seen(client, 29 * 60)  # 29 minutes after that click: still signed in
     assert client.get(reverse("videos:studio")).status_code == 200
+
+
+# --- Passwords: Django's validators, at least 10 characters ----------------------------------------
+
+
+@pytest.mark.parametrize("weak", ["Short-pw1", "1234567890123", "password123", "christopher1"])
+def test_weak_passwords_are_refused(weak):
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    user = User(username="christopher")
+    with pytest.raises(ValidationError):
+        validate_password(weak, user)
+    validate_password("kite-over-hills-7", user)  # 17 characters, none of the above
+
+
+def test_the_first_admin_gets_a_password_the_rules_accept(monkeypatch):
+    from io import StringIO
+
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.management import call_command
+
+    monkeypatch.delenv("SORAWEB_ADMIN_PASSWORD", raising=False)
+    monkeypatch.setenv("SORAWEB_ADMIN_USER", "boss")
+    out = StringIO()
+    call_command("soraweb_setup", stdout=out)
+    password = out.getvalue().split("shown only this once): ")[1].split()[0]
+    validate_password(password, User.objects.get(username="boss"))
+    assert User.objects.get(username="boss").check_password(password)
+
+
+def test_a_configured_first_admin_password_must_follow_the_rules(monkeypatch):
+    from django.core.management import CommandError, call_command
+
+    monkeypatch.setenv("SORAWEB_ADMIN_PASSWORD", "short1")
+    with pytest.raises(CommandError, match="at least 10 characters"):
+        call_command("soraweb_setup")
+    assert not User.objects.filter(is_superuser=True).exists()
+
+
+# --- Members change their own password -----------------------------------------------------------
+
+
+def test_a_member_changes_their_own_password(client, member):
+    client.force_login(member)
+    header = client.get(reverse("videos:studio")).content.decode()
+    assert f'href="{reverse("password_change")}"' in header
+    page = client.get(reverse("password_change"))
+    assert page.status_code == 200
+    assert 'class="site-header"' in page.content.decode()  # the site's layout, not the admin's
+    response = client.post(
+        reverse("password_change"),
+        {
+            "old_password": "pw-mia-123456",
+            "new_password1": "kite-over-hills-7",
+            "new_password2": "kite-over-hills-7",
+        },
+        follow=True,
+    )
+    assert "Your password was changed." in response.content.decode()
+    member.refresh_from_db()
+    assert member.check_password("kite-over-hills-7")
+    assert "_auth_user_id" in client.session  # still signed in here
+
+
+def test_the_password_page_refuses_a_short_one_and_the_wrong_current_one(client, member):
+    client.force_login(member)
+    html = client.post(
+        reverse("password_change"),
+        {"old_password": "nope", "new_password1": "Ab3-short", "new_password2": "Ab3-short"},
+    ).content.decode()
+    assert "Your old password was entered incorrectly" in html
+    assert "at least 10 characters" in html
+    member.refresh_from_db()
+    assert member.check_password("pw-mia-123456")
+
+
+def test_the_password_page_speaks_chinese(client, member):
+    client.force_login(member)
+    html = client.get(reverse("password_change"), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "修改密码" in html and "当前密码" in html and "至少 10 个字符" in html
+
+
+# --- Approving one's own video, and who overrode whom ----------------------------------------------
+
+
+def _review(client, job, decision, comment=""):
+    return client.post(
+        reverse("videos:job_review", args=[job.pk]), {"decision": decision, "comment": comment}
+    )
+
+
+def test_approving_your_own_video_is_off_by_default(client, member):
+    from soraweb.videos.models import Review, ReviewState
+
+    job = make_job(member)
+    client.force_login(member)
+    response = _review(client, job, "approved")
+    assert response.status_code == 400
+    assert "You cannot approve your own video" in response.content.decode()
+    job.refresh_from_db()
+    assert job.review_state == ReviewState.UNREVIEWED and not Review.objects.exists()
+    # Asking for changes on one's own video is still fine.
+    assert _review(client, job, "changes_requested", "darker").status_code == 302
+
+
+def test_the_team_setting_allows_approving_your_own_video(client, member):
+    from soraweb.ops.models import BudgetPolicy
+    from soraweb.videos.models import ReviewState
+
+    policy = BudgetPolicy.load()
+    policy.allow_self_approval = True
+    policy.save()
+    job = make_job(member)
+    client.force_login(member)
+    assert _review(client, job, "approved").status_code == 302
+    job.refresh_from_db()
+    assert job.review_state == ReviewState.APPROVED
+
+
+def test_the_history_says_who_replaced_whose_verdict(client, member, other_member, staff):
+    from soraweb.videos.models import JobEvent
+
+    job = make_job(member)
+    client.force_login(other_member)
+    _review(client, job, "changes_requested", "slower")
+    _review(client, job, "rejected")  # omar changing his own mind is no override
+    assert not JobEvent.objects.filter(job=job, data__kind="verdict_replaced").exists()
+    client.force_login(staff)
+    _review(client, job, "comment", "looks fine to me")  # a comment replaces nothing
+    assert not JobEvent.objects.filter(job=job, data__kind="verdict_replaced").exists()
+    _review(client, job, "approved")
+    event = JobEvent.objects.get(job=job, data__kind="verdict_replaced")
+    assert event.data == {
+        "kind": "verdict_replaced",
+        "by": "sam",
+        "previous_by": "omar",
+        "previous": "rejected",
+        "decision": "approved",
+    }
+    html = client.get(reverse("videos:job_detail", args=[job.pk])).content.decode()
+    assert "sam replaced omar’s verdict: Rejected → Approved" in html
+    zh = client.get(
+        reverse("videos:job_detail", args=[job.pk]), HTTP_ACCEPT_LANGUAGE="zh-CN"
+    ).content.decode()
+    assert "sam 替换了 omar 的审核结论：" in zh
+
+
+# --- Files are the owner's alone -----------------------------------------------------------------
+
+
+def _mode(path) -> int:
+    import stat
+
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_migrate_creates_a_private_data_dir_database_and_key(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SORAWEB_", "DATABASE_URL"))}
+    env.update(SORAWEB_DATA_DIR=str(data), DJANGO_SETTINGS_MODULE="soraweb.settings")
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v0"],
+        env=env,
+        check=True,
+        preexec_fn=lambda: os.umask(0o022),  # a usual umask: would make files world-readable
+        timeout=240,
+    )
+    assert _mode(data) == 0o700
+    assert _mode(data / "media") == 0o700
+    for name in ("db.sqlite3", "db.sqlite3-wal", "db.sqlite3-shm", "secret_key"):
+        if (data / name).exists() or name in ("db.sqlite3", "secret_key"):
+            assert _mode(data / name) == 0o600, name
+
+
+def test_uploads_and_archived_videos_are_private(member, settings, tmp_path):
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from soraweb.videos import archive, services
+    from tests.videos.test_studio import png_bytes
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    old = os.umask(0o022)
+    try:
+        image = services.reference_image_store(
+            uploaded_by=member,
+            name="r.png",
+            content_type="image/png",
+            data=png_bytes(),
+            width=64,
+            height=48,
+        )
+        fd, name = tempfile.mkstemp(dir=archive._incoming_dir(), suffix=".part")
+        os.close(fd)
+        os.chmod(name, 0o644)  # whatever mode the download had, the stored file is private
+        stored = archive._store(Path(name), "videos/2026/12/job-1-abc.mp4")
+    finally:
+        os.umask(old)
+    media = tmp_path / "media"
+    assert _mode(media) == 0o700
+    assert _mode(media / ".incoming") == 0o700
+    image_path = Path(image.file.path)
+    video_path = media / stored
+    assert _mode(image_path) == 0o600 and _mode(video_path) == 0o600
+    for folder in (image_path.parent, video_path.parent, video_path.parent.parent):
+        assert _mode(folder) == 0o700, folder

@@ -129,3 +129,14 @@ def state_name(state: str) -> str:
         return str(JobState(state).label)
     except ValueError:
         return state
+
+
+@register.filter
+def decision_name(decision: str) -> str:
+    """A review decision's label in the page's language ("approved" -> "Approved")."""
+    from soraweb.videos.models import ReviewDecision
+
+    try:
+        return str(ReviewDecision(decision).label)
+    except ValueError:
+        return decision
