@@ -61,7 +61,7 @@ ALLOWED_HOSTS = env_list("SORAWEB_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("SORAWEB_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "soraweb.admin_apps.AdminConfig",  # django.contrib.admin, with two-factor for staff
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -72,6 +72,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "django_q",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "soraweb.videos",
     "soraweb.ops",
     "soraweb.simulator",
@@ -86,6 +88,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified() for the admin site
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "soraweb.accounts.IdleTimeoutMiddleware",  # after messages: it says why you were signed out
@@ -238,6 +241,11 @@ SORAWEB_TRUSTED_PROXY_COUNT = env_int(
     "SORAWEB_TRUSTED_PROXY_COUNT",
     1 if PRODUCTION and env_bool("SORAWEB_PROXY_SSL_HEADER", True) else 0,
 )
+
+# Two-factor sign-in for staff (django-otp, TOTP): with SORAWEB_STAFF_2FA on, the admin asks
+# staff for the code from their authenticator app; they enrol at /accounts/two-factor/ first.
+SORAWEB_STAFF_2FA = env_bool("SORAWEB_STAFF_2FA", False)
+OTP_TOTP_ISSUER = "soraweb"
 
 # Sessions: signed out after this long without activity (background polls by open pages do not
 # count as activity); 0 turns the idle timeout off. The cookie itself lasts at most two weeks.

@@ -172,3 +172,84 @@ def test_production_trusts_one_proxy_by_default():
         [sys.executable, "-c", code], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True
     )
     assert out.stdout.strip() == "0"
+
+
+# --- Two-factor sign-in for staff (SORAWEB_STAFF_2FA) ----------------------------------------------
+
+
+def _current_code(device) -> str:
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{totp.token():0{device.digits}d}"
+
+
+def _admin_sign_in(client, username, password, token=""):
+    return client.post(
+        reverse("admin:login") + "?next=/admin/",
+        {"username": username, "password": password, "otp_token": token, "next": "/admin/"},
+    )
+
+
+def test_with_2fa_on_a_password_alone_does_not_open_the_admin(client, staff, settings):
+    settings.SORAWEB_STAFF_2FA = True
+    response = _admin_sign_in(client, "sam", "pw-sam-123456")
+    assert response.status_code == 200 and not _signed_in(client)
+    assert 'name="otp_token"' in response.content.decode()
+    zh = client.get(reverse("admin:login"), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "身份验证器应用中的验证码" in zh
+    # Signed in on the site with the password, the admin still wants the code.
+    client.force_login(staff)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302 and reverse("admin:login") in response["Location"]
+
+
+def test_staff_enrol_an_authenticator_and_then_sign_in_to_the_admin_with_it(
+    client, staff, settings
+):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    settings.SORAWEB_STAFF_2FA = True
+    assert _sign_in(client, "sam", "pw-sam-123456").status_code == 302  # the site: password
+    page = client.get(reverse("two_factor"))
+    html = page.content.decode()
+    assert page.status_code == 200 and "<svg" in html and "<script" not in html.split("<main")[1]
+    device = TOTPDevice.objects.get(user=staff, confirmed=False)
+    import base64
+
+    assert base64.b32encode(device.bin_key).decode() in html  # the key, for typing by hand
+    wrong = client.post(reverse("two_factor"), {"token": "000000"})
+    assert wrong.status_code == 400 and "That code is not right." in wrong.content.decode()
+    device.refresh_from_db()
+    assert not device.confirmed
+    device.throttling_failure_count = 0  # django-otp slows down guesses; this test is not one
+    device.throttling_failure_timestamp = None
+    device.save()
+    right = client.post(reverse("two_factor"), {"token": _current_code(device)}, follow=True)
+    assert "Two-factor sign-in is on for your account." in right.content.decode()
+    device.refresh_from_db()
+    assert device.confirmed
+    assert client.get(reverse("admin:index")).status_code == 200  # this session is verified
+
+    fresh = Client()
+    assert _admin_sign_in(fresh, "sam", "pw-sam-123456", "123456").status_code == 200
+    assert not _signed_in(fresh)
+    device.refresh_from_db()
+    device.throttling_failure_count, device.throttling_failure_timestamp = 0, None
+    device.last_t = -1  # the code was used above; a new one in the same 30 s is allowed here
+    device.save()
+    response = _admin_sign_in(fresh, "sam", "pw-sam-123456", _current_code(device))
+    assert response.status_code == 302 and _signed_in(fresh), response.context["form"].errors
+    assert fresh.get(reverse("admin:index")).status_code == 200
+
+
+def test_with_2fa_off_the_admin_takes_the_password(client, staff, settings):
+    settings.SORAWEB_STAFF_2FA = False
+    response = _admin_sign_in(client, "sam", "pw-sam-123456")
+    assert response.status_code == 302 and _signed_in(client)
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_the_enrolment_page_is_for_staff_only(client, member):
+    client.force_login(member)
+    assert client.get(reverse("two_factor")).status_code == 403
