@@ -7,7 +7,9 @@ by environment variables; see the configuration table in README.md.
 
 from __future__ import annotations
 
+import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,7 +22,17 @@ from soraweb.security import csp_policy, s3_origins
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("SORAWEB_DATA_DIR", str(BASE_DIR / "var"))).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _private_dir(path: Path) -> Path:
+    """Create ``path`` readable by this account only (0o700); an existing one is left alone."""
+    if not path.exists():
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+# The database, the media and the secret key are this account's alone (0o700 / 0o600).
+_private_dir(DATA_DIR)
 
 
 # Production hardening (HTTPS-only cookies, HSTS, JSON logs, hashed static files); see the
@@ -50,7 +62,7 @@ ALLOWED_HOSTS = env_list("SORAWEB_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("SORAWEB_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "soraweb.admin_apps.AdminConfig",  # django.contrib.admin, with two-factor for staff
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -60,6 +72,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "django_q",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "soraweb.videos",
     "soraweb.ops",
     "soraweb.simulator",
@@ -74,10 +89,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",  # request.user.is_verified() for the admin site
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "soraweb.accounts.IdleTimeoutMiddleware",  # after messages: it says why you were signed out
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as axes asks: turns a lockout into its page
 ]
 
 ROOT_URLCONF = "soraweb.urls"
@@ -121,6 +139,11 @@ def _database_from_url(url: str) -> dict:
 
 
 def _sqlite(path: Path) -> dict:
+    # Created here, empty and 0o600, before SQLite would create it with the process umask (often
+    # world-readable); SQLite gives its -wal and -shm files the database file's permissions.
+    if not path.exists():
+        _private_dir(path.parent)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     # WAL lets the web server read while the worker writes; IMMEDIATE takes the write lock at
     # BEGIN so two writers queue on the busy timeout instead of failing with "database is
     # locked" halfway through a transaction (django-q2's ORM broker loses results otherwise).
@@ -182,9 +205,47 @@ LOGIN_REDIRECT_URL = "videos:studio"
 LOGOUT_REDIRECT_URL = "login"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login throttling (django-axes): after SORAWEB_LOGIN_FAILURE_LIMIT wrong passwords for one
+# username from one address, that pair is refused (the right password too) for
+# SORAWEB_LOGIN_LOCKOUT_MINUTES; each refused try restarts the wait. Admin -> Access attempts:
+# deleting a row unlocks it. Site and admin sign-in share the counter.
+AUTHENTICATION_BACKENDS = [
+    "soraweb.accounts.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("SORAWEB_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SORAWEB_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "soraweb.accounts.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "soraweb.accounts.client_ip"
+AXES_VERBOSE = False  # axes' own log lines name the username; soraweb logs its own
+# Which address counts: behind a proxy that appends to X-Forwarded-For (docker/nginx.conf.example)
+# the entry SORAWEB_TRUSTED_PROXY_COUNT from the right, when the connection comes from one of
+# SORAWEB_FORWARDED_ALLOW_IPS (gunicorn's list of proxies it takes the scheme from). Production
+# already trusts a proxy's X-Forwarded-Proto, so it trusts one proxy's address by default.
+SORAWEB_FORWARDED_ALLOW_IPS = env_list("SORAWEB_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+SORAWEB_TRUSTED_PROXY_COUNT = env_int(
+    "SORAWEB_TRUSTED_PROXY_COUNT",
+    1 if PRODUCTION and env_bool("SORAWEB_PROXY_SSL_HEADER", True) else 0,
+)
+
+# Two-factor sign-in for staff (django-otp, TOTP): with SORAWEB_STAFF_2FA on, the admin asks
+# staff for the code from their authenticator app; they enrol at /accounts/two-factor/ first.
+SORAWEB_STAFF_2FA = env_bool("SORAWEB_STAFF_2FA", False)
+OTP_TOTP_ISSUER = "soraweb"
+
+# Sessions: signed out after this long without activity (background polls by open pages do not
+# count as activity); 0 turns the idle timeout off. The cookie itself lasts at most two weeks.
+SORAWEB_SESSION_IDLE_MINUTES = env_int("SORAWEB_SESSION_IDLE_MINUTES", 8 * 60)
 
 
 # --- Internationalisation ----------------------------------------------------------------------
@@ -213,6 +274,10 @@ if PRODUCTION:  # hashed, compressed, cached forever; collectstatic runs at imag
     STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 MEDIA_ROOT = Path(env_str("SORAWEB_MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "/media/"  # never served directly: videos go through a login-checked view
+_private_dir(MEDIA_ROOT)
+# Files and folders the storage writes (videos, posters, reference images) are private too.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # S3-compatible media (AWS, MinIO, Ceph, R2...) when a bucket is named; the keys may be left
 # empty to use boto3's own chain (instance role, AWS_* variables). MEDIA_ROOT still holds the

@@ -104,8 +104,16 @@ def other_member(django_user_model):
     return django_user_model.objects.create_user(username="omar", password="pw-omar-123456")
 
 
+# What an administrator of the studio holds (not is_staff alone: a team manager is staff too).
+STUDIO_ADMIN_PERMISSIONS = ["delete_videojob", "view_operations", "view_spend"]
+
+
 @pytest.fixture
 def staff(django_user_model):
-    return django_user_model.objects.create_user(
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user(
         username="sam", password="pw-sam-123456", is_staff=True
     )
+    user.user_permissions.add(*Permission.objects.filter(codename__in=STUDIO_ADMIN_PERMISSIONS))
+    return user

@@ -39,6 +39,7 @@ class BudgetPolicyAdmin(admin.ModelAdmin):
             _("Each person (unless they have a personal budget)"),
             {"fields": ["user_daily_limit", "user_monthly_limit"]},
         ),
+        (_("Reviews"), {"fields": ["allow_self_approval"]}),
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

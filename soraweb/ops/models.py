@@ -53,6 +53,13 @@ class BudgetPolicy(models.Model):
         help_text=_("Applies to everyone without a personal limit. Empty: no limit."),
         **_MONEY,
     )
+    allow_self_approval = models.BooleanField(
+        _("people may approve their own videos"),
+        default=False,
+        help_text=_(
+            "Off: someone else must approve a video; its maker can still comment or ask for changes."
+        ),
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -156,6 +163,11 @@ class LedgerEntry(models.Model):
         ]
         verbose_name = _("ledger entry")
         verbose_name_plural = _("ledger")
+        # The studio's own pages check these, never is_staff (a team manager is staff).
+        permissions = [
+            ("view_spend", _("Can see the spend report")),
+            ("view_operations", _("Can see the operations page")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.username} {self.model_name} ${self.amount} ({self.status})"

@@ -25,16 +25,23 @@ STATE_TONES = {
 MAX_REPORT_DAYS = 366
 
 
-def staff_required(view):
-    """403 for signed-in people who are not staff (anonymous visitors are sent to sign in)."""
+def permission_required(perm: str):
+    """403 for signed-in people without ``perm`` (anonymous visitors are sent to sign in).
 
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if not request.user.is_staff:
-            raise PermissionDenied(_("Only administrators can see this page."))
-        return view(request, *args, **kwargs)
+    A real permission, not ``is_staff``: a team manager is staff so that they can reach the
+    admin's accounts pages, and must not read the team's spending because of it.
+    """
 
-    return wrapped
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not request.user.has_perm(perm):
+                raise PermissionDenied(_("Only administrators can see this page."))
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
 
 
 def _seconds_text(seconds: float | None) -> str:
@@ -47,7 +54,7 @@ def _seconds_text(seconds: float | None) -> str:
 
 
 @require_GET
-@staff_required
+@permission_required("ops.view_operations")
 def dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     p = selectors.periods(now)
@@ -139,7 +146,7 @@ def _report_range(request: HttpRequest, today: date) -> tuple[date, date, str]:
 
 
 @require_GET
-@staff_required
+@permission_required("ops.view_spend")
 def spend_report(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     today = selectors.periods(now).day_start.date()

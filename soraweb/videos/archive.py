@@ -63,7 +63,7 @@ class _MovableFile(File):
 
 def _incoming_dir() -> Path:
     path = Path(settings.MEDIA_ROOT) / ".incoming"
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)  # downloads in progress are private
     return path
 
 

@@ -387,9 +387,13 @@ class VideoJob(models.Model):
         # A job still being worked on is cancelled first, so no worker writes to a deleted row.
         return not self.is_active
 
-    def is_managed_by(self, user) -> bool:
-        """The owner and staff may cancel, retry or delete a job; the rest of the team may look."""
-        return bool(user and user.is_authenticated and (user.is_staff or self.owner_id == user.pk))
+    def is_managed_by(self, user, action: str = "change") -> bool:
+        """The owner may cancel, retry (``change``) or ``delete`` a job; so may whoever holds the
+        matching permission (``videos.change_videojob`` / ``videos.delete_videojob``). Being
+        staff is not enough: a team manager is staff but may only look after accounts."""
+        if not (user and user.is_authenticated):
+            return False
+        return self.owner_id == user.pk or user.has_perm(f"videos.{action}_videojob")
 
     def elapsed(self) -> timedelta:
         return (self.finished_at or timezone.now()) - self.created_at

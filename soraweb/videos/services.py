@@ -941,7 +941,26 @@ def job_review(*, job: VideoJob, reviewer, decision: str, comment: str = "") -> 
         raise ValidationError({"comment": _("Write a comment first.")})
     if len(comment) > 5000:
         raise ValidationError({"comment": _("A comment can be at most 5,000 characters long.")})
+    if decision == ReviewDecision.APPROVED and job.owner_id == reviewer.pk:
+        from soraweb.ops.models import BudgetPolicy  # the team's settings row
+
+        if not BudgetPolicy.load().allow_self_approval:
+            raise ValidationError(
+                {
+                    "decision": _(
+                        "You cannot approve your own video: someone else on the team has to. "
+                        "You can still comment or ask for changes."
+                    )
+                }
+            )
     with transaction.atomic():
+        previous = (
+            Review.objects.filter(job=job)
+            .exclude(decision=ReviewDecision.COMMENT)
+            .select_related("reviewer")
+            .order_by("-created_at", "-id")
+            .first()
+        )
         review = Review.objects.create(
             job=job, reviewer=reviewer, decision=decision, comment=comment
         )
@@ -950,7 +969,31 @@ def job_review(*, job: VideoJob, reviewer, decision: str, comment: str = "") -> 
                 review_state=decision, reviewed_at=review.created_at
             )
             job.review_state, job.reviewed_at = decision, review.created_at
+            if (
+                previous is not None
+                and previous.reviewer_id != reviewer.pk
+                and previous.decision != decision
+            ):
+                # Who overrode whom stays in the history even if the thread is read quickly.
+                # The message is for the admin's event log; pages render data in their language.
+                by, was = reviewer.get_username(), _reviewer_name(previous)
+                JobEvent.objects.create(
+                    job=job,
+                    message=f"{by} replaced {was or 'a former member'}'s verdict "
+                    f"({previous.decision} -> {decision})",
+                    data={
+                        "kind": "verdict_replaced",
+                        "by": by,
+                        "previous_by": was,
+                        "previous": previous.decision,
+                        "decision": decision,
+                    },
+                )
     return review
+
+
+def _reviewer_name(review: Review) -> str:
+    return review.reviewer.get_username() if review.reviewer else ""  # account since deleted
 
 
 def job_favourite_set(*, job: VideoJob, user, on: bool) -> bool:
@@ -968,7 +1011,7 @@ def job_favourite_set(*, job: VideoJob, user, on: bool) -> bool:
 
 def job_delete(*, job: VideoJob, by) -> None:
     """Remove a settled job with its video, poster and history. Only its owner or staff may."""
-    if not job.is_managed_by(by):
+    if not job.is_managed_by(by, "delete"):
         raise PermissionDenied(
             _("Only the person who made this job, or an administrator, can do that.")
         )

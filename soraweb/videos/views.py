@@ -37,8 +37,8 @@ def _job_or_404(pk: int) -> VideoJob:
     return job
 
 
-def _require_owner_or_staff(request: HttpRequest, job: VideoJob) -> None:
-    if not job.is_managed_by(request.user):
+def _require_owner_or_staff(request: HttpRequest, job: VideoJob, action: str = "change") -> None:
+    if not job.is_managed_by(request.user, action):
         raise PermissionDenied(
             _("Only the person who made this job, or an administrator, can do that.")
         )
@@ -249,6 +249,7 @@ def _detail_context(request: HttpRequest, job: VideoJob, **extra) -> dict:
         "images": selectors.job_images(job=job),
         "retry_key": new_idempotency_key(),
         "can_manage": job.is_managed_by(request.user),
+        "can_delete": job.is_managed_by(request.user, "delete"),
         "is_favourite": selectors.job_is_favourite(job=job, user=request.user),
         "provider_can_remix": can_remix and selectors.provider_can_remix(job.provider),
         "remix_form": extra.pop("remix_form", None)
@@ -307,7 +308,7 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
 def job_delete(request: HttpRequest, pk: int) -> HttpResponse:
     """GET asks "are you sure?" (the page people without JavaScript see); POST deletes."""
     job = _job_or_404(pk)
-    _require_owner_or_staff(request, job)
+    _require_owner_or_staff(request, job, "delete")
     if request.method == "GET":
         return render(request, "videos/job_delete.html", {"job": job})
     try:

@@ -79,7 +79,7 @@ def test_only_a_finished_video_can_be_reviewed(member):
 def test_reviewing_without_javascript_redirects_back_to_the_review(client, member):
     job = make_job(member)
     client.force_login(member)
-    response = review(client, job, "approved", "ok")
+    response = review(client, job, "changes_requested", "ok")
     assert response.status_code == 302
     assert response["Location"] == reverse("videos:job_detail", args=[job.pk]) + "#review"
     html = client.get(response["Location"]).content.decode()

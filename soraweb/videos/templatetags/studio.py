@@ -116,6 +116,12 @@ def managed_by(job, user) -> bool:
 
 
 @register.filter
+def deletable_by(job, user) -> bool:
+    """{% if job|deletable_by:user %}: the owner, or someone with ``videos.delete_videojob``."""
+    return job.is_managed_by(user, "delete")
+
+
+@register.filter
 def state_name(state: str) -> str:
     from soraweb.videos.models import JobState
 
@@ -123,3 +129,14 @@ def state_name(state: str) -> str:
         return str(JobState(state).label)
     except ValueError:
         return state
+
+
+@register.filter
+def decision_name(decision: str) -> str:
+    """A review decision's label in the page's language ("approved" -> "Approved")."""
+    from soraweb.videos.models import ReviewDecision
+
+    try:
+        return str(ReviewDecision(decision).label)
+    except ValueError:
+        return decision

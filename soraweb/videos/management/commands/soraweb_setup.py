@@ -6,7 +6,9 @@ import os
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 
 from soraweb.videos.schedules import ensure_schedules
 
@@ -24,6 +26,10 @@ class Command(BaseCommand):
         generated = not password
         if generated:
             password = secrets.token_urlsafe(12)
+        try:  # the same rules as every other password (AUTH_PASSWORD_VALIDATORS)
+            validate_password(password, User(username=username))
+        except ValidationError as exc:
+            raise CommandError("SORAWEB_ADMIN_PASSWORD: " + " ".join(exc.messages)) from None
         User.objects.create_superuser(username=username, email="", password=password)
         self.stdout.write(self.style.SUCCESS(f"Created the first admin account: {username}"))
         if generated:
