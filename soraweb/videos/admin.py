@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from soraweb.ops import selectors as ops_selectors
 from soraweb.ops import services as ops_services
 from soraweb.ops.redaction import provider_secrets, redact
-from soraweb.videos import services
+from soraweb.videos import selectors, services
 from soraweb.videos.models import (
     AT_PROVIDER_STATES,
     TRANSITIONS,
@@ -495,6 +495,10 @@ class VideoJobAdmin(admin.ModelAdmin):
                         "%(job)s: nothing to refresh (it is not waiting or at the provider)."
                     ) % {"job": name}
                 job.refresh_from_db()
+                if selectors.job_waiting_for_worker(job=job):
+                    return True, _(
+                        "%(job)s: queued; it will start as soon as the worker is reachable."
+                    ) % {"job": name}
                 return True, _("%(job)s: refreshed; it is now “%(state)s” (%(progress)d%%).") % {
                     "job": name,
                     "state": job.get_state_display(),
@@ -508,6 +512,11 @@ class VideoJobAdmin(admin.ModelAdmin):
                 return True, _("%(job)s: cancelled.") % {"job": name}
             if fix == "retry":
                 new = services.job_retry(job=job, by=job.owner)
+                if selectors.job_waiting_for_worker(job=new):
+                    return True, _(
+                        "%(job)s: saved again as job %(new)d, queued: it will start as soon as "
+                        "the worker is reachable."
+                    ) % {"job": name, "new": new.pk}
                 return True, _("%(job)s: started again as job %(new)d for %(owner)s.") % {
                     "job": name,
                     "new": new.pk,
@@ -519,6 +528,11 @@ class VideoJobAdmin(admin.ModelAdmin):
                         "job": name
                     }
                 job.refresh_from_db()
+                if selectors.job_waiting_for_worker(job=job):
+                    return True, _(
+                        "%(job)s: queued to be saved again; it will start as soon as the worker "
+                        "is reachable."
+                    ) % {"job": name}
                 return True, _("%(job)s: saving the video again; it is now “%(state)s”.") % {
                     "job": name,
                     "state": job.get_state_display(),

@@ -41,6 +41,14 @@ def job_for_idempotency_key(*, owner, key: str | None) -> VideoJob | None:
     return _with_related(VideoJob.objects.filter(owner=owner, idempotency_key=key)).first()
 
 
+def job_waiting_for_worker(*, job: VideoJob) -> bool:
+    """True while a saved job waits because the worker could not be reached to take it."""
+    if job.state not in (JobState.PENDING, JobState.ARCHIVING):
+        return False
+    last = job.events.order_by("-at", "-id").values_list("data", flat=True).first()
+    return bool(last) and last.get("handover") == "failed"
+
+
 def job_get(*, pk: int) -> VideoJob | None:
     return _with_related(VideoJob.objects.filter(pk=pk)).first()
 

@@ -178,7 +178,7 @@ def job_create(
                 job.images.set(images)
             JobEvent.objects.create(job=job, to_state=JobState.PENDING, message="Created")
             ops_services.ledger_record(job=job)
-            transaction.on_commit(lambda: _enqueue("submit_job", job.pk))
+            transaction.on_commit(lambda: _hand_over("submit_job", job.pk))
     except IntegrityError:
         # Two identical requests raced past the check above: the other one won.
         existing = VideoJob.objects.filter(idempotency_key=idempotency_key, owner=owner).first()
@@ -188,10 +188,47 @@ def job_create(
     return job
 
 
-def _enqueue(task: str, *args) -> None:
+def _enqueue(task: str, *args) -> bool:
     from soraweb.videos import tasks
 
-    tasks.enqueue(task, *args)
+    return tasks.enqueue(task, *args)
+
+
+# The JobEvent data that marks a job whose hand-over to the worker failed (see _hand_over).
+HANDOVER_FAILED = {"handover": "failed"}
+
+
+def _hand_over(task: str, job_id: int) -> None:
+    """Give a committed job's next step to the worker, after commit.
+
+    When the broker cannot take it, the job is already saved: it is marked due at once so the
+    sweep (``jobs_recover``, run by every poll pass) hands it over as soon as a worker runs,
+    and its history says it waits for the worker, which is what its page tells the person.
+    """
+    if _enqueue(task, job_id):
+        return
+    now = timezone.now()
+    try:
+        if task == "submit_job":
+            state = JobState.PENDING
+            waiting = VideoJob.objects.filter(pk=job_id, state=state).update(next_poll_at=now)
+        elif task == "archive_job":
+            state = JobState.ARCHIVING
+            waiting = VideoJob.objects.filter(
+                pk=job_id, state=state, lease_until__isnull=True
+            ).update(lease_until=now)
+        else:  # a poll: next_poll_at is already due, the poll loop takes it
+            return
+        if waiting:
+            JobEvent.objects.create(
+                job_id=job_id,
+                from_state=state,
+                to_state=state,
+                message="Worker unreachable; waiting for the sweep to hand it over",
+                data=HANDOVER_FAILED,
+            )
+    except Exception:  # the request that saved the job must still succeed
+        logger.exception("job %s: could not record the failed hand-over", job_id)
 
 
 def _kick_poll_loop() -> None:
@@ -387,7 +424,7 @@ def _to_archiving(job: VideoJob, status: JobStatus, **fields) -> None:
         },
     )
     if moved:
-        transaction.on_commit(lambda: _enqueue("archive_job", job.pk))
+        transaction.on_commit(lambda: _hand_over("archive_job", job.pk))
 
 
 def job_apply_status(*, job: VideoJob, status: JobStatus, polled: bool = False) -> None:
@@ -701,7 +738,11 @@ def jobs_recover(*, now=None) -> dict[str, list[int]]:
             lease_until=None,
         )
     for pk in resubmit:
-        _enqueue("submit_job", pk)
+        if not _enqueue("submit_job", pk):
+            # Broker still down: look again in a few seconds, not on every pass of the loop.
+            VideoJob.objects.filter(pk=pk, state=JobState.PENDING).update(
+                next_poll_at=now + timedelta(seconds=10)
+            )
     for pk in rearchive:
         _enqueue("archive_job", pk)
     return {
@@ -781,7 +822,7 @@ def job_refresh_now(*, job: VideoJob, wait: bool = True) -> bool:
             next_poll_at=timezone.now()
         )
         if changed:
-            transaction.on_commit(lambda: _enqueue("submit_job", job.pk))
+            transaction.on_commit(lambda: _hand_over("submit_job", job.pk))
         return bool(changed)
     return False
 
@@ -816,7 +857,7 @@ def job_rearchive(*, job: VideoJob, by) -> bool:
                 to_state=job.state,
                 message=f"Saving restarted by {by}",
             )
-            transaction.on_commit(lambda: _enqueue("archive_job", job.pk))
+            transaction.on_commit(lambda: _hand_over("archive_job", job.pk))
         return True
     moved = job.transition(
         JobState.ARCHIVING,
@@ -828,7 +869,7 @@ def job_rearchive(*, job: VideoJob, by) -> bool:
         error_message="",
     )
     if moved:
-        transaction.on_commit(lambda: _enqueue("archive_job", job.pk))
+        transaction.on_commit(lambda: _hand_over("archive_job", job.pk))
     return moved
 
 
@@ -1094,23 +1135,26 @@ def jobs_create_batch(
     """Create one job per row; a row the rules refuse is reported and the others still go.
 
     Each row gets its own idempotency key derived from the form's, so sending the same batch
-    twice (a double click, a reload) creates each job once.
+    twice (a double click, a reload) creates each job once. The rows are saved in one
+    transaction: a fault part-way (the database gone) saves none of them, so a person who sends
+    the batch again never gets some rows twice; the jobs go to the worker after the commit.
     """
     outcomes = []
-    for item in items:
-        key = f"{idempotency_key[:56]}-{item.row}" if idempotency_key else None
-        try:
-            job = job_create(
-                owner=owner,
-                video_model=item.video_model,
-                prompt_text=item.prompt,
-                orientation=item.orientation,
-                size=item.size,
-                duration=item.duration,
-                idempotency_key=key,
-            )
-        except ValidationError as exc:
-            outcomes.append(BatchOutcome(row=item.row, prompt=item.prompt, errors=exc.messages))
-        else:
-            outcomes.append(BatchOutcome(row=item.row, prompt=item.prompt, job=job))
+    with transaction.atomic():
+        for item in items:
+            key = f"{idempotency_key[:56]}-{item.row}" if idempotency_key else None
+            try:
+                job = job_create(
+                    owner=owner,
+                    video_model=item.video_model,
+                    prompt_text=item.prompt,
+                    orientation=item.orientation,
+                    size=item.size,
+                    duration=item.duration,
+                    idempotency_key=key,
+                )
+            except ValidationError as exc:
+                outcomes.append(BatchOutcome(row=item.row, prompt=item.prompt, errors=exc.messages))
+            else:
+                outcomes.append(BatchOutcome(row=item.row, prompt=item.prompt, job=job))
     return outcomes

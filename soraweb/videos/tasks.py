@@ -17,6 +17,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -24,6 +25,7 @@ from django.utils import timezone
 from django_q.conf import Conf
 from django_q.tasks import async_task
 
+from soraweb.providers.http import scrub
 from soraweb.videos import services
 from soraweb.videos.models import ACTIVE_STATES, AT_PROVIDER_STATES, VideoJob, WorkerLease
 
@@ -41,8 +43,34 @@ def _lease_seconds() -> float:
 MAX_POLL_THREADS = 32
 
 
-def enqueue(task: str, *args) -> None:
-    async_task(f"soraweb.videos.tasks.{task}", *args, task_name=f"{task}{args or ''}")
+def _broker_secrets() -> tuple[str, ...]:
+    urls = [
+        getattr(settings, "REDIS_URL", "") or "",
+        Conf.REDIS if isinstance(Conf.REDIS, str) else "",
+    ]
+    parts = [urlsplit(url) for url in urls if url]
+    return tuple(s for p in parts for s in (p.password, p.username) if s)
+
+
+def enqueue(task: str, *args) -> bool:
+    """Hand a task to the worker. Returns False, logged, when the broker cannot take it.
+
+    Never raises: every caller runs after its rows were committed, so the work is saved and the
+    sweep (``jobs_recover``, run by every poll pass) finds it again. Failing the request instead
+    would make a person send the form again, and pay twice.
+    """
+    try:
+        async_task(f"soraweb.videos.tasks.{task}", *args, task_name=f"{task}{args or ''}")
+    except Exception as exc:  # any broker: Redis refused, ORM broker's database gone, ...
+        logger.warning(
+            "could not hand %s%s to the worker (%s: %s); the sweep will pick it up",
+            task,
+            args or "",
+            type(exc).__name__,
+            scrub(str(exc), _broker_secrets())[:300],
+        )
+        return False
+    return True
 
 
 def kick_poll_loop() -> None:

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import json
+import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -28,6 +30,8 @@ from soraweb.videos.forms import (
 )
 from soraweb.videos.models import Provider, VideoJob
 from soraweb.videos.ranged import ranged_file_response
+
+logger = logging.getLogger(__name__)
 
 
 def _job_or_404(pk: int) -> VideoJob:
@@ -57,6 +61,18 @@ def _normalise_choices(form: JobForm, wanted: dict) -> None:
         form.initial["duration"] = model.default_duration or (
             model.durations[0] if model.durations else ""
         )
+
+
+def _queued_message() -> str:
+    # The job is saved; only the hand-over to the worker failed, and the sweep retries it.
+    return _("Saved and queued: it will start as soon as the worker is reachable.")
+
+
+def _say_started(request: HttpRequest, job: VideoJob, text: str) -> None:
+    if selectors.job_waiting_for_worker(job=job):
+        messages.warning(request, _queued_message())
+    else:
+        messages.success(request, text)
 
 
 def _jobs_panel(request: HttpRequest) -> dict:
@@ -138,9 +154,14 @@ def studio(request: HttpRequest) -> HttpResponse:
         return render(
             request,
             "videos/_create_done.html",
-            {"form": fresh, "job": job, "history": selectors.prompt_history(owner=request.user)},
+            {
+                "form": fresh,
+                "job": job,
+                "history": selectors.prompt_history(owner=request.user),
+                "waiting": selectors.job_waiting_for_worker(job=job),
+            },
         )
-    messages.success(request, _("Your video is on its way. It appears under “My jobs”."))
+    _say_started(request, job, _("Your video is on its way. It appears under “My jobs”."))
     return redirect("videos:studio")
 
 
@@ -178,17 +199,34 @@ def batch(request: HttpRequest) -> HttpResponse:
         return render(request, "videos/batch.html", {"form": BatchForm(), **_jobs_panel(request)})
     form = BatchForm(request.POST, request.FILES)
     outcomes = None
+    status = 200
     if form.is_valid():
-        created = services.jobs_create_batch(
-            owner=request.user,
-            items=form.items,
-            idempotency_key=form.cleaned_data.get("idempotency_key") or None,
-        )
-        outcomes = sorted([*created, *form.rejected], key=lambda o: o.row)
+        try:
+            created = services.jobs_create_batch(
+                owner=request.user,
+                items=form.items,
+                idempotency_key=form.cleaned_data.get("idempotency_key") or None,
+            )
+        except DatabaseError:
+            # The batch is one transaction, so a fault saved none of its rows.
+            logger.exception("batch by %s: not saved", request.user)
+            form.add_error(
+                None,
+                _(
+                    "None of these videos were saved: the database could not be reached. "
+                    "Nothing was charged; send the batch again in a moment."
+                ),
+            )
+            status = 503
+        else:
+            outcomes = sorted([*created, *form.rejected], key=lambda o: o.row)
     report = None
     if outcomes is not None:
         report = {
             "rows": outcomes,
+            "waiting": any(
+                selectors.job_waiting_for_worker(job=o.job) for o in outcomes if o.created
+            ),
             "created": [o for o in outcomes if o.created],
             "rejected": [o for o in outcomes if not o.created],
             "ignored_columns": form.ignored_columns,
@@ -199,8 +237,10 @@ def batch(request: HttpRequest) -> HttpResponse:
         form = BatchForm(initial=initial)
     context = {"form": form, "report": report}
     if request.htmx:
+        # 200 even for a fault: htmx swaps in only a 2xx answer, and the form says what happened.
         return render(request, "videos/_batch_done.html", context)
-    status = 200 if report is not None else 400
+    if report is None and status == 200:
+        status = 400
     return render(request, "videos/batch.html", {**context, **_jobs_panel(request)}, status=status)
 
 
@@ -297,10 +337,12 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
         return redirect("videos:job_detail", pk=pk)
     if request.htmx:
+        if selectors.job_waiting_for_worker(job=new_job):
+            messages.warning(request, _queued_message())
         return render(
             request, "videos/_job_card.html", {"job": new_job, "oob_prepend": True, "original": job}
         )
-    messages.success(request, _("A new job was started from this one."))
+    _say_started(request, new_job, _("A new job was started from this one."))
     return redirect("videos:job_detail", pk=new_job.pk)
 
 
@@ -392,7 +434,9 @@ def job_remix(request: HttpRequest, pk: int) -> HttpResponse:
             for field, errors in exc.message_dict.items():
                 form.add_error("prompt" if field in ("prompt", "__all__") else None, errors)
         else:
-            messages.success(request, _("Your remix is on its way. It appears under “My jobs”."))
+            _say_started(
+                request, new_job, _("Your remix is on its way. It appears under “My jobs”.")
+            )
             return redirect(reverse("videos:studio") + f"#job-{new_job.pk}")
     return render(
         request,

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import time
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import OperationalError, connection
+from django.urls import reverse
 from django.utils import timezone
+from django_q.conf import Conf
 
 from soraweb.videos import services, tasks
-from soraweb.videos.models import InvalidTransition, JobState, VideoJob, VideoModel
+from soraweb.videos.models import InvalidTransition, JobState, Prompt, VideoJob, VideoModel
+from tests.conftest import form_data, free_port
 
 # Real transactions (work is handed over on commit); the seeded catalogue is restored after each test.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -146,3 +152,144 @@ def test_recovery_parks_an_interrupted_create_and_resumes_an_interrupted_archive
     assert "may or may not have been started" in interrupted.error_message
     assert done.state == JobState.SUCCEEDED
     assert simulator.creates_for_prompt("recovery-case") == 1
+
+
+# --- The broker is down: a saved job is never answered with an error -------------------------
+
+QUEUED = "Saved and queued: it will start as soon as the worker is reachable."
+
+
+@contextlib.contextmanager
+def broker_down(monkeypatch):
+    """django-q2 configured for a Redis that does not answer (a closed port), as in an outage.
+
+    django-q2 reads Q_CLUSTER once at import, so its Conf is switched here: the real
+    ``async_task`` then builds a real Redis broker, whose push the closed port refuses. Sync
+    mode is off inside, else django-q2 would run the task inline and never touch the broker.
+    """
+    with monkeypatch.context() as m:
+        m.setattr(Conf, "SYNC", False)
+        m.setattr(Conf, "ORM", None)
+        m.setattr(Conf, "REDIS", f"redis://:broker-pass-s3cret@127.0.0.1:{free_port()}/15")
+        yield
+
+
+def sweep() -> None:
+    """What the minute schedule runs once the worker is back (one pass: tests' loop budget is 0)."""
+    assert tasks.poll_loop()["ran"]
+
+
+def test_a_saved_job_answers_queued_when_the_broker_is_down_and_the_sweep_sends_it_once(
+    client, sim_provider, simulator, member, monkeypatch, caplog
+):
+    client.force_login(member)
+    data = form_data(prompt="a kite in the rain broker-down-case", idempotency_key="bd-key-1")
+    caplog.set_level(logging.WARNING)
+    with broker_down(monkeypatch):
+        first = client.post(reverse("videos:studio"), data, follow=True)
+        again = client.post(reverse("videos:studio"), data, follow=True)  # the person resends
+        swapped = client.post(reverse("videos:studio"), data, HTTP_HX_REQUEST="true")
+    assert first.status_code == 200 and QUEUED in first.content.decode()
+    assert again.status_code == 200 and QUEUED in again.content.decode()
+    assert swapped.status_code == 200
+    assert "is saved and queued: it will start as soon as the worker is reachable" in (
+        swapped.content.decode()
+    )
+    job = VideoJob.objects.get()  # exactly one row for the three posts
+    assert job.state == JobState.PENDING and job.submit_attempts == 0
+    assert job.next_poll_at <= timezone.now()  # due for the sweep at once, not in 30 s
+    assert "could not hand submit_job" in caplog.text
+    assert "broker-pass-s3cret" not in caplog.text
+    assert simulator.creates_for_prompt("broker-down-case") == 0
+
+    sweep()
+    job.refresh_from_db()
+    assert job.state in (JobState.QUEUED, JobState.RUNNING), job.error_message
+    sweep()
+    services.jobs_recover()
+    assert simulator.creates_for_prompt("broker-down-case") == 1
+    assert QUEUED not in client.get(reverse("videos:studio")).content.decode()
+
+
+def batch_post(client, prompts: str, key: str, **headers):
+    vm = VideoModel.objects.get(name="sora-2", provider__from_environment=True)
+    data = {
+        "prompts": prompts,
+        "video_model": str(vm.pk),
+        "orientation": "landscape",
+        "size": "small",
+        "duration": "10",
+        "idempotency_key": key,
+    }
+    return client.post(reverse("videos:batch"), data, **headers)
+
+
+def test_a_batch_with_the_broker_down_saves_every_row_once_and_says_they_are_queued(
+    client, sim_provider, simulator, member, monkeypatch
+):
+    client.force_login(member)
+    prompts = "\n".join(f"row {n} batch-broker-case" for n in range(1, 6))
+    with broker_down(monkeypatch):
+        first = batch_post(client, prompts, "bd-batch-1", HTTP_HX_REQUEST="true")
+        again = batch_post(client, prompts, "bd-batch-1", HTTP_HX_REQUEST="true")
+    for response in (first, again):
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert "All 5 videos are saved and queued" in html and "5 videos started" in html
+    assert VideoJob.objects.count() == 5
+    sweep()
+    assert not VideoJob.objects.filter(state=JobState.PENDING).exists()
+    for n in range(1, 6):
+        assert simulator.creates_for_prompt(f"row {n} batch-broker-case") == 1
+
+
+def test_a_batch_the_database_fails_part_way_saves_no_row_and_says_so(client, sim_provider, member):
+    client.force_login(member)
+    inserts = []
+
+    def third_job_insert_fails(execute, sql, params, many, context):
+        if sql.startswith('INSERT INTO "videos_videojob"'):
+            inserts.append(sql)
+            if len(inserts) == 3:
+                raise OperationalError("database is locked")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(third_job_insert_fails):
+        response = batch_post(client, "one\ntwo\nthree\nfour", "db-batch-1")
+    assert len(inserts) == 3
+    assert response.status_code == 503
+    assert "None of these videos were saved" in response.content.decode()
+    assert VideoJob.objects.count() == 0 and Prompt.objects.count() == 0
+    again = batch_post(client, "one\ntwo\nthree\nfour", "db-batch-1")  # sent again: all four
+    assert again.status_code == 200 and VideoJob.objects.count() == 4
+
+
+def test_retry_and_save_again_with_the_broker_down_are_queued_not_errors(
+    client, admin_client, sim_provider, simulator, member, monkeypatch
+):
+    failed = drive(make_job(member, "a moderated retry [sim:moderation] bd-retry-case"))
+    assert failed.state == JobState.FAILED
+    done = drive(make_job(member, "a video to save again bd-rearchive-case"))
+    assert done.state == JobState.SUCCEEDED
+    VideoJob.objects.filter(pk=done.pk).update(state=JobState.FAILED, error_message="disk full")
+    client.force_login(member)
+    with broker_down(monkeypatch):
+        retried = client.post(
+            reverse("videos:job_retry", args=[failed.pk]), {"idempotency_key": "bd-r"}, follow=True
+        )
+        resaved = admin_client.post(
+            reverse("admin:videos_videojob_fix", args=[done.pk, "rearchive"]), follow=True
+        )
+    assert retried.status_code == 200 and QUEUED in retried.content.decode()
+    assert resaved.status_code == 200
+    assert "queued to be saved again; it will start as soon as the worker is reachable" in (
+        resaved.content.decode()
+    )
+    new = VideoJob.objects.get(retry_of=failed)
+    assert new.state == JobState.PENDING
+    assert VideoJob.objects.get(pk=done.pk).state == JobState.ARCHIVING
+    sweep()
+    assert VideoJob.objects.get(pk=done.pk).state == JobState.SUCCEEDED
+    new.refresh_from_db()
+    assert new.submit_attempts == 1 and new.state != JobState.PENDING
+    assert simulator.creates_for_prompt("bd-retry-case") == 2  # the original and the retry
