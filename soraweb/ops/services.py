@@ -42,6 +42,12 @@ from soraweb.ops.models import (
 )
 from soraweb.providers import ProviderError, make_client
 from soraweb.providers.http import shorten
+from soraweb.providers.transport import (
+    AddressRefused,
+    guarded_session,
+    origin_of,
+    parse_fetch_url,
+)
 from soraweb.providers.urlguard import check_fetch_url
 from soraweb.videos.models import JobState, Provider, VideoJob
 
@@ -281,11 +287,11 @@ class WebhookRefused(Exception):
 
 def _allowed_origins(url: str) -> list[str]:
     """The webhook's own URL when an operator allowed its host (private addresses then pass)."""
-    try:
-        parts = urlsplit(url)
-        host, port = (parts.hostname or "").lower(), parts.port
-    except ValueError:
+    # Parsed the way the HTTP client parses it (urlsplit reads "a:1\@b" as host b, urllib3 as a).
+    origin = origin_of(url)
+    if origin is None:
         return []
+    _scheme, host, port = origin
     allowed = {h.strip().lower() for h in settings.SORAWEB_WEBHOOK_ALLOWED_HOSTS if h.strip()}
     if host in allowed or (port and f"{host}:{port}" in allowed):
         return [url]
@@ -299,18 +305,30 @@ def _check_url(url: str) -> None:
     if scheme not in ("http", "https"):
         raise WebhookRefused(_("The webhook address must start with http:// or https://."))
     try:
+        parsed = parse_fetch_url(url)
+    except ProviderError:
+        raise WebhookRefused(
+            _(
+                "The webhook address is not one soraweb can send to: it must be a plain "
+                "http(s) address without spaces, backslashes or a user name."
+            )
+        ) from None
+    try:
         check_fetch_url(url, allowed_origins=_allowed_origins(url))
     except ProviderError as exc:
         if not exc.permanent:
             raise
-        host = urlsplit(url).hostname or url
-        raise WebhookRefused(
-            _(
-                "The webhook address %(host)s is on a private or local network, so soraweb will "
-                "not send to it. The server's SORAWEB_WEBHOOK_ALLOWED_HOSTS setting can allow it."
-            )
-            % {"host": host}
-        ) from None
+        raise _private_refusal(parsed.host) from None
+
+
+def _private_refusal(host: str) -> WebhookRefused:
+    return WebhookRefused(
+        _(
+            "The webhook address %(host)s is on a private or local network, so soraweb will "
+            "not send to it. The server's SORAWEB_WEBHOOK_ALLOWED_HOSTS setting can allow it."
+        )
+        % {"host": host}
+    )
 
 
 def webhook_url_problem(url: str) -> str | None:
@@ -518,19 +536,27 @@ def _post(delivery: OutgoingDelivery) -> tuple[int, str]:
             hook.secret, msg_id=str(delivery.delivery_id), timestamp=timestamp, body=body
         ),
     }
-    # Redirects are not followed: each hop would need the private-network check again.
-    with requests.post(
-        hook.url,
-        data=body,
-        headers=headers,
-        timeout=DELIVERY_TIMEOUT,
-        allow_redirects=False,
-        stream=True,
-    ) as response:
-        code = response.status_code
-        if 200 <= code < 300:
-            return code, ""
-        snippet = response.raw.read(300, decode_content=True).decode("utf-8", "replace")
+    # Redirects are not followed: each hop would need the private-network check again. The
+    # guarded session checks the address it really connects to (and pins it), so a DNS answer
+    # that changes after _check_url cannot send this to a private address.
+    try:
+        with (
+            guarded_session(allowed_urls=_allowed_origins(hook.url)) as session,
+            session.post(
+                parse_fetch_url(hook.url).url,
+                data=body,
+                headers=headers,
+                timeout=DELIVERY_TIMEOUT,
+                allow_redirects=False,
+                stream=True,
+            ) as response,
+        ):
+            code = response.status_code
+            if 200 <= code < 300:
+                return code, ""
+            snippet = response.raw.read(300, decode_content=True).decode("utf-8", "replace")
+    except AddressRefused as exc:
+        raise _private_refusal(exc.host) from None
     said = f": {shorten(snippet, 200)}" if snippet.strip() else ""
     return code, _("The receiver answered HTTP %(code)d%(said)s") % {"code": code, "said": said}
 

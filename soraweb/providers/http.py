@@ -30,7 +30,8 @@ from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from .base import ProviderConfig, ProviderError
 from .normalise import find_error_text
-from .urlguard import guarded_get, origin_of
+from .transport import FetchPolicy, guard_session, parse_fetch_url
+from .urlguard import guarded_get
 
 T = TypeVar("T")
 
@@ -174,14 +175,18 @@ class HttpClient:
     def __init__(self, config: ProviderConfig, session: requests.Session | None = None) -> None:
         self.config = config
         self.base_url = config.base_url.rstrip("/")
-        self.session = session or requests.Session()
-        origin = origin_of(self.base_url)
-        if origin is None:
-            raise ProviderError(
-                "The provider's base URL must start with http:// or https:// and name a host.",
-                permanent=True,
-            )
+        origin = parse_fetch_url(self.base_url, what="The provider's base URL").origin
         self.base_origin = origin
+        # The key and the extra headers are added by the connection itself, and only by one
+        # whose scheme, host and port are the configured origin (transport.py).
+        self.session = guard_session(
+            session or requests.Session(),
+            FetchPolicy(
+                allowed=frozenset({origin}),
+                credentials=self.auth_headers(),
+                credential_origin=origin,
+            ),
+        )
         self._secrets = (config.api_key,) + tuple(
             value
             for name, value in config.extra_headers.items()
@@ -208,7 +213,8 @@ class HttpClient:
         return headers
 
     def _headers(self, accept: str) -> dict[str, str]:
-        return {"Accept": accept, "User-Agent": USER_AGENT, **self.auth_headers()}
+        # No credentials here: the guarded session adds them on the configured origin only.
+        return {"Accept": accept, "User-Agent": USER_AGENT}
 
     # -- requests --------------------------------------------------------------------------
 
@@ -292,9 +298,9 @@ class HttpClient:
         """Open a streamed GET of a result URL through the SSRF guard.
 
         The provider's base origin is trusted (an admin configured it). The auth headers go
-        only to that origin: a result on a CDN or another host never sees our API key.
+        only to that origin (the guarded session decides per connection): a result on a CDN
+        or another host, or a redirect hop to one, never sees our API key.
         """
-        send_auth = origin_of(url) == self.base_origin
         timeout = (self.config.connect_timeout, self.config.read_timeout)
         try:
             response = guarded_get(
@@ -303,7 +309,6 @@ class HttpClient:
                 allowed_origins=[self.base_url],
                 timeout=timeout,
                 headers={"User-Agent": USER_AGENT, "Accept": "*/*"},
-                private_headers=self.auth_headers() if send_auth else None,
             )
         except ProviderError as exc:
             raise self.error(
@@ -379,7 +384,9 @@ class HttpClient:
     ) -> ProviderError:
         """Map a non-2xx HTTP answer to a ProviderError carrying the provider's reason."""
         code = response.status_code
-        reason = self._reason(response)
+        # A download's error body is never read into the message: the link may have led to a
+        # service that is not the provider (what it says is not ours to show to members).
+        reason = "" if download else self._reason(response)
         phrase = _phrase(code)
         detail = f"HTTP {code}: {reason}" if reason else f"HTTP {code} {phrase}".rstrip()
         retry_after = parse_retry_after(response.headers)

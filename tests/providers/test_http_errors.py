@@ -358,13 +358,15 @@ def test_it_refuses_an_unknown_wire_format(fake):
     assert "carrier-pigeon" in caught.value.message
 
 
-def test_it_never_shows_credentials_from_the_base_url():
+def test_it_refuses_credentials_in_the_base_url_without_showing_them():
+    # user:password@ in a URL is where URL parsers disagree about the host, so it is refused.
     port = closed_port()
     config = ProviderConfig(base_url=f"http://admin:pw-hunter2@127.0.0.1:{port}/v1")
     with pytest.raises(ProviderError) as caught:
         make_client(config).status("x")
+    assert caught.value.permanent is True
     assert "hunter2" not in caught.value.message
-    assert f"127.0.0.1:{port}" in caught.value.message
+    assert "user name or password" in caught.value.message
 
 
 def test_it_says_connection_refused_not_timeout_when_nothing_listens():

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from soraweb.providers import ProviderError, WireFormat, check_fetch_url, guarded_get, make_client
+from soraweb.providers.transport import AddressRefused, guarded_session
 
 from .conftest import API_KEY
 
@@ -68,10 +69,19 @@ def test_it_refuses_private_and_special_addresses(host):
     assert "private or reserved" in caught.value.message
 
 
+def test_guarded_get_refuses_a_session_without_the_connect_time_guard(fake):
+    with requests.Session() as session, pytest.raises(TypeError):
+        guarded_get(session, f"{fake.origin}/x", allowed_origins=[fake.origin], timeout=(1, 1))
+    assert fake.seen == []
+
+
 def fake_dns(monkeypatch, answers: dict[str, list[str]]) -> None:
+    real = socket.getaddrinfo
+
     def getaddrinfo(host, port, *args, **kwargs):
         if host not in answers:
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            # Like the real resolver, a numeric address needs no DNS; any name is unknown.
+            return real(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
         return [
             (
                 socket.AF_INET6 if ":" in ip else socket.AF_INET,
@@ -115,17 +125,17 @@ def test_it_trusts_the_configured_origin_and_nothing_next_to_it():
             check_fetch_url(url, allowed_origins=["http://127.0.0.1:8000/v1"])
 
 
-def test_it_knows_the_configured_origin_under_another_name(monkeypatch):
-    # An admin configured one name; the relay hands out links under another for the same server.
+def test_it_trusts_only_the_exact_configured_origin_not_another_name_for_it(monkeypatch):
+    # A reverse proxy on one address can serve other sites by name: trusting "another name for
+    # the relay's address" would reach them. Only the configured scheme, host and port count.
     fake_dns(monkeypatch, {"localhost": ["127.0.0.1"], "relay.lan": ["10.0.0.5", "10.0.0.6"]})
-    check_fetch_url("http://127.0.0.1:8000/x.mp4", allowed_origins=["http://localhost:8000/v1"])
-    check_fetch_url("http://localhost:8000/x.mp4", allowed_origins=["http://127.0.0.1:8000/v1"])
-    check_fetch_url("http://10.0.0.6:80/x.mp4", allowed_origins=["http://relay.lan/v1"])
+    check_fetch_url("http://relay.lan/x.mp4", allowed_origins=["http://relay.lan/v1"])
     refused = [
+        ("http://127.0.0.1:8000/x.mp4", "http://localhost:8000/v1"),
+        ("http://localhost:8000/x.mp4", "http://127.0.0.1:8000/v1"),
+        ("http://10.0.0.6:80/x.mp4", "http://relay.lan/v1"),
         ("http://127.0.0.1:8001/x.mp4", "http://localhost:8000"),  # another port
         ("https://127.0.0.1:8000/x.mp4", "http://localhost:8000"),  # another scheme
-        ("http://10.0.0.8:8000/x.mp4", "http://localhost:8000"),  # another address
-        ("http://relay.lan:8000/x.mp4", "http://10.0.0.5:8000"),  # only some addresses match
     ]
     for url, allowed in refused:
         with pytest.raises(ProviderError):
@@ -137,7 +147,10 @@ def test_it_checks_every_redirect_hop(fake):
     def to_metadata(h):
         h.reply(302, b"", headers={"Location": "http://169.254.169.254/latest/meta-data/"})
 
-    with requests.Session() as session, pytest.raises(ProviderError) as caught:
+    with (
+        guarded_session(allowed_urls=[fake.base_url]) as session,
+        pytest.raises(ProviderError) as caught,
+    ):
         guarded_get(
             session,
             f"{fake.origin}/v1/files/x.mp4",
@@ -153,7 +166,10 @@ def test_it_stops_after_too_many_redirects(fake):
     def loop(h):
         h.reply(302, b"", headers={"Location": "/loop"})
 
-    with requests.Session() as session, pytest.raises(ProviderError) as caught:
+    with (
+        guarded_session(allowed_urls=[fake.origin]) as session,
+        pytest.raises(ProviderError) as caught,
+    ):
         guarded_get(
             session,
             f"{fake.origin}/loop",
@@ -174,13 +190,16 @@ def test_it_keeps_the_key_on_the_first_origin_across_redirects(fake, other_fake)
     def cdn(h):
         h.reply(200, b"video", content_type="video/mp4")
 
-    with requests.Session() as session:
+    with guarded_session(
+        allowed_urls=[fake.origin, other_fake.origin],
+        credentials={"Authorization": f"Bearer {API_KEY}"},
+        credential_url=fake.base_url,
+    ) as session:
         response = guarded_get(
             session,
             f"{fake.origin}/v1/videos/v1/content",
             allowed_origins=[fake.origin, other_fake.origin],
             timeout=(1, 1),
-            private_headers={"Authorization": f"Bearer {API_KEY}"},
         )
         assert response.content == b"video"
     assert fake.seen[0].headers["Authorization"] == f"Bearer {API_KEY}"
@@ -307,3 +326,58 @@ def test_it_downloads_openai_content_through_a_same_origin_redirect(fake):
         assert b"".join(stream.chunks()) == b"RIFF....WEBP"
     assert fake.seen[0].query == {"variant": "thumbnail"}
     assert all(s.headers["Authorization"] == f"Bearer {API_KEY}" for s in fake.seen)
+
+
+def test_the_session_itself_refuses_private_addresses_at_connect_time(fake):
+    # No check_fetch_url first: the adapter alone decides, on the address it would connect to.
+    serve_video(fake)
+    port = fake.httpd.server_address[1]
+    with guarded_session() as session:
+        for host in ["127.0.0.1", "2130706433", "0x7f.1", "127.1", "localhost", "[::ffff:7f00:1]"]:
+            with pytest.raises(AddressRefused):
+                session.get(f"http://{host}:{port}/v1/files/x.mp4", timeout=(1, 1))
+    assert fake.seen == []
+
+
+def test_the_connection_goes_to_the_address_that_was_looked_up_once(fake, monkeypatch):
+    # A resolver that answers differently the second time (DNS rebinding) is never asked
+    # again: the socket connects to the first answer, and the Host header keeps the name.
+    real = socket.getaddrinfo
+    answers = iter(["127.0.0.1"])
+    asked: list[str] = []
+
+    def changing(host, port, *args, **kwargs):
+        if host == "relay.test":
+            asked.append(host)
+            ip = next(answers, "127.0.0.3")  # nothing listens there
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", changing)
+    serve_video(fake)
+    origin = f"http://relay.test:{fake.httpd.server_address[1]}"
+    client = make_client(fake.config(base_url=f"{origin}/v1"))
+    with client.open_content("x", video_url=f"{origin}/v1/files/x.mp4") as stream:
+        assert b"".join(stream.chunks()) == VIDEO
+    assert asked == ["relay.test"]
+    assert fake.seen[0].headers["Host"] == origin.removeprefix("http://")
+    assert fake.seen[0].headers["Authorization"] == f"Bearer {API_KEY}"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000\\@cdn.example.com/x.mp4",
+        "http://user@cdn.example.com/x.mp4",
+        "http://:pw@cdn.example.com/x.mp4",
+        "http://cdn.example.com/x\t.mp4",
+        "http://cdn.example.com/x .mp4",
+        "http://cdn.example.com/x\x00.mp4",
+        "http://cdn.example.com\uff3c@x/",
+    ],
+)
+def test_it_refuses_urls_on_which_parsers_disagree_before_any_lookup(url, monkeypatch):
+    fake_dns(monkeypatch, {})
+    with pytest.raises(ProviderError) as caught:
+        check_fetch_url(url)
+    assert caught.value.permanent is True
