@@ -39,6 +39,10 @@ class BudgetPolicyAdmin(admin.ModelAdmin):
             _("Each person (unless they have a personal budget)"),
             {"fields": ["user_daily_limit", "user_monthly_limit"]},
         ),
+        (
+            _("Abuse limits (each person)"),
+            {"fields": ["max_active_jobs_per_user", "max_jobs_per_minute_per_user"]},
+        ),
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -154,12 +154,16 @@ def batch(request: HttpRequest) -> HttpResponse:
     form = BatchForm(request.POST, request.FILES)
     outcomes = None
     if form.is_valid():
-        created = services.jobs_create_batch(
-            owner=request.user,
-            items=form.items,
-            idempotency_key=form.cleaned_data.get("idempotency_key") or None,
-        )
-        outcomes = sorted([*created, *form.rejected], key=lambda o: o.row)
+        try:
+            created = services.jobs_create_batch(
+                owner=request.user,
+                items=form.items,
+                idempotency_key=form.cleaned_data.get("idempotency_key") or None,
+            )
+        except ValidationError as exc:  # the batch as a whole is over a limit
+            form.add_error(None, exc.messages)
+        else:
+            outcomes = sorted([*created, *form.rejected], key=lambda o: o.row)
     report = None
     if outcomes is not None:
         report = {
