@@ -21,6 +21,9 @@ from django.contrib.auth import get_user_model
 from soraweb.videos import services, tasks
 from soraweb.videos.models import VideoModel
 spec = json.loads(sys.stdin.read())
+# These measure the pipeline under load, not the per-person abuse limits (tests/security/test_abuse.py).
+from soraweb.ops.models import BudgetPolicy
+BudgetPolicy.objects.update_or_create(pk=1, defaults={"max_active_jobs_per_user": 0, "max_jobs_per_minute_per_user": 0})
 user = get_user_model().objects.create_user(username=spec["user"], password="x-" + spec["user"] + "-1")
 model = VideoModel.objects.get(name="sora-2")
 ids = []

@@ -40,6 +40,10 @@ class BudgetPolicyAdmin(admin.ModelAdmin):
             {"fields": ["user_daily_limit", "user_monthly_limit"]},
         ),
         (_("Reviews"), {"fields": ["allow_self_approval"]}),
+        (
+            _("Abuse limits (each person)"),
+            {"fields": ["max_active_jobs_per_user", "max_jobs_per_minute_per_user"]},
+        ),
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

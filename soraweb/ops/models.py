@@ -60,6 +60,17 @@ class BudgetPolicy(models.Model):
             "Off: someone else must approve a video; its maker can still comment or ask for changes."
         ),
     )
+    # Abuse limits: a runaway script or a stuck key must not fill the queue or the bill.
+    max_active_jobs_per_user = models.PositiveIntegerField(
+        _("videos in progress per person"),
+        default=10,
+        help_text=_("Most videos one person may have waiting or being made at once. 0: no limit."),
+    )
+    max_jobs_per_minute_per_user = models.PositiveIntegerField(
+        _("new videos per minute per person"),
+        default=20,
+        help_text=_("Most videos one person may start within one minute. 0: no limit."),
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -68,6 +79,18 @@ class BudgetPolicy(models.Model):
 
     def __str__(self) -> str:
         return str(_("Team budget"))
+
+    @property
+    def has_spending_limit(self) -> bool:
+        return any(
+            limit is not None
+            for limit in (
+                self.team_daily_limit,
+                self.team_monthly_limit,
+                self.user_daily_limit,
+                self.user_monthly_limit,
+            )
+        )
 
     @classmethod
     def load(cls) -> BudgetPolicy:

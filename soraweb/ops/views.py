@@ -119,8 +119,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         ],
         "spend_chart": spend_chart,
         "failed_deliveries": selectors.failed_deliveries(since=week_ago),
+        "no_budget": _no_budget_set(),
     }
     return render(request, "ops/dashboard.html", context)
+
+
+def _no_budget_set() -> bool:
+    """True on a fresh installation: nothing stops the team from spending without end."""
+    from soraweb.ops.models import BudgetPolicy, UserBudget
+
+    personal = UserBudget.objects.filter(daily_limit__isnull=False) | UserBudget.objects.filter(
+        monthly_limit__isnull=False
+    )
+    return not BudgetPolicy.load().has_spending_limit and not personal.exists()
 
 
 def _report_range(request: HttpRequest, today: date) -> tuple[date, date, str]:

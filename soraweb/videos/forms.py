@@ -14,7 +14,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from soraweb.videos import selectors, services
-from soraweb.videos.images import ValidatedImage, validate_image
+from soraweb.videos.images import (
+    ValidatedImage,
+    images_visible_to,
+    parse_token,
+    validate_image,
+)
 from soraweb.videos.labels import ORIENTATION_LABELS, orientation_label, size_label
 from soraweb.videos.models import (
     ImageFit,
@@ -100,7 +105,7 @@ class JobForm(forms.Form):
     )
     idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, viewer=None, **kwargs):
         super().__init__(*args, **kwargs)
         models = list(
             VideoModel.objects.filter(enabled=True, provider__enabled=True).select_related(
@@ -119,15 +124,20 @@ class JobForm(forms.Form):
         self.validated_images: list[ValidatedImage] = []
         # Pictures carried over from an earlier job ("Use these settings"): offered as ticked
         # checkboxes named keep_images, kept when still ticked and no new picture was chosen.
+        # They are named by their random token, and a posted one must be the person's own or
+        # belong to a job they can see (``viewer``; without one, none is accepted).
         if self.is_bound and hasattr(self.data, "getlist"):
-            wanted = self.data.getlist("keep_images")
+            wanted = list(dict.fromkeys(self.data.getlist("keep_images")))[:10]
         else:
             wanted = self.initial.get("keep_images") or []
-        ids = [int(v) for v in wanted if str(v).isdigit()][:10]
+        tokens = [parse_token(v) for v in wanted]
+        found = [t for t in tokens if t is not None]
+        pool = images_visible_to(viewer) if self.is_bound else ReferenceImage.objects.all()
         self.offered_images: list[ReferenceImage] = (
-            list(ReferenceImage.objects.filter(pk__in=ids).order_by("id")) if ids else []
+            list(pool.filter(token__in=found).order_by("id")) if found else []
         )
         self.kept_images: list[ReferenceImage] = list(self.offered_images) if self.is_bound else []
+        self.kept_images_missing = self.is_bound and len(self.offered_images) < len(tokens)
 
     def _selected_model(self, models: list[VideoModel]) -> VideoModel | None:
         wanted = self.data.get("video_model") if self.is_bound else self.initial.get("video_model")
@@ -212,6 +222,15 @@ class JobForm(forms.Form):
         # A new upload replaces a picture carried over from an earlier job.
         if self.validated_images:
             self.kept_images = []
+        elif getattr(self, "kept_images_missing", False):
+            self.kept_images = []
+            self.add_error(
+                None,
+                _(
+                    "A picture you chose to use again is not available any more (or is not yours "
+                    "to use). Choose the picture file again."
+                ),
+            )
         model = self.selected_model
         if model is not None and len(self.kept_images) > model.max_images:
             self.kept_images = self.kept_images[: model.max_images]
@@ -348,7 +367,7 @@ def initial_from_job(job: VideoJob, *, images: list[ReferenceImage] = ()) -> dic
         "size": job.size,
         "duration": job.duration,
         "image_fit": job.image_fit or ImageFit.CROP,
-        "keep_images": [image.pk for image in images],
+        "keep_images": [str(image.token) for image in images],
     }
 
 

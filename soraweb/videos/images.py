@@ -1,18 +1,25 @@
-"""Reference image validation: the type is decided by the content, never by the file name."""
+"""Reference images: validation (the type is decided by the content, never by the file name),
+metadata stripping, who may see and reuse a picture, and the clean-up of orphaned uploads."""
 
 from __future__ import annotations
 
 import io
+import logging
+import uuid
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from soraweb.videos import upload_checks
+
+logger = logging.getLogger(__name__)
 
 ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 
@@ -92,9 +99,36 @@ def validate_image(upload) -> ValidatedImage:
             )
             % {"name": name, "reason": reason}
         )
+    # What is stored, served and sent is a clean copy: upright, without EXIF, GPS or XMP.
+    data, width, height = strip_metadata(data)
     return ValidatedImage(
         name=name, content_type=ALLOWED_FORMATS[fmt], data=data, width=width, height=height
     )
+
+
+def strip_metadata(data: bytes) -> tuple[bytes, int, int]:
+    """The picture re-encoded without its metadata, turned upright first. Returns (bytes, w, h).
+
+    Phone photos carry the place they were taken (GPS) and the camera's serial number in EXIF;
+    none of that may reach the team's gallery or a provider. The EXIF orientation is applied
+    before it is dropped, or portrait photos would arrive lying on their side. The colour
+    profile is kept, since it is part of how the picture looks.
+    """
+    with Image.open(io.BytesIO(data)) as original:
+        fmt = original.format
+        icc = original.info.get("icc_profile")
+        transparency = original.info.get("transparency")
+        img = ImageOps.exif_transpose(original)
+        if fmt == "JPEG" and img.mode not in ("RGB", "L", "CMYK"):
+            img = img.convert("RGB")
+        options: dict = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+        if icc:
+            options["icc_profile"] = icc
+        if fmt == "PNG" and transparency is not None:
+            options["transparency"] = transparency
+        out = io.BytesIO()
+        img.save(out, fmt, **options)  # no exif=, no pnginfo=: nothing else is written
+        return out.getvalue(), img.width, img.height
 
 
 FIT_MODES = ("crop", "pad")
@@ -108,8 +142,6 @@ def fit_image(data: bytes, *, size: tuple[int, int], mode: str) -> tuple[bytes, 
     from the video's. The photo is turned upright first (phones store rotation in EXIF), and the
     copy keeps the original's format. Returns (bytes, content type).
     """
-    from PIL import ImageOps
-
     if mode not in FIT_MODES:
         raise ValueError(f"unknown fit mode {mode!r}")
     width, height = size
@@ -132,3 +164,126 @@ def fit_image(data: bytes, *, size: tuple[int, int], mode: str) -> tuple[bytes, 
     options = {"quality": 92} if fmt in ("JPEG", "WEBP") else {}
     fitted.save(out, fmt, **options)
     return out.getvalue(), ALLOWED_FORMATS[fmt]
+
+
+# --- Who may see and reuse a picture ----------------------------------------------------------------
+
+
+def parse_token(value) -> uuid.UUID | None:
+    """A picture's token from a form or an address; None for anything that is not one."""
+    if isinstance(value, uuid.UUID):
+        return value
+    text = str(value or "").strip()
+    if not text or len(text) > 36:
+        return None
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        return None
+
+
+def images_visible_to(user):
+    """The pictures ``user`` may see: their own uploads, and those of jobs they can see.
+
+    Every signed-in member sees every job (the team shares one studio), so a picture used by a
+    job is the team's; a picture nobody used yet (an upload whose job was refused) is its
+    uploader's alone.
+    """
+    from django.db.models import Q
+
+    from soraweb.videos.models import ReferenceImage
+
+    if user is None or not user.is_authenticated:
+        return ReferenceImage.objects.none()
+    if user.is_staff:
+        return ReferenceImage.objects.all()
+    return ReferenceImage.objects.filter(Q(uploaded_by=user) | Q(jobs__isnull=False)).distinct()
+
+
+def image_for_viewer(*, token, user):
+    """The picture with ``token`` if ``user`` may see it, else None (so a 404, not a 403)."""
+    parsed = parse_token(token)
+    if parsed is None:
+        return None
+    return images_visible_to(user).filter(token=parsed).first()
+
+
+def images_adopt(*, images: Iterable, owner) -> list:
+    """The pictures for a new job of ``owner``: their own as they are, anyone else's as a copy.
+
+    A job that reuses a teammate's picture ("Use these settings") gets its own row, so the
+    teammate deleting their job takes their picture with it and leaves this job's copy alone.
+    """
+    from soraweb.videos.services import reference_image_store
+
+    adopted = []
+    for image in images:
+        if image.uploaded_by_id == owner.pk:
+            adopted.append(image)
+            continue
+        with image.file.open("rb") as fh:
+            data = fh.read()
+        adopted.append(
+            reference_image_store(
+                uploaded_by=owner,
+                name=image.original_name,
+                content_type=image.content_type,
+                data=data,
+                width=image.width,
+                height=image.height,
+            )
+        )
+    return adopted
+
+
+# --- Orphaned uploads ----------------------------------------------------------------------------
+
+ORPHAN_AGE = timedelta(hours=24)
+
+
+def orphan_images_delete(*, older_than: timedelta = ORPHAN_AGE, now=None) -> int:
+    """Delete uploads no job uses that are older than ``older_than``, with their files.
+
+    A picture is stored before its job is made; when the job is then refused (a budget, a
+    limit) the picture stays behind, visible to nobody but its uploader. A day is long enough
+    for "Use these settings" on the same page. Returns how many were deleted.
+    """
+    from django.db import transaction
+    from django.utils import timezone
+
+    from soraweb.videos.models import ReferenceImage
+
+    cutoff = (now or timezone.now()) - older_than
+    orphans = list(
+        ReferenceImage.objects.filter(jobs__isnull=True, created_at__lt=cutoff).only("pk", "file")[
+            :1000
+        ]
+    )
+    if not orphans:
+        return 0
+    names = [image.file.name for image in orphans if image.file]
+    storage = ReferenceImage._meta.get_field("file").storage
+    with transaction.atomic():
+        # Checked again under the delete: a job may have taken one of them meanwhile.
+        _total, counts = ReferenceImage.objects.filter(
+            pk__in=[image.pk for image in orphans], jobs__isnull=True
+        ).delete()
+        deleted = counts.get(ReferenceImage._meta.label, 0)
+        kept = set(ReferenceImage.objects.filter(file__in=names).values_list("file", flat=True))
+
+        def remove() -> None:
+            for name in names:
+                if name in kept:
+                    continue
+                try:
+                    storage.delete(name)
+                except Exception:  # a file already gone must not stop the rest
+                    logger.warning("could not delete %s", name, exc_info=True)
+
+        transaction.on_commit(remove)
+    return deleted
+
+
+def orphan_images_sweep() -> int:
+    """The hourly schedule's entry point (see soraweb/videos/schedules.py)."""
+    return orphan_images_delete()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -168,6 +169,8 @@ def _image_path(instance: ReferenceImage, filename: str) -> str:
 
 
 class ReferenceImage(models.Model):
+    # The id in addresses and forms: random, so one person's picture cannot be found by counting.
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     file = models.FileField(_("file"), upload_to=_image_path)
     original_name = models.CharField(_("original file name"), max_length=255, blank=True)
     content_type = models.CharField(max_length=50, default="image/png")
@@ -323,7 +326,9 @@ class VideoJob(models.Model):
     video_height = models.PositiveIntegerField(null=True, blank=True)
     video_seconds = models.FloatField(null=True, blank=True)
 
-    idempotency_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # Unique per owner (see Meta): keys are looked up per person, so another person's key is new.
+    # NULL, not "", for "no key": NULLs never collide in the unique constraint.
+    idempotency_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     retry_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
     )
@@ -354,6 +359,11 @@ class VideoJob(models.Model):
             models.Index(
                 fields=["state", "review_state", "-finished_at"], name="job_state_review_idx"
             ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"], name="unique_idempotency_key_per_owner"
+            )
         ]
         verbose_name = _("video job")
         verbose_name_plural = _("video jobs")

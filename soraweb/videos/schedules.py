@@ -12,6 +12,13 @@ SCHEDULES = [
         "minutes": 1,
         "repeats": -1,
     },
+    # Uploads no job took (the job was refused) are deleted with their files after a day.
+    {
+        "name": "soraweb-orphan-images",
+        "func": "soraweb.videos.images.orphan_images_sweep",
+        "schedule_type": Schedule.HOURLY,
+        "repeats": -1,
+    },
 ]
 
 

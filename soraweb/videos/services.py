@@ -36,6 +36,7 @@ from soraweb.providers.http import full_jitter_delay
 from soraweb.videos import archive
 from soraweb.videos.images import fit_image
 from soraweb.videos.labels import orientation_label, size_label
+from soraweb.videos.limits import jobs_limit_check
 from soraweb.videos.models import (
     AT_PROVIDER_STATES,
     SETTLED_STATES,
@@ -146,6 +147,7 @@ def job_create(
     now = timezone.now()
     try:
         with transaction.atomic():
+            jobs_limit_check(owner=owner)
             # Locks the team budget until commit, so racing submissions are checked one by one.
             ops_services.budget_check(
                 owner=owner,
@@ -1134,15 +1136,29 @@ def jobs_create_batch(
 ) -> list[BatchOutcome]:
     """Create one job per row; a row the rules refuse is reported and the others still go.
 
+    A batch that would pass a person's abuse limits is refused whole (ValidationError).
+
     Each row gets its own idempotency key derived from the form's, so sending the same batch
     twice (a double click, a reload) creates each job once. The rows are saved in one
     transaction: a fault part-way (the database gone) saves none of them, so a person who sends
     the batch again never gets some rows twice; the jobs go to the worker after the commit.
     """
+    keys = {
+        item.row: f"{idempotency_key[:56]}-{item.row}" if idempotency_key else None
+        for item in items
+    }
+    # The whole batch fits under the abuse limits or nothing is started; rows a resent form
+    # already made do not count again.
+    made = set(
+        VideoJob.objects.filter(
+            owner=owner, idempotency_key__in=[k for k in keys.values() if k]
+        ).values_list("idempotency_key", flat=True)
+    )
+    jobs_limit_check(owner=owner, adding=sum(1 for k in keys.values() if k not in made), batch=True)
     outcomes = []
     with transaction.atomic():
         for item in items:
-            key = f"{idempotency_key[:56]}-{item.row}" if idempotency_key else None
+            key = keys[item.row]
             try:
                 job = job_create(
                     owner=owner,

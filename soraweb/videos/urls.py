@@ -23,6 +23,6 @@ urlpatterns = [
     path("jobs/<int:pk>/remix/", views.job_remix, name="job_remix"),
     path("jobs/<int:pk>/video.mp4", views.job_video, name="job_video"),
     path("jobs/<int:pk>/poster.jpg", views.job_poster, name="job_poster"),
-    path("images/<int:pk>/", views.reference_image, name="reference_image"),
+    path("images/<uuid:token>/", views.reference_image, name="reference_image"),
     path("webhooks/providers/<int:provider_id>/", views.provider_webhook, name="provider_webhook"),
 ]

@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
-from soraweb.videos import selectors, services, webhooks
+from soraweb.videos import images, selectors, services, webhooks
 from soraweb.videos.forms import (
     BatchForm,
     GalleryFilterForm,
@@ -101,7 +101,7 @@ def studio(request: HttpRequest) -> HttpResponse:
             return render(request, "videos/_create_form.html", {"form": form})
         return render(request, "videos/studio.html", _studio_context(request, form))
 
-    form = JobForm(request.POST, request.FILES)
+    form = JobForm(request.POST, request.FILES, viewer=request.user)
     job = None
     if form.is_valid():
         data = form.cleaned_data
@@ -111,7 +111,7 @@ def studio(request: HttpRequest) -> HttpResponse:
         if earlier is not None:
             return _create_replayed(request, earlier)
         try:
-            images = [
+            pictures = [
                 services.reference_image_store(
                     uploaded_by=request.user,
                     name=img.name,
@@ -121,7 +121,7 @@ def studio(request: HttpRequest) -> HttpResponse:
                     height=img.height,
                 )
                 for img in form.validated_images
-            ] or form.kept_images
+            ] or images.images_adopt(images=form.kept_images, owner=request.user)
             job = services.job_create(
                 owner=request.user,
                 video_model=data["video_model"],
@@ -129,7 +129,7 @@ def studio(request: HttpRequest) -> HttpResponse:
                 orientation=data["orientation"],
                 size=data["size"],
                 duration=data["duration"],
-                images=images,
+                images=pictures,
                 idempotency_key=data.get("idempotency_key") or None,
                 image_fit=data["image_fit"],
             )
@@ -218,6 +218,8 @@ def batch(request: HttpRequest) -> HttpResponse:
                 ),
             )
             status = 503
+        except ValidationError as exc:  # the batch as a whole is over a limit
+            form.add_error(None, exc.messages)
         else:
             outcomes = sorted([*created, *form.rejected], key=lambda o: o.row)
     report = None
@@ -508,9 +510,9 @@ def job_poster(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def reference_image(request: HttpRequest, pk: int) -> HttpResponse:
-    """A reference picture (the whole team sees every job, so every picture used in one)."""
-    image = selectors.reference_image_get(pk=pk)
+def reference_image(request: HttpRequest, token) -> HttpResponse:
+    """A reference picture, by its random token: its uploader's, or one used by a visible job."""
+    image = images.image_for_viewer(token=token, user=request.user)
     if image is None:
         raise Http404(_("No such picture."))
     return ranged_file_response(request, image.file, content_type=image.content_type)

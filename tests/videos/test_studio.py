@@ -180,7 +180,7 @@ def test_use_again_fills_the_form_with_the_prompt_settings_and_picture(
     assert '<option value="portrait" selected>' in html
     assert '<option value="15" selected>' in html
     assert 'name="image_fit" value="pad" checked' in html
-    assert f'name="keep_images" value="{image.pk}" checked' in html
+    assert f'name="keep_images" value="{image.token}" checked' in html
     assert "Use the same picture (castle.png)" in html
     # The htmx "Use again" swaps only the form.
     partial = client.get(
@@ -206,10 +206,10 @@ def test_a_kept_picture_goes_with_the_new_job_unless_a_new_one_is_chosen(
     with django_capture_on_commit_callbacks(execute=False):
         client.post(
             reverse("videos:studio"),
-            {**form_data(), "keep_images": [str(image.pk)]},
+            {**form_data(), "keep_images": [str(image.token)]},
             HTTP_HX_REQUEST="true",
         )
-        data = {**form_data(prompt="second"), "keep_images": [str(image.pk)]}
+        data = {**form_data(prompt="second"), "keep_images": [str(image.token)]}
         data["images"] = SimpleUploadedFile(
             "new.png", png_bytes((80, 80), (0, 200, 0)), content_type="image/png"
         )
