@@ -36,7 +36,24 @@ MARKERS: dict[str, str] = {
     "stuck": "the job never finishes (progress stalls at 50%)",
     "oddstatus": "while running, the status is a word clients do not know",
     "noid": "unified format: create answers 200 with a chat-completion body and no task id",
+    # Gateway and relay drift (spec section 8); drift.py shapes the answers.
+    "longid": "the job's id is N characters long (=N, default 1200) with = : / % + in it",
+    "nourl": "a finished job's status carries no URL; the bytes are at /v1/videos/{id}/content "
+    "(openai and GET /v1/videos/{id} answer in new-api rc.30's {task_id, status, progress} shape)",
+    "metaurl": "a finished job's URL is only in metadata.url",
+    "novariant": "the content route ignores ?variant= and always serves the MP4",
+    "nodelete": "DELETE /v1/videos/{id} answers 405, as gateways without a delete route do",
+    "unknown": "while running, the status is the word unknown",
+    "emptystatus": "while running, the status is an empty string",
+    "refusal": "job fails with the reason only in detail.failure_reason (=text sets it)",
+    "progress": 'progress is sent as =percent (100), =string ("100%"), =fraction (1.0), '
+    "=none (absent) or =zero (0 even on success)",
+    "objecttools": "chat format: string tools are refused with 400, as LiteLLM-style relays do",
 }
+
+DEFAULT_REFUSAL_REASON = "This content may violate our content policies."
+LONG_ID_DEFAULT = 1200
+PROGRESS_STYLES = ("percent", "string", "fraction", "none", "zero")
 
 
 @dataclass(frozen=True)
@@ -57,10 +74,19 @@ class Faults:
     stuck: bool = False
     odd_status: bool = False
     no_id: bool = False
+    long_id: int = 0  # length of the id handed out; 0 = the format's usual id
+    no_url: bool = False
+    meta_url: bool = False
+    no_variant: bool = False
+    no_delete: bool = False
+    running_status: str | None = None  # "unknown" or "" while running
+    refusal: str | None = None  # reason given only in detail.failure_reason
+    progress_style: str | None = None  # one of PROGRESS_STYLES
+    object_tools: bool = False
 
     @property
     def failure_reason(self) -> str | None:
-        return self.moderation or self.fail
+        return self.moderation or self.refusal or self.fail
 
     @property
     def create_rejections(self) -> tuple[tuple[str, int], ...]:
@@ -79,6 +105,15 @@ class Faults:
             ("garbage", self.poll_garbage),
             ("hang", self.poll_hang),
         )
+
+
+_DRIFT_FLAGS = {
+    "nourl": "no_url",
+    "metaurl": "meta_url",
+    "novariant": "no_variant",
+    "nodelete": "no_delete",
+    "objecttools": "object_tools",
+}
 
 
 def _count(value: str | None) -> int:
@@ -121,6 +156,18 @@ def parse(prompt: str) -> Faults:
             found[{"noid": "no_id"}.get(name, name)] = True
         elif name == "oddstatus":
             found["odd_status"] = True
+        elif name == "longid":
+            found["long_id"] = _count(value) if value and value.strip() else LONG_ID_DEFAULT
+        elif name in _DRIFT_FLAGS:
+            found[_DRIFT_FLAGS[name]] = True
+        elif name == "unknown":
+            found["running_status"] = "unknown"
+        elif name == "emptystatus":
+            found["running_status"] = ""
+        elif name == "refusal":
+            found["refusal"] = (value or "").strip() or DEFAULT_REFUSAL_REASON
+        elif name == "progress" and (value or "").strip().lower() in PROGRESS_STYLES:
+            found["progress_style"] = (value or "").strip().lower()
     return Faults(**found)  # type: ignore[arg-type]
 
 

@@ -47,6 +47,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from PIL import Image
 from standardwebhooks.webhooks import Webhook
 
+from . import drift
 from . import faults as faults_mod
 from .faults import Faults
 from .video import ClipSpec, frame_size, render_clip, render_spritesheet, render_thumbnail
@@ -189,6 +190,7 @@ class Simulator:
         webhook_formats: Iterable[str] = ("unified", "openai", "newapi"),
         webhook_retry_delays: Iterable[float] = (0.5, 1.0, 2.0, 4.0),
         model_rules: Mapping[str, ModelRule] | None = None,
+        drift: Iterable[str] = (),
         work_dir: str | os.PathLike[str] | None = None,
         quiet: bool = True,
         log_stream: TextIO | None = None,
@@ -226,6 +228,8 @@ class Simulator:
         self.webhook_formats = frozenset(webhook_formats)
         self.webhook_retry_delays = tuple(float(d) for d in webhook_retry_delays)
         self.model_rules = dict(DEFAULT_MODEL_RULES if model_rules is None else model_rules)
+        # Drift markers applied to every job, as if each prompt carried them (drift.py).
+        self.drift_markers = "".join(f"[sim:{name.strip()}]" for name in drift if name.strip())
         self.quiet = quiet
         self.log_stream = log_stream or sys.stderr
 
@@ -962,7 +966,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _create_gate(self, prompt: str) -> Faults:
         """Apply create-time fault markers; returns the faults when the create may proceed."""
-        faults = faults_mod.parse(prompt)
+        faults = faults_mod.parse(self.sim.drift_markers + prompt)
         k = self.sim._note_attempt(prompt)
         for kind, count in faults.create_rejections:
             if k < count:
@@ -1120,7 +1124,9 @@ class _Handler(BaseHTTPRequestHandler):
             )
         job = sim._new_job(
             format="unified",
-            job_id=f"{model}:task_{''.join(secrets.choice(_ALNUM) for _ in range(26))}",
+            job_id=drift.job_id(
+                faults, f"{model}:task_{''.join(secrets.choice(_ALNUM) for _ in range(26))}"
+            ),
             prompt=prompt,
             model=model,
             orientation=orientation,
@@ -1164,6 +1170,13 @@ class _Handler(BaseHTTPRequestHandler):
         }
         if view.error:
             body["fail_reason"] = view.error
+        f = job.faults
+        body["status"] = drift.status_word(f, view.state, status)
+        if f.progress_style:
+            body.pop("detail")
+            drift.set_progress(body, "progress", f, view.state, view.progress)
+        drift.place_url(body, ("video_url",), f, None)
+        drift.place_refusal(body, ("fail_reason",), f, None)
         self._send(200, body)
 
     # ----------------------------------------------------------------- 2. chat
@@ -1184,10 +1197,15 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(stream, bool):
             raise _error(400, "Field 'stream' must be a boolean.", param="stream")
         orientation, seconds, large = _chat_params(model, prompt)
+        refusal = drift.string_tools_error(
+            faults_mod.parse(sim.drift_markers + prompt), data.get("tools")
+        )
+        if refusal:
+            raise _error(400, refusal, param="tools", code="invalid_type")
         faults = self._create_gate(prompt)
         job = sim._new_job(
             format="chat",
-            job_id=f"chatcmpl-{secrets.token_hex(14)}",
+            job_id=drift.job_id(faults, f"chatcmpl-{secrets.token_hex(14)}"),
             prompt=prompt,
             model=model,
             orientation=orientation,
@@ -1432,7 +1450,7 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> Job:
         return self.sim._new_job(
             format="openai",
-            job_id=f"video_{secrets.token_hex(24)}",
+            job_id=drift.job_id(faults, f"video_{secrets.token_hex(24)}"),
             prompt=prompt,
             model=model,
             orientation="landscape" if dims[0] > dims[1] else "portrait",
@@ -1455,7 +1473,7 @@ class _Handler(BaseHTTPRequestHandler):
         if view.error:
             code = "moderation_blocked" if job.faults.moderation else "video_generation_failed"
             error = {"code": code, "message": view.error}
-        return {
+        body: dict[str, Any] = {
             "id": job.id,
             "object": "video",
             "model": job.model,
@@ -1470,6 +1488,16 @@ class _Handler(BaseHTTPRequestHandler):
             "remixed_from_video_id": job.remixed_from,
             "error": error,
         }
+        return self._drifted_video_object(job, view, body)
+
+    def _drifted_video_object(self, job: Job, view: JobView, body: dict[str, Any]):
+        f = job.faults
+        body["status"] = drift.status_word(f, view.state, body["status"])
+        drift.set_progress(body, "progress", f, view.state, view.progress)
+        if f.meta_url and view.has_result:
+            body["metadata"] = {"url": self.sim.file_url(job, "mp4")}
+        drift.place_refusal(body, ("error",), f, None)
+        return body
 
     def _openai_job(self, job_id: str) -> Job:
         job = self.sim._get(job_id)
@@ -1489,14 +1517,22 @@ class _Handler(BaseHTTPRequestHandler):
         job = self._openai_job(id)
         self._poll_gate(job)
         headers = {}
-        if not self.sim.view(job).terminal:
+        view = self.sim.view(job)
+        if not view.terminal:
             headers["openai-poll-after-ms"] = str(self._poll_after_ms())
+        if job.faults.no_url:
+            # new-api rc.30 answers GET /v1/videos/{task_id} in its own shape, with no URL.
+            body = drift.rc30_object(job.faults, job.id, view.state, view.progress, view.error)
+            self._send(200, body, headers=headers)
+            return
         self._send(200, self._video_object(job), headers=headers)
 
     def h_openai_content(self, id: str) -> None:
         sim = self.sim
         job = self._openai_job(id)
         variant = self.query.get("variant", "video") or "video"
+        if job.faults.no_variant:
+            variant = "video"  # a gateway that drops the query string
         kinds = {
             "video": ("mp4", "video/mp4"),
             "thumbnail": ("webp", "image/webp"),
@@ -1556,6 +1592,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def h_openai_delete(self, id: str) -> None:
         job = self._openai_job(id)
+        if job.faults.no_delete:
+            # What a FastAPI gateway without the route answers.
+            raise _Reply(405, {"detail": "Method Not Allowed"}, headers={"Allow": "GET"})
         with self.sim._lock:
             job.deleted = True
         self._send(200, {"id": job.id, "object": "video.deleted", "deleted": True})
@@ -1652,7 +1691,9 @@ class _Handler(BaseHTTPRequestHandler):
         faults = self._create_gate(prompt)
         job = sim._new_job(
             format="newapi",
-            job_id=f"task_{''.join(secrets.choice(_ALNUM) for _ in range(32))}",
+            job_id=drift.job_id(
+                faults, f"task_{''.join(secrets.choice(_ALNUM) for _ in range(32))}"
+            ),
             prompt=prompt,
             model=model,
             orientation=orientation,
@@ -1688,23 +1729,25 @@ class _Handler(BaseHTTPRequestHandler):
             if view.error:
                 code = "moderation_blocked" if job.faults.moderation else "generation_failed"
                 error = {"code": code, "message": view.error}
-            self._send(
-                200,
-                {
-                    "task_id": job.id,
-                    "status": status,
-                    "url": url,
-                    "format": "mp4",
-                    "metadata": {
-                        "duration": job.seconds,
-                        "fps": sim.video_fps,
-                        "width": job.width,
-                        "height": job.height,
-                        "seed": int(hashlib.sha256(job.id.encode()).hexdigest()[:8], 16),
-                    },
-                    "error": error,
+            flat = {
+                "task_id": job.id,
+                "status": status,
+                "url": url,
+                "format": "mp4",
+                "metadata": {
+                    "duration": job.seconds,
+                    "fps": sim.video_fps,
+                    "width": job.width,
+                    "height": job.height,
+                    "seed": int(hashlib.sha256(job.id.encode()).hexdigest()[:8], 16),
                 },
-            )
+                "error": error,
+            }
+            flat["status"] = drift.status_word(job.faults, view.state, status)
+            drift.set_progress(flat, "progress", job.faults, view.state, view.progress)
+            drift.place_url(flat, ("url",), job.faults, None)
+            drift.place_refusal(flat, ("error",), job.faults, None)
+            self._send(200, flat)
             return
         if view.state == "queued":
             # The queue phase walks through new-api's three pre-start words.
@@ -1718,24 +1761,22 @@ class _Handler(BaseHTTPRequestHandler):
                 "failed": "FAILURE",
             }[view.state]
         started = job.created_at + job.run_seconds * sim.queue_fraction
-        self._send(
-            200,
-            {
-                "code": "success",
-                "message": "",
-                "data": {
-                    "task_id": job.id,
-                    "action": "generate" if job.images else "textGenerate",
-                    "status": status,
-                    "fail_reason": view.error or "",
-                    "submit_time": int(job.created_at),
-                    "start_time": int(started) if view.state != "queued" else 0,
-                    "finish_time": int(view.changed_at) if view.terminal else 0,
-                    "progress": f"{int(view.progress * 100)}%",
-                    "result_url": url or "",
-                },
-            },
-        )
+        data = {
+            "task_id": job.id,
+            "action": "generate" if job.images else "textGenerate",
+            "status": status,
+            "fail_reason": view.error or "",
+            "submit_time": int(job.created_at),
+            "start_time": int(started) if view.state != "queued" else 0,
+            "finish_time": int(view.changed_at) if view.terminal else 0,
+            "progress": f"{int(view.progress * 100)}%",
+            "result_url": url or "",
+        }
+        data["status"] = drift.status_word(job.faults, view.state, status)
+        drift.set_progress(data, "progress", job.faults, view.state, view.progress)
+        drift.place_url(data, ("result_url",), job.faults, "")
+        drift.place_refusal(data, ("fail_reason",), job.faults, "")
+        self._send(200, {"code": "success", "message": "", "data": data})
 
 
 # --------------------------------------------------------------------------- helpers
@@ -1971,6 +2012,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=_env("PUBLIC_URL"),
         help="base URL put into result links, e.g. http://simulator:8001/v1 under Docker",
     )
+    add(
+        "--drift",
+        default=_env("DRIFT", ""),
+        help="comma-separated drift markers applied to every job, e.g. longid,nourl,nodelete",
+    )
     add("--serve-seconds", type=float, default=None, help=argparse.SUPPRESS)
 
 
@@ -1991,6 +2037,7 @@ def simulator_from_options(
         newapi_shape=options["newapi_shape"],
         chat_result_style=options["chat_result_style"],
         public_base_url=options.get("public_url"),
+        drift=(options.get("drift") or "").split(","),
         quiet=quiet,
         log_stream=log_stream,
     )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from datetime import timedelta
@@ -266,7 +267,16 @@ def _video_path(instance: VideoJob, filename: str) -> str:
     return f"videos/{instance.created_at:%Y/%m}/job-{instance.pk}{os.path.splitext(filename)[1]}"
 
 
+def remote_id_digest(remote_id: str) -> str:
+    """The indexed key of a remote id: its SHA-256 (empty for no id)."""
+    return hashlib.sha256(remote_id.encode("utf-8")).hexdigest() if remote_id else ""
+
+
 class VideoJobQuerySet(models.QuerySet):
+    def with_remote_id(self, remote_id: str) -> VideoJobQuerySet:
+        """Jobs whose remote id is exactly ``remote_id`` (found by the digest's index)."""
+        return self.filter(remote_id_sha256=remote_id_digest(remote_id), remote_id=remote_id)
+
     def active(self) -> VideoJobQuerySet:
         return self.filter(state__in=ACTIVE_STATES)
 
@@ -293,7 +303,11 @@ class VideoJob(models.Model):
     state = models.CharField(
         _("state"), max_length=20, choices=JobState.choices, default=JobState.PENDING
     )
-    remote_id = models.CharField(_("remote id"), max_length=255, blank=True, db_index=True)
+    # Ids of any length (LiteLLM's are 266+ characters and gateways may nest them further): the
+    # whole id is kept and sent; lookups go through the indexed digest, since a B-tree index on
+    # the text itself breaks past ~2,700 bytes on PostgreSQL.
+    remote_id = models.TextField(_("remote id"), blank=True)
+    remote_id_sha256 = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     raw_status = models.CharField(_("provider status"), max_length=100, blank=True)
     progress = models.PositiveSmallIntegerField(_("progress"), default=0)
     error_message = models.TextField(_("error"), blank=True)
@@ -341,7 +355,7 @@ class VideoJob(models.Model):
     remix_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="remixes"
     )
-    remix_remote_id = models.CharField(max_length=255, blank=True)
+    remix_remote_id = models.TextField(blank=True)
     # The latest review decision, kept on the job so the gallery can filter without a join.
     review_state = models.CharField(
         _("review"), max_length=20, choices=ReviewState.choices, default=ReviewState.UNREVIEWED
@@ -370,6 +384,15 @@ class VideoJob(models.Model):
 
     def __str__(self) -> str:
         return f"Job {self.pk} ({self.state})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Rows written by save() (admin, fixtures) keep the lookup digest in step with the id;
+        # the pipeline's conditional UPDATEs do the same in transition().
+        self.remote_id_sha256 = remote_id_digest(self.remote_id)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "remote_id" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "remote_id_sha256"}
+        super().save(*args, **kwargs)
 
     @property
     def is_active(self) -> bool:
@@ -419,6 +442,8 @@ class VideoJob(models.Model):
         old = self.state
         if to not in TRANSITIONS[old]:
             raise InvalidTransition(f"{old} -> {to} is not allowed")
+        if "remote_id" in fields:
+            fields["remote_id_sha256"] = remote_id_digest(fields["remote_id"])
         now = timezone.now()
         if to in SETTLED_STATES and "finished_at" not in fields:
             fields["finished_at"] = now
@@ -484,7 +509,7 @@ class WebhookDelivery(models.Model):
     )
     webhook_id = models.CharField(max_length=200)
     event_type = models.CharField(max_length=100, blank=True)
-    remote_id = models.CharField(max_length=255, blank=True)
+    remote_id = models.TextField(blank=True)
     received_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -320,7 +320,7 @@ def job_submit(*, job_id: int) -> None:
     status = result.status
     now = timezone.now()
     fields = {
-        "remote_id": result.remote_id[:255],
+        "remote_id": result.remote_id,
         "submitted_at": now,
         "lease_until": None,
         "raw_status": status.raw_status[:100],
@@ -351,7 +351,8 @@ def job_submit(*, job_id: int) -> None:
         job.transition(
             to,
             message=f"Accepted by the provider as {result.remote_id}",
-            data=_provider_said(job, status),
+            # The whole id, however long: the provider's raw answer below is cut for size.
+            data={"remote_id": result.remote_id, **_provider_said(job, status)},
             progress=status.progress or 0,
             started_at=now if to == JobState.RUNNING else None,
             next_poll_at=now + timedelta(seconds=poll_in),
@@ -598,13 +599,15 @@ def webhook_receive(*, provider: Provider, webhook_id: str, event_type: str, rem
                 provider=provider,
                 webhook_id=webhook_id[:200],
                 event_type=event_type[:100],
-                remote_id=remote_id[:255],
+                remote_id=remote_id,
             )
     except IntegrityError:
         return "duplicate"
-    job = VideoJob.objects.filter(
-        provider=provider, remote_id=remote_id, state__in=AT_PROVIDER_STATES
-    ).first()
+    job = (
+        VideoJob.objects.with_remote_id(remote_id)
+        .filter(provider=provider, state__in=AT_PROVIDER_STATES)
+        .first()
+    )
     if job is None:
         return "ignored"
     JobEvent.objects.create(
