@@ -102,6 +102,10 @@ class JobStatus:
     error: str | None = None
     poll_after: float | None = None  # seconds the provider asked us to wait (openai-poll-after-ms)
     raw: dict[str, Any] = field(default_factory=dict)
+    # Where the result will come from once succeeded: the field the URL was read from
+    # ("result_url", "metadata.url", "output[0]", ...) or "content endpoint" when there is none.
+    video_source: str | None = None
+    moderation: bool = False  # the reason says a content filter refused the job
 
 
 @dataclass

@@ -18,9 +18,34 @@ from .base import (
     WireFormat,
 )
 from .http import HttpClient, ResponseStream, shorten
-from .normalise import find_error_text, normalise_status
+from .normalise import find_error_text, is_moderation, normalise_status
 
 _REASON_LIMIT = 500
+# The result's source when a finished status names no URL: GET {base}/videos/{id}/content,
+# which OpenAI-style relays and new-api gateways (rc.30) both serve.
+CONTENT_ENDPOINT = "content endpoint"
+MODERATION_PREFIX = "Refused by content moderation"
+
+# Where relays put a finished video's URL, after the format's own fields (path, label).
+_URL_PATHS: tuple[tuple[tuple[str | int, ...], str], ...] = (
+    (("video_url",), "video_url"),
+    (("url",), "url"),
+    (("result_url",), "result_url"),
+    (("download_url",), "download_url"),
+    (("output_url",), "output_url"),
+    (("metadata", "url"), "metadata.url"),
+    (("metadata", "video_url"), "metadata.video_url"),
+    (("result", "url"), "result.url"),
+    (("result", "video_url"), "result.video_url"),
+    (("output", 0), "output[0]"),
+    (("output", 0, "url"), "output[0].url"),
+    (("outputs", 0), "outputs[0]"),
+    (("data", 0, "url"), "data[0].url"),
+    (("videos", 0, "url"), "videos[0].url"),
+    (("content", "video_url"), "content.video_url"),
+)
+# The first bytes of the image formats a thumbnail may come in.
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG", b"GIF8", b"RIFF", b"BM")
 
 
 def image_url(image: ImageInput) -> str:
@@ -34,6 +59,59 @@ def image_url(image: ImageInput) -> str:
 def path_id(remote_id: str) -> str:
     """A remote id made safe to sit in a URL path (ids may contain ':' or '/')."""
     return quote(remote_id, safe="")
+
+
+def _walk(data: Any, path: tuple[str | int, ...]) -> Any:
+    for step in path:
+        if isinstance(step, int):
+            data = data[step] if isinstance(data, list) and len(data) > step else None
+        else:
+            data = data.get(step) if isinstance(data, dict) else None
+    return data
+
+
+def find_video_url(data: dict[str, Any], *first: str) -> tuple[str | None, str | None]:
+    """(URL, the field it came from) for a finished job: the format's own fields ``first``,
+    then every other place relays were seen to use; (None, None) when there is no http(s) URL."""
+    paths = [((key,), key) for key in first] + list(_URL_PATHS)
+    for path, label in paths:
+        value = _walk(data, path)
+        if isinstance(value, str) and value.strip().lower().startswith(("http://", "https://")):
+            return value.strip(), label
+    return None, None
+
+
+def looks_like_video(content_type: str, head: bytes) -> bool:
+    """True when a download is clearly a video (an MP4's ``ftyp`` box or a video/* type) and
+    not an image: what a gateway that drops ``?variant=thumbnail`` sends."""
+    if head.startswith(_IMAGE_MAGIC):
+        return False
+    return head[4:8] == b"ftyp" or content_type.lower().startswith("video/")
+
+
+class _SniffedStream:
+    """A ContentStream whose first chunk was already read (to check what it is)."""
+
+    def __init__(self, stream: ResponseStream, first: bytes, rest: Any) -> None:
+        self._stream = stream
+        self._first = first
+        self._rest = rest
+        self.content_type = stream.content_type
+        self.content_length = stream.content_length
+
+    def chunks(self, chunk_size: int = 1 << 16) -> Any:
+        if self._first:
+            yield self._first
+        yield from self._rest
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> _SniffedStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def first_text(data: dict[str, Any], *keys: str) -> str | None:
@@ -55,6 +133,10 @@ def failure_reason(state: RemoteState, data: dict[str, Any]) -> str | None:
         return None
     text = find_error_text(data)
     if text:
+        # One wording for every content filter's refusal, English or Chinese, so the studio and
+        # the failure report recognise it; the provider's own words follow.
+        if is_moderation(text) and "moderation" not in text.lower():
+            text = f"{MODERATION_PREFIX}: {text}"
         return shorten(text, _REASON_LIMIT)
     if state is RemoteState.EXPIRED:
         return "The video's files have expired on the provider."
@@ -81,18 +163,54 @@ class BaseClient:
 
     def open_content(
         self, remote_id: str, *, video_url: str | None, variant: str = "video"
-    ) -> ResponseStream:
-        """Download the asset at ``video_url`` (for a thumbnail, pass the thumbnail's URL).
+    ) -> ResponseStream | _SniffedStream:
+        """Download the asset at ``video_url`` (for a thumbnail, pass the thumbnail's URL);
+        without one, from the content endpoint ``/videos/{id}/content`` (new-api rc.30 and
+        other gateways finish with no URL and serve the bytes there).
 
         The URL came from the provider, so it goes through the SSRF guard; only the provider's
         own base origin may be a private address.
         """
-        if not video_url:
+        if video_url:
+            return self.checked(self.http.download(video_url), variant)
+        try:
+            return self.checked(self.content_endpoint(remote_id, variant), variant)
+        except ProviderError as exc:
+            if exc.status_code is None:
+                raise
+            # Neither a link nor a content endpoint: say both, not just "404".
             raise self.http.error(
-                f"The provider has given no link to the {variant} of job {remote_id}.",
+                f"The provider reported the job as finished but gave no link to its {variant}, "
+                f"and its content endpoint /videos/{{id}}/content answered: {exc.message}",
+                permanent=True,
+                status_code=exc.status_code,
+            ) from None
+
+    def content_endpoint(self, remote_id: str, variant: str) -> ResponseStream:
+        """Open ``GET {base}/videos/{id}/content`` (``?variant=`` for anything but the video)."""
+        query = "" if variant == "video" else f"?variant={variant}"
+        return self.http.download(self.http.url(f"/videos/{path_id(remote_id)}/content{query}"))
+
+    def checked(self, stream: ResponseStream, variant: str) -> ResponseStream | _SniffedStream:
+        """For a thumbnail or spritesheet, read the first chunk and stop at once if it is
+        clearly a video (a gateway that drops ``?variant=`` sends the whole MP4): the caller
+        makes its own poster from the video it has already saved instead."""
+        if variant == "video":
+            return stream
+        rest = stream.chunks()
+        try:
+            first = next(rest, b"")
+        except BaseException:
+            stream.close()
+            raise
+        if looks_like_video(stream.content_type, first):
+            stream.close()
+            raise self.http.error(
+                f"The provider sent the video where its {variant} was asked for (it ignores "
+                "the variant), so the download was stopped after the first bytes.",
                 permanent=True,
             )
-        return self.http.download(video_url)
+        return _SniffedStream(stream, first, rest)
 
     def remix(self, remote_id: str, prompt: str) -> CreateResult:
         raise ProviderError(
@@ -118,6 +236,7 @@ class BaseClient:
         *,
         progress: int | None,
         video_url: str | None = None,
+        video_source: str | None = None,
         state: RemoteState | None = None,
     ) -> JobStatus:
         """A JobStatus from one task object: its status word normalised (unless ``state`` is
@@ -125,15 +244,20 @@ class BaseClient:
         raw_status = data.get("status")
         if state is None:
             state = normalise_status(raw_status)
+        succeeded = state is RemoteState.SUCCEEDED
+        error = failure_reason(state, data)
         return self._scrubbed(
             JobStatus(
                 state=state,
                 raw_status=str(raw_status or ""),
-                progress=100 if state is RemoteState.SUCCEEDED else progress,
+                # "SUCCESS" with progress 0 (or none) happens: done is done.
+                progress=100 if succeeded else progress,
                 video_url=video_url,
                 thumbnail_url=first_text(data, "thumbnail_url", "cover_url"),
-                error=failure_reason(state, data),
+                error=error,
                 raw=data,
+                video_source=(video_source or CONTENT_ENDPOINT) if succeeded else None,
+                moderation=bool(error) and is_moderation(error),
             )
         )
 

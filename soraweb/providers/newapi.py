@@ -15,7 +15,7 @@ from .base import (
     ProgressCallback,
     WireFormat,
 )
-from .common import BaseClient, first_text, image_url, path_id
+from .common import BaseClient, find_video_url, first_text, image_url, path_id
 from .normalise import find_error_text, parse_progress
 
 _SUCCESS_CODES = frozenset({"success", "ok", "0", "200"})
@@ -75,8 +75,7 @@ class NewApiClient(BaseClient):
         return data
 
     def _parse(self, data: dict[str, Any]) -> JobStatus:
+        url, source = find_video_url(data, "result_url", "url", "video_url")
         return self._job_status(
-            data,
-            progress=parse_progress(data.get("progress")),
-            video_url=first_text(data, "result_url", "url", "video_url"),
+            data, progress=parse_progress(data.get("progress")), video_url=url, video_source=source
         )

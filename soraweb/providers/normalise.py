@@ -75,10 +75,55 @@ def parse_progress(value: object, *, fraction: bool | None = None) -> int | None
 
 
 # Where relays put a human-readable reason, in the order we trust them.
-_REASON_KEYS = ("error", "fail_reason", "failure_reason", "message", "msg", "detail", "reason")
+_REASON_KEYS = (
+    "error",
+    "fail_reason",
+    "failure_reason",
+    "message",
+    "msg",
+    "detail",
+    "reason",
+    "raiMediaFilteredReasons",  # Veo's refusals: a list of sentences
+)
 # Inside a nested error object; ``code`` is the last resort when there is no sentence.
-_NESTED_KEYS = ("message", "msg", "detail", "reason", "error", "description", "code")
+_NESTED_KEYS = (
+    "message",
+    "msg",
+    "failure_reason",
+    "fail_reason",
+    "detail",
+    "reason",
+    "error",
+    "description",
+    "raiMediaFilteredReasons",
+    "code",
+)
+# Fields that only ever hold a reason, looked for at any depth when the usual places are empty
+# (Veo nests its refusals under response.generateVideoResponse; gateways wrap bodies in data).
+_DEEP_KEYS = ("raiMediaFilteredReasons", "failure_reason", "fail_reason")
 _MAX_DEPTH = 4
+
+# How refusals by a content filter are worded, in English and Chinese (审核 review, 违规 against
+# the rules, 敏感 sensitive, 不合规 non-compliant).
+_MODERATION_WORDS = (
+    "moderation",
+    "content polic",
+    "violat",
+    "safety",
+    "flagged",
+    "nsfw",
+    "inappropriate",
+    "审核",
+    "违规",
+    "敏感",
+    "不合规",
+)
+
+
+def is_moderation(text: str | None) -> bool:
+    """Whether a provider's reason says a content filter refused the job."""
+    lowered = (text or "").lower()
+    return any(word in lowered for word in _MODERATION_WORDS)
 
 
 def find_error_text(obj: object) -> str | None:
@@ -93,6 +138,26 @@ def find_error_text(obj: object) -> str | None:
         text = _text_of(obj.get(key), 0)
         if text:
             return text
+    return _deep_reason(obj, 0)
+
+
+def _deep_reason(value: Any, depth: int) -> str | None:
+    if depth > _MAX_DEPTH:
+        return None
+    children: list[Any] = []
+    if isinstance(value, dict):
+        for key in _DEEP_KEYS:
+            text = _text_of(value.get(key), 1)
+            if text:
+                return text
+        children = list(value.values())
+    elif isinstance(value, list):
+        children = value[:5]
+    for child in children:
+        if isinstance(child, dict | list):
+            text = _deep_reason(child, depth + 1)
+            if text:
+                return text
     return None
 
 

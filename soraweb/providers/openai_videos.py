@@ -21,7 +21,7 @@ from .base import (
     RemoteState,
     WireFormat,
 )
-from .common import BaseClient, first_text, path_id
+from .common import CONTENT_ENDPOINT, BaseClient, find_video_url, first_text, path_id
 from .http import ResponseStream
 from .normalise import normalise_status, parse_progress
 
@@ -122,7 +122,14 @@ class OpenAIVideosClient(BaseClient):
         url = self.http.url(f"/videos/{path_id(remote_id)}/content?variant={variant}")
         # The endpoint may redirect to a CDN: the guard checks each hop and keeps the API key
         # on our provider's origin.
-        return self.http.download(url)
+        try:
+            return self.checked(self.http.download(url), variant)
+        except ProviderError as exc:
+            # A gateway whose content route is missing (404/405) may still have named the file
+            # in the status (new-api's metadata.url): that link is the second choice.
+            if not video_url or variant != "video" or exc.status_code not in (404, 405, 501):
+                raise
+        return self.http.download(video_url)
 
     def remix(self, remote_id: str, prompt: str) -> CreateResult:
         response = self.http.request(
@@ -136,10 +143,19 @@ class OpenAIVideosClient(BaseClient):
         except ProviderError as exc:
             if exc.status_code == 404:
                 return  # already gone: deleting is idempotent
+            if exc.status_code in (405, 501):
+                # LiteLLM's proxy and other gateways have no DELETE route.
+                raise self.http.error(
+                    f"The gateway could not cancel the job upstream (DELETE answered HTTP "
+                    f"{exc.status_code}): the video may still be made, and billed, at the "
+                    "provider.",
+                    permanent=True,
+                    status_code=exc.status_code,
+                ) from None
             raise
 
     def _created(self, data: dict[str, Any]) -> CreateResult:
-        remote_id = first_text(data, "id")
+        remote_id = first_text(data, "id", "task_id")
         if not remote_id:
             raise self.http.error(
                 "The provider accepted the request but returned no video id.", permanent=True
@@ -160,4 +176,13 @@ class OpenAIVideosClient(BaseClient):
             and expires_at <= self._clock()
         ):
             state = RemoteState.EXPIRED
-        return self._job_status(data, state=state, progress=parse_progress(data.get("progress")))
+        # The content endpoint is this format's source; a URL in the object is kept as a
+        # fallback for gateways whose content route is broken.
+        url, _source = find_video_url(data)
+        return self._job_status(
+            data,
+            state=state,
+            progress=parse_progress(data.get("progress")),
+            video_url=url,
+            video_source=CONTENT_ENDPOINT,
+        )

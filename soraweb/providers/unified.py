@@ -11,7 +11,7 @@ from .base import (
     ProgressCallback,
     WireFormat,
 )
-from .common import BaseClient, first_text, image_url
+from .common import BaseClient, find_video_url, first_text, image_url
 from .http import shorten
 from .normalise import parse_progress
 
@@ -60,9 +60,8 @@ class UnifiedClient(BaseClient):
             progress = parse_progress(detail["pending_info"].get("progress_pct"), fraction=True)
         if progress is None:
             progress = parse_progress(data.get("progress"))
-        return self._job_status(
-            data, progress=progress, video_url=first_text(data, "video_url", "url", "result_url")
-        )
+        url, source = find_video_url(data, "video_url", "url", "result_url")
+        return self._job_status(data, progress=progress, video_url=url, video_source=source)
 
     @staticmethod
     def _missing_id_message(data: dict[str, Any]) -> str:

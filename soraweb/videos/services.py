@@ -415,7 +415,8 @@ def _to_archiving(job: VideoJob, status: JobStatus, **fields) -> None:
     moved = job.transition(
         JobState.ARCHIVING,
         message="Provider finished; saving the video",
-        data=_provider_said(job, status),
+        # Which field the result's link came from, or the content endpoint when there was none.
+        data={"video_source": status.video_source, **_provider_said(job, status)},
         **{
             **fields,
             "progress": 100,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from soraweb.providers import RemoteState, find_error_text, normalise_status, parse_progress
+from soraweb.providers.normalise import is_moderation
 
 SPEC_SYNONYMS = {
     RemoteState.QUEUED: [
@@ -123,3 +124,54 @@ def test_it_can_be_told_a_value_is_a_percent():
 )
 def test_it_finds_the_providers_reason(body, expected):
     assert find_error_text(body) == expected
+
+
+# -- reasons from every field relays were seen to use (spec sections 1, 4, 7, 8) ------------
+
+REFUSAL = "This content may violate our content policies."
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"status": "failed", "detail": {"failure_reason": REFUSAL}}, REFUSAL),
+        ({"status": "FAILURE", "fail_reason": "upstream timeout"}, "upstream timeout"),
+        ({"error": {"message": "render worker crashed", "code": "e500"}}, "render worker crashed"),
+        ({"error": {"code": "moderation_blocked"}}, "moderation_blocked"),
+        ({"status": "error", "message": "quota exhausted"}, "quota exhausted"),
+        (
+            {"response": {"generateVideoResponse": {"raiMediaFilteredReasons": ["celebrity"]}}},
+            "celebrity",
+        ),
+        ({"raiMediaFilteredReasons": ["a child", "a weapon"]}, "a child; a weapon"),
+        ({"detail": {"detail": {"failure_reason": "nested twice"}}}, "nested twice"),
+        ({"data": {"task_id": "t", "fail_reason": "内容违规"}}, "内容违规"),
+    ],
+)
+def test_it_finds_the_reason_in_every_field_relays_use(body, expected):
+    assert find_error_text(body) == expected
+
+
+def test_a_progress_object_is_not_mistaken_for_a_reason():
+    assert find_error_text({"detail": {"pending_info": {"progress_pct": 0.4}}}) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        REFUSAL,
+        "Your request was rejected by the safety system",
+        "flagged by content moderation",
+        "prompt violates usage policy",
+        "视频内容审核未通过",
+        "内容违规，请修改提示词",
+        "包含敏感信息",
+    ],
+)
+def test_it_recognises_moderation_in_english_and_chinese(text):
+    assert is_moderation(text)
+
+
+@pytest.mark.parametrize("text", ["upstream timeout", "服务器繁忙", "quota exhausted", "", None])
+def test_it_does_not_call_other_failures_moderation(text):
+    assert not is_moderation(text)

@@ -15,6 +15,7 @@ from soraweb.providers import (
     make_client,
     openai_size,
 )
+from soraweb.providers.common import find_video_url
 from soraweb.providers.openai_videos import OpenAIVideosClient
 
 PNG = b"\x89PNG\r\n\x1a\nfake"
@@ -135,7 +136,7 @@ def test_it_queries_a_unified_job_with_the_id_url_encoded(fake):
             RemoteState.FAILED,
             None,
             None,
-            "content policy",
+            "Refused by content moderation: content policy",
         ),
         (
             {"status": "failed", "fail_reason": "face detected"},
@@ -515,3 +516,142 @@ def test_it_raises_the_message_of_a_newapi_error_code(fake, body, message):
         make_client(fake.config(wire_format=WireFormat.NEWAPI)).status("t")
     assert caught.value.permanent is True
     assert caught.value.message == message
+
+
+# -- drift: content without a URL, cancel without DELETE, tolerant statuses ------------------
+
+MP4_HEAD = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64
+
+
+@pytest.mark.parametrize(
+    ("body", "url", "source"),
+    [
+        ({"result_url": "https://cdn.example/a.mp4"}, "https://cdn.example/a.mp4", "result_url"),
+        (
+            {"metadata": {"url": "https://cdn.example/b.mp4"}},
+            "https://cdn.example/b.mp4",
+            "metadata.url",
+        ),
+        ({"output": ["https://cdn.example/c.mp4"]}, "https://cdn.example/c.mp4", "output[0]"),
+        (
+            {"output": [{"url": "https://cdn.example/d.mp4"}]},
+            "https://cdn.example/d.mp4",
+            "output[0].url",
+        ),
+        (
+            {"data": [{"url": "https://cdn.example/e.mp4"}]},
+            "https://cdn.example/e.mp4",
+            "data[0].url",
+        ),
+        ({"result_url": "", "url": "not a link", "video_url": None}, None, None),
+    ],
+)
+def test_it_finds_the_video_url_wherever_relays_put_it(body, url, source):
+    assert find_video_url(body) == (url, source)
+
+
+def test_a_newapi_success_without_url_or_content_endpoint_fails_clearly(fake):
+    @fake.route("GET", "/v1/video/generations/task_1")
+    def status(h):
+        h.reply_json(
+            200,
+            {
+                "code": "success",
+                "data": {
+                    "task_id": "task_1",
+                    "status": "SUCCESS",
+                    "progress": "100%",
+                    "result_url": "",
+                },
+            },
+        )
+
+    @fake.route("GET", "/v1/videos/task_1/content")
+    def content(h):
+        h.reply_json(404, {"error": {"message": "route not found"}})
+
+    client = make_client(fake.config(WireFormat.NEWAPI))
+    done = client.status("task_1")
+    assert done.state is RemoteState.SUCCEEDED
+    assert done.video_url is None and done.video_source == "content endpoint"
+    with pytest.raises(ProviderError) as caught:
+        client.open_content("task_1", video_url=None)
+    message = caught.value.message
+    assert "gave no link" in message and "/videos/{id}/content" in message
+    assert "route not found" in message
+    assert caught.value.permanent
+
+
+def test_an_openai_gateway_without_a_content_route_falls_back_to_metadata_url(fake):
+    @fake.route("GET", "/v1/videos/vid_1")
+    def status(h):
+        h.reply_json(
+            200,
+            {
+                "id": "vid_1",
+                "status": "completed",
+                "metadata": {"url": f"{fake.base_url}/files/vid_1.mp4"},
+            },
+        )
+
+    @fake.route("GET", "/v1/videos/vid_1/content")
+    def content(h):
+        h.reply_json(405, {"detail": "Method Not Allowed"})
+
+    @fake.route("GET", "/v1/files/vid_1.mp4")
+    def file(h):
+        h.reply(200, MP4_HEAD, content_type="video/mp4")
+
+    client = make_client(fake.config(WireFormat.OPENAI))
+    done = client.status("vid_1")
+    assert done.video_url == f"{fake.base_url}/files/vid_1.mp4"
+    with client.open_content("vid_1", video_url=done.video_url) as stream:
+        assert b"".join(stream.chunks()) == MP4_HEAD
+
+
+def test_a_thumbnail_that_is_an_mp4_is_refused_after_the_first_bytes(fake):
+    @fake.route("GET", "/v1/videos/vid_2/content")
+    def content(h):
+        h.reply(200, MP4_HEAD * 4000, content_type="application/octet-stream")
+
+    client = make_client(fake.config(WireFormat.OPENAI))
+    with pytest.raises(ProviderError, match="sent the video where its thumbnail was asked"):
+        client.open_content("vid_2", variant="thumbnail")
+    with client.open_content("vid_2", variant="video") as stream:
+        assert len(b"".join(stream.chunks())) == len(MP4_HEAD) * 4000
+
+
+def test_a_cancel_answered_405_says_the_gateway_could_not_cancel_upstream(fake):
+    @fake.route("DELETE", "/v1/videos/vid_3")
+    def delete(h):
+        h.reply_json(405, {"detail": "Method Not Allowed"})
+
+    with pytest.raises(ProviderError) as caught:
+        make_client(fake.config(WireFormat.OPENAI)).cancel("vid_3")
+    assert "could not cancel the job upstream" in caught.value.message
+    assert "405" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("status", "progress", "state", "percent"),
+    [
+        ("SUCCESS", 0, RemoteState.SUCCEEDED, 100),
+        ("SUCCESS", None, RemoteState.SUCCEEDED, 100),
+        ("unknown", "40%", RemoteState.UNKNOWN, 40),
+        ("", 1.0, RemoteState.UNKNOWN, 100),
+        ("IN_PROGRESS", 100, RemoteState.RUNNING, 100),
+        ("IN_PROGRESS", "100%", RemoteState.RUNNING, 100),
+    ],
+)
+def test_it_tolerates_odd_statuses_and_progress(fake, status, progress, state, percent):
+    @fake.route("GET", "/v1/video/generations/t9")
+    def query(h):
+        body = {"task_id": "t9", "status": status, "result_url": "https://cdn.example/v.mp4"}
+        if progress is not None:
+            body["progress"] = progress
+        h.reply_json(200, body)
+
+    got = make_client(fake.config(WireFormat.NEWAPI)).status("t9")
+    assert got.state is state
+    assert got.raw_status == status
+    assert got.progress == percent
