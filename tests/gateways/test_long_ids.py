@@ -7,7 +7,7 @@ them at 255 and every status query then asked for a job that does not exist. The
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, quote, quote_plus, urlsplit
 
 import pytest
 
@@ -41,7 +41,9 @@ def test_a_long_id_is_stored_and_sent_in_full_in_every_format(fmt, catalogue, si
         assert accepted.get().data["remote_id"] == job.remote_id
     seen = [path for method, path in simulator.request_log if method == "GET"]
     if fmt == "unified":
-        queries = [p for p in seen if p.startswith("/v1/video/query?")]
+        # This job's queries (the log is the whole session's): its unique head, encoded.
+        head = "/v1/video/query?id=" + quote_plus(job.remote_id[:38])
+        queries = [p for p in seen if p.startswith(head)]
         assert queries
         for path in queries:
             raw = urlsplit(path).query
