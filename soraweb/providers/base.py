@@ -20,6 +20,15 @@ class WireFormat(enum.StrEnum):
     NEWAPI = "newapi"  # POST /video/generations, GET /video/generations/{task_id}
 
 
+class ChatTools(enum.StrEnum):
+    """How the chat format sends its ``tools`` field (relays disagree)."""
+
+    AUTO = "auto"  # the seeds' strings; once more as objects if the relay refuses them (400)
+    STRINGS = "strings"  # ["function:generate_animate"], as the seeds show
+    OBJECTS = "objects"  # [{"type": "function", "function": {...}}], as LiteLLM requires
+    NONE = "none"  # no tools and no tool_choice
+
+
 class RemoteState(enum.StrEnum):
     """Normalised provider status (spec section 5)."""
 
@@ -180,3 +189,4 @@ class ProviderConfig:
     stream_max_seconds: float = 1800.0
     # Largest download we accept, in bytes.
     max_download_bytes: int = 1024 * 1024 * 1024
+    chat_tools: ChatTools = ChatTools.AUTO

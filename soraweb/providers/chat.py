@@ -28,6 +28,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ReadTimeoutError
 
 from .base import (
+    ChatTools,
     CreateRequest,
     CreateResult,
     JobStatus,
@@ -61,6 +62,26 @@ _VIDEO_SRC = re.compile(
 _BARE_URL = re.compile(r"https?://[A-Za-z0-9\-._~:/?#@!$&*+,;=%]+")
 _VIDEO_EXTENSIONS = (".mp4", ".mov", ".webm", ".m4v")
 _FAILURE_MARKERS = ("❌", "失败")
+
+# The tools field in its two forms (spec section 2 and 8): the seeds' strings, and the OpenAI
+# object form that LiteLLM-style relays require.
+_TOOL_NAME = "generate_animate"
+_TOOL_STRINGS = [f"function:{_TOOL_NAME}"]
+_TOOL_OBJECTS = [
+    {
+        "type": "function",
+        "function": {
+            "name": _TOOL_NAME,
+            "description": "Generate a video from the user's prompt.",
+            "parameters": {
+                "type": "object",
+                "properties": {"prompt": {"type": "string"}},
+                "required": ["prompt"],
+            },
+        },
+    }
+]
+_TOOL_CHOICE = {"type": "function", "function": {"name": _TOOL_NAME}}
 
 
 def _pick(urls: list[str]) -> str | None:
@@ -198,21 +219,23 @@ class ChatClient(BaseClient):
             "messages": [{"role": "user", "content": content}],
             "stream": True,
             "max_tokens": 1000,
-            "tools": ["function:generate_animate"],
-            "tool_choice": {"type": "function", "function": {"name": "generate_animate"}},
         }
+        setting = ChatTools(self.config.chat_tools or ChatTools.AUTO)
+        if setting is not ChatTools.NONE:
+            body["tool_choice"] = _TOOL_CHOICE
+            body["tools"] = _TOOL_OBJECTS if setting is ChatTools.OBJECTS else _TOOL_STRINGS
         body.update(request.extra)
-        # The read timeout applies to each read from the socket, not to the whole answer, so a
-        # stream that keeps talking for ten minutes is fine and one that goes quiet is not.
-        response = self.http.request(
-            "POST",
-            "/chat/completions",
-            json_body=body,
-            create=True,
-            stream=True,
-            read_timeout=self.config.stream_read_timeout,
-            accept="text/event-stream, application/json",
-        )
+        try:
+            response = self._post(body)
+        except ProviderError as exc:
+            # A relay that wants tool objects (LiteLLM and others) refuses the seeds' strings
+            # with a 400 before anything starts, so sending the object form once more cannot
+            # start (or bill) a second generation.
+            refused = exc.status_code in (400, 422) and not exc.outcome_unknown
+            if not (setting is ChatTools.AUTO and refused and "tools" not in request.extra):
+                raise
+            log.info("chat relay refused string tools (%s); sending tool objects", exc.message)
+            response = self._post({**body, "tools": _TOOL_OBJECTS})
         transcript = _Transcript()
         # A relay that ignores "stream": true answers with one chat.completion.
         whole_json = "json" in response.headers.get("Content-Type", "").lower()
@@ -221,6 +244,19 @@ class ChatClient(BaseClient):
         finally:
             response.close()
         return self._result(transcript)
+
+    def _post(self, body: dict[str, Any]) -> requests.Response:
+        # The read timeout applies to each read from the socket, not to the whole answer, so a
+        # stream that keeps talking for ten minutes is fine and one that goes quiet is not.
+        return self.http.request(
+            "POST",
+            "/chat/completions",
+            json_body=body,
+            create=True,
+            stream=True,
+            read_timeout=self.config.stream_read_timeout,
+            accept="text/event-stream, application/json",
+        )
 
     def status(self, remote_id: str) -> JobStatus:
         raise ProviderError(

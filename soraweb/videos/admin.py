@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 from soraweb.ops import selectors as ops_selectors
 from soraweb.ops import services as ops_services
 from soraweb.ops.redaction import provider_secrets, redact
+from soraweb.providers.base import ChatTools
 from soraweb.videos import selectors, services
 from soraweb.videos.models import (
     AT_PROVIDER_STATES,
@@ -68,8 +69,17 @@ class ProviderForm(forms.ModelForm):
             "poll_interval_seconds",
             "webhook_secret",
             "charges_failed_jobs",
+            "chat_tools",
             "enabled",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Optional: a form posted without it (older scripts) keeps the automatic choice.
+        self.fields["chat_tools"].required = False
+
+    def clean_chat_tools(self) -> str:
+        return self.cleaned_data.get("chat_tools") or ChatTools.AUTO.value
 
     def save(self, commit=True):
         provider = super().save(commit=False)

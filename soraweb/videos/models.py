@@ -12,7 +12,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from soraweb.providers.base import ProviderConfig, WireFormat
+from soraweb.providers.base import ChatTools, ProviderConfig, WireFormat
 
 
 class Provider(models.Model):
@@ -50,6 +50,20 @@ class Provider(models.Model):
     )
     webhook_secret = models.CharField(_("webhook secret"), max_length=200, blank=True)
     charges_failed_jobs = models.BooleanField(_("charges failed jobs"), default=False)
+    chat_tools = models.CharField(
+        _("chat tools field"),
+        max_length=10,
+        choices=[
+            (ChatTools.AUTO.value, _("Automatic (strings, then objects if refused)")),
+            (ChatTools.STRINGS.value, _("Strings, as in the seeds")),
+            (ChatTools.OBJECTS.value, _("Tool objects (LiteLLM and strict relays)")),
+            (ChatTools.NONE.value, _("No tools")),
+        ],
+        default=ChatTools.AUTO.value,
+        help_text=_(
+            "How the chat format sends its tools field: relays like LiteLLM refuse the seeds' strings and need objects."
+        ),
+    )
     enabled = models.BooleanField(_("enabled"), default=True)
 
     class Meta:
@@ -71,6 +85,7 @@ class Provider(models.Model):
             "stream_read_timeout": settings.SORAWEB_PROVIDER_STREAM_TIMEOUT,
             "max_download_bytes": settings.SORAWEB_MAX_VIDEO_BYTES,
             "extra_headers": dict(self.extra_headers or {}),
+            "chat_tools": ChatTools(self.chat_tools or ChatTools.AUTO.value),
         }
         if self.from_environment:
             if settings.SORAWEB_PROVIDER_BASE_URL:
