@@ -271,9 +271,7 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
         return redirect("videos:job_detail", pk=pk)
     if request.htmx:
-        return render(
-            request, "videos/_job_card.html", {"job": new_job, "oob_prepend": True, "original": job}
-        )
+        return render(request, "videos/_job_inserted.html", {"job": new_job})
     messages.success(request, _("A new job was started from this one."))
     return redirect("videos:job_detail", pk=new_job.pk)
 
