@@ -31,7 +31,10 @@ run: $(STAMP)
 	$(PY) manage.py soraweb_setup
 	$(PY) manage.py runstack
 
+# The browser tests need Chromium: scripts/ensure-browser.sh finds it or brings it (apt-get as
+# root, else Playwright's download), or says in one line what to run.
 test: $(STAMP)
+	@scripts/ensure-browser.sh $(PY)
 	$(PY) -m pytest
 
 # Every test marked `scale` (tests/scale/: several worker clusters on PostgreSQL + Redis + S3 via

@@ -341,9 +341,7 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
     if request.htmx:
         if selectors.job_waiting_for_worker(job=new_job):
             messages.warning(request, _queued_message())
-        return render(
-            request, "videos/_job_card.html", {"job": new_job, "oob_prepend": True, "original": job}
-        )
+        return render(request, "videos/_job_inserted.html", {"job": new_job})
     _say_started(request, new_job, _("A new job was started from this one."))
     return redirect("videos:job_detail", pk=new_job.pk)
 

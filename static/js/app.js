@@ -4,6 +4,7 @@
  *   with bars to the video frame), using a local object URL; nothing is uploaded until "Generate".
  * - Focus after an htmx swap: an element marked data-focus-after-swap gets focus, so keyboard
  *   and screen-reader users land on the result of what they did.
+ * - A card added by an action (a retry) is scrolled into view and gets focus.
  * - "Load more": focus moves to the first new video instead of being lost with the button.
  */
 (function () {
@@ -112,8 +113,22 @@
     focusWithin(root);
   });
   document.addEventListener("htmx:oobAfterSwap", function (event) {
-    focusWithin(event.detail && event.detail.target);
+    var target = event.detail && event.detail.target;
+    focusWithin(target);
+    revealInserted(target);
   });
+
+  // A card an action added (a retry) may land far from where the person is: bring it into
+  // view, and move keyboard focus to it, since the button they pressed stays on the old card.
+  function revealInserted(root) {
+    if (!root || !root.querySelectorAll) return;
+    root.querySelectorAll("[data-scroll-into-view]").forEach(function (el) {
+      el.removeAttribute("data-scroll-into-view");
+      var link = el.querySelector(".job-prompt a");
+      if (link) link.focus({ preventScroll: true });
+      el.scrollIntoView({ block: "nearest", behavior: "auto" });
+    });
+  }
 
   function focusWithin(root) {
     if (!root || !root.querySelector) return;

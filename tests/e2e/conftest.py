@@ -17,7 +17,13 @@ from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("SORAWEB_CHROMIUM", "/usr/bin/chromium")
+# The same line scripts/ensure-browser.sh prints when it can neither find nor bring a browser.
+BROWSER_MISSING = (
+    "no Chromium for the browser tests. Run: sudo apt-get install -y chromium fonts-wqy-microhei"
+    " fonts-dejavu-core   (or, with internet access: .venv/bin/python -m playwright install"
+    " chromium)"
+)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -127,12 +133,15 @@ def stack(tmp_path_factory):
 def browser():
     from playwright.sync_api import sync_playwright
 
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: install Debian's chromium (`.ci/run` does this with apt-get)"
-        )
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        # Debian's chromium first (what `make test` installs as root), else Playwright's own.
+        if Path(CHROMIUM).exists():
+            executable = CHROMIUM
+        elif Path(p.chromium.executable_path).exists():
+            executable = p.chromium.executable_path
+        else:
+            pytest.fail(BROWSER_MISSING)
+        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         yield b
         b.close()
 

@@ -182,7 +182,8 @@ def test_the_create_page_shows_the_cap_message_next_to_the_form(client, member, 
         HTTP_HX_REQUEST="true",
     )
     html = response.content.decode()
-    assert 'class="form-error" role="alert"' in html
+    # By the Generate button, announced (role=alert) and focused after the swap.
+    assert 'id="create-errors" role="alert" tabindex="-1" data-focus-after-swap' in html
     assert "you have $0.50 left of your $0.50 daily limit" in html
     assert VideoJob.objects.count() == 0
 

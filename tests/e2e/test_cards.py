@@ -1,0 +1,101 @@
+"""Job cards that actions put on the page: a retried job is a real, live card, in view, in both
+languages; failure reasons are readable on a touch screen."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USER, login, screenshot
+
+pytestmark = pytest.mark.browser
+
+# Four refused starts (429) use up soraweb's four tries, so the job fails; the retry is the fifth
+# start of the same prompt at the simulator, which then accepts it.
+FAILS_THEN_WORKS = "[sim:429=4]"
+
+# (A pixel of slack: scrolling lands on fractional positions.)
+IN_VIEW = """el => { const r = el.getBoundingClientRect();
+  return r.top >= -1 && r.bottom <= window.innerHeight + 1 && r.height > 0; }"""
+
+
+def _generate(page, prompt: str, button: str = "Generate") -> None:
+    page.locator("#id_prompt").fill(prompt)
+    page.locator("#create-form button[type=submit]").click()
+    page.locator(".job-card", has_text=prompt[:24]).first.wait_for()
+    page.locator("#create-form .form-success").wait_for()
+
+
+def _assert_live_card(card) -> None:
+    """A proper card: the <article> with the card's class and its polling attributes."""
+    assert card.evaluate("el => el.tagName") == "ARTICLE"
+    assert "job-card" in (card.get_attribute("class") or "")
+    assert (card.get_attribute("hx-get") or "").startswith("/jobs/")
+    assert card.get_attribute("hx-trigger") == "every 3s"
+    assert card.evaluate("el => el.parentElement.id") == "job-list"
+
+
+def test_try_again_gives_a_live_card_in_view_on_a_phone(phone, stack):
+    page = phone
+    login(page, stack)
+    prompt = f"A lighthouse keeper climbs the stairs {FAILS_THEN_WORKS}"
+    _generate(page, prompt)
+    # More recent jobs above it, so the list's top is far from the failed card.
+    for n in range(3):
+        _generate(page, f"Filler clip number {n} of a quiet pond")
+    failed = page.locator('.job-card[data-state="failed"]', has_text="A lighthouse keeper")
+    failed.wait_for(timeout=90_000)
+    before = page.locator("#job-list > .job-card").count()
+    failed.scroll_into_view_if_needed()
+    failed.get_by_role("button", name="Try again").click()
+
+    page.wait_for_function(
+        f"() => document.querySelectorAll('#job-list > .job-card').length === {before + 1}"
+    )
+    new_card = page.locator("#job-list > *").first
+    _assert_live_card(new_card)
+    assert "A lighthouse keeper" in new_card.inner_text()
+    assert new_card.get_attribute("id") != failed.get_attribute("id")
+    page.wait_for_function(
+        f"() => ({IN_VIEW})(document.querySelector('#job-list > *'))", timeout=5_000
+    )
+    screenshot(page, "retry-new-card-phone")
+    # It keeps updating by itself until it is ready.
+    new_id = new_card.get_attribute("id")
+    ready = page.locator(f'#{new_id}[data-state="succeeded"]')
+    ready.wait_for(timeout=60_000)
+    assert "Ready after" in ready.inner_text()
+    _assert_live_card_done(ready)
+    screenshot(page, "retry-new-card-ready-phone")
+
+
+def _assert_live_card_done(card) -> None:
+    assert card.evaluate("el => el.tagName") == "ARTICLE"
+    assert "job-card" in (card.get_attribute("class") or "")
+    assert card.evaluate("el => el.parentElement.id") == "job-list"
+
+
+def test_try_again_in_chinese_on_a_desktop(zh_page, stack):
+    page = zh_page
+    page.goto(stack.url("/"))
+    page.get_by_label("用户名").fill(ADMIN_USER)
+    page.get_by_label("密码").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.get_by_role("heading", name="创建视频").wait_for()
+    prompt = f"灯塔守护人在雾中登上楼梯 {FAILS_THEN_WORKS}"
+    _generate(page, prompt)
+    failed = page.locator('.job-card[data-state="failed"]', has_text="灯塔守护人")
+    failed.wait_for(timeout=90_000)
+    failed.get_by_role("button", name="重试").click()
+    new_card = page.locator("#job-list > *").first
+    page.wait_for_function(
+        "() => document.querySelector('#job-list > *').dataset.state !== 'failed'"
+    )
+    _assert_live_card(new_card)
+    page.wait_for_function(
+        f"() => ({IN_VIEW})(document.querySelector('#job-list > *'))", timeout=5_000
+    )
+    new_id = new_card.get_attribute("id")
+    ready = page.locator(f'#{new_id}[data-state="succeeded"]')
+    ready.wait_for(timeout=60_000)
+    assert "已完成" in ready.inner_text()
+    screenshot(page, "zh-retry-new-card-ready-desktop")
