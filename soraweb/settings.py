@@ -347,6 +347,8 @@ SORAWEB_SIMULATOR_URL = env_str(
 # How long the adaptive poll loop keeps running inside one task before handing over to the next
 # scheduled run (seconds); 0 makes it a single pass (tests).
 SORAWEB_POLL_LOOP_SECONDS = env_float("SORAWEB_POLL_LOOP_SECONDS", 50.0)
+# The poll loop's lease: renewed every quarter of this; a dead holder blocks polling at most this long.
+SORAWEB_POLL_LEASE_SECONDS = env_float("SORAWEB_POLL_LEASE_SECONDS", 10.0)
 # A job still "submitting" this long after its last sign of life was interrupted mid-create
 # (worker killed). Must exceed the provider read timeout; chat streams renew it as they go.
 SORAWEB_SUBMIT_LEASE_SECONDS = env_int("SORAWEB_SUBMIT_LEASE_SECONDS", 60)

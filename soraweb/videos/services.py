@@ -60,6 +60,8 @@ logger = logging.getLogger(__name__)
 MAX_SUBMIT_ATTEMPTS = 4
 MAX_ARCHIVE_ATTEMPTS = 5
 MAX_PERMANENT_POLL_ERRORS = 3
+# How far a poll claim pushes a job's next check: past any pass, so no second poller takes it.
+POLL_CLAIM_SECONDS = 60
 
 
 def provider_client(provider: Provider) -> VideoProvider:
@@ -573,7 +575,7 @@ def jobs_claim_due_polls(*, now=None, limit: int = 2000) -> list[VideoJob]:
         )
         if not due:
             return []
-        claimed_until = now + timedelta(seconds=60)
+        claimed_until = now + timedelta(seconds=POLL_CLAIM_SECONDS)
         VideoJob.objects.filter(pk__in=[job.pk for job in due]).update(next_poll_at=claimed_until)
     return due
 

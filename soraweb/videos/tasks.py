@@ -4,17 +4,16 @@ Polling has two layers: a django-q2 schedule runs ``poll_loop`` every minute as 
 and each accepted job also enqueues ``poll_loop`` at once. The loop holds a lease (one loop at a
 time, across workers and machines), polls whatever is due, sleeps until the next job is due, and
 before its time budget ends hands over to a fresh task if work remains. So a finished job is
-noticed within about one poll interval, not within the schedule's minute.
+noticed within about one poll interval, not within the schedule's minute. The lease is short and
+renewed by a heartbeat (``soraweb.videos.lease``), so a loop whose worker was killed blocks the
+next one for seconds, not for its whole budget.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -26,18 +25,12 @@ from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from soraweb.providers.http import scrub
-from soraweb.videos import services
-from soraweb.videos.models import ACTIVE_STATES, AT_PROVIDER_STATES, VideoJob, WorkerLease
+from soraweb.videos import lease, services
+from soraweb.videos.models import ACTIVE_STATES, AT_PROVIDER_STATES, VideoJob
 
 logger = logging.getLogger(__name__)
 
 POLL_LEASE = "poll-loop"
-
-
-def _lease_seconds() -> float:
-    # Long enough to outlast one pass whose slowest request runs to the read timeout, so a
-    # second loop cannot start while the first is still inside a pass.
-    return max(20.0, settings.SORAWEB_PROVIDER_READ_TIMEOUT + 15.0)
 
 
 MAX_POLL_THREADS = 32
@@ -86,7 +79,10 @@ def kick_poll_loop() -> None:
 
 def kick_poll_loop_on_spawn(sender=None, proc_name: str = "", **kwargs) -> None:
     try:
-        kick_poll_loop()
+        # A fresh worker may be replacing one that was killed holding the lease: this loop
+        # waits for such a lease (seconds) instead of leaving polling to the next schedule tick.
+        if not Conf.SYNC:
+            enqueue("poll_loop", lease.lease_seconds() + 2)
     except Exception:  # a worker must start even if the database is briefly unavailable
         logger.warning("could not start the poll loop from %s", proc_name, exc_info=True)
 
@@ -106,27 +102,30 @@ def archive_job(job_id: int) -> None:
 # --- The poll loop ------------------------------------------------------------------------------
 
 
-def _lease_acquire(holder: str) -> bool:
-    now = timezone.now()
-    until = now + timedelta(seconds=_lease_seconds())
-    WorkerLease.objects.get_or_create(
-        name=POLL_LEASE, defaults={"until": now - timedelta(seconds=1)}
-    )
-    taken = WorkerLease.objects.filter(name=POLL_LEASE, until__lt=now).update(
-        holder=holder, until=until
-    )
-    return bool(taken)
+def _lease_acquire(holder: str, *, patience: float = 0.0) -> bool:
+    taken, previous = lease.acquire(POLL_LEASE, holder, patience=patience)
+    if previous is not None:
+        # Its holder died or stalled: the jobs it had claimed for a pass (pushed a minute on)
+        # may never have been asked about. Ask about them now.
+        pulled = VideoJob.objects.filter(
+            state__in=AT_PROVIDER_STATES,
+            next_poll_at__gt=timezone.now(),
+            next_poll_at__lte=previous["until"] + timedelta(seconds=services.POLL_CLAIM_SECONDS),
+        ).update(next_poll_at=timezone.now())
+        logger.warning(
+            "took over the poll lease from %s (gone or not renewing); %d claimed jobs due now",
+            previous["holder"],
+            pulled,
+        )
+    return taken
 
 
 def _lease_renew(holder: str) -> bool:
-    until = timezone.now() + timedelta(seconds=_lease_seconds())
-    return bool(WorkerLease.objects.filter(name=POLL_LEASE, holder=holder).update(until=until))
+    return lease.renew(POLL_LEASE, holder)
 
 
 def _lease_release(holder: str) -> None:
-    WorkerLease.objects.filter(name=POLL_LEASE, holder=holder).update(
-        until=timezone.now() - timedelta(seconds=1)
-    )
+    lease.release(POLL_LEASE, holder)
 
 
 def poll_pass() -> int:
@@ -190,21 +189,25 @@ def _seconds_until_next_due() -> float | None:
     return max(0.0, (nxt - timezone.now()).total_seconds())
 
 
-def poll_loop() -> dict:
-    """Poll due jobs until the time budget is spent; see the module docstring."""
-    holder = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:6]}"
+def poll_loop(patience: float = 0.0) -> dict:
+    """Poll due jobs until the time budget is spent; see the module docstring.
+
+    ``patience``: how long to wait for a lease whose holder may be dead (a fresh worker's loop).
+    """
+    holder = lease.new_holder()
     budget = settings.SORAWEB_POLL_LOOP_SECONDS
-    if not _lease_acquire(holder):
+    if not _lease_acquire(holder, patience=patience):
         return {"ran": False}
     started = time.monotonic()
     polled = passes = 0
+    heartbeat = lease.Heartbeat(POLL_LEASE, holder).__enter__()
     try:
         while True:
             services.jobs_recover()
             polled += poll_pass()
             passes += 1
             elapsed = time.monotonic() - started
-            if elapsed >= budget or not _lease_renew(holder):
+            if elapsed >= budget or heartbeat.lost.is_set():
                 break
             wait = _seconds_until_next_due()
             if wait is None and not VideoJob.objects.filter(state__in=ACTIVE_STATES).exists():
@@ -214,7 +217,9 @@ def poll_loop() -> dict:
             time.sleep(min(1.0, wait if wait is not None else 1.0, max(0.0, budget - elapsed)))
             close_old_connections()
     finally:
-        _lease_release(holder)
+        heartbeat.__exit__()
+        if not heartbeat.lost.is_set():
+            _lease_release(holder)
     # Hand over if work remains. The lease is released first, so a loop enqueued meanwhile by a
     # new job is not turned away while this one is on its way out.
     if budget > 0 and VideoJob.objects.filter(state__in=ACTIVE_STATES).exists():
