@@ -184,11 +184,11 @@ class ChatClient(BaseClient):
     supports_remix = False
     supports_cancel = False
 
-    def create(
-        self, request: CreateRequest, *, on_progress: ProgressCallback | None = None
-    ) -> CreateResult:
+    def wire_body(self, request: CreateRequest) -> dict[str, Any]:
+        """The JSON body ``create`` sends: this format's transport fields (stream, tools) with
+        the catalogue's model name and messages over them."""
         content: str | list[dict[str, Any]] = request.prompt
-        if request.images:
+        if request.images and request.body is None:
             content = [{"type": "text", "text": request.prompt}] + [
                 {"type": "image_url", "image_url": {"url": image_url(image)}}
                 for image in request.images
@@ -201,7 +201,15 @@ class ChatClient(BaseClient):
             "tools": ["function:generate_animate"],
             "tool_choice": {"type": "function", "function": {"name": "generate_animate"}},
         }
+        if request.body is not None:
+            body.update(request.body)
         body.update(request.extra)
+        return body
+
+    def create(
+        self, request: CreateRequest, *, on_progress: ProgressCallback | None = None
+    ) -> CreateResult:
+        body = self.wire_body(request)
         # The read timeout applies to each read from the socket, not to the whole answer, so a
         # stream that keeps talking for ten minutes is fine and one that goes quiet is not.
         response = self.http.request(
