@@ -92,11 +92,17 @@ class ImageInput:
 class CreateRequest:
     model: str  # the name sent to the provider
     prompt: str
-    orientation: str  # "portrait" | "landscape"
-    size: str  # catalogue size token: "small" | "large" or an explicit "WxH"
-    duration: int  # seconds
+    orientation: str = ""  # "portrait" | "landscape" (the old knobs; see ``body``)
+    size: str = ""  # "small" | "large" or an explicit "WxH"
+    duration: int = 0  # seconds
     images: tuple[ImageInput, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)  # format-specific extra body fields
+    # The body the catalogue's wire mapping wrote for this format (soraweb.catalogue.wire). When
+    # set, a client sends exactly this (plus only its own transport fields, e.g. chat's
+    # ``stream``) and derives nothing from the fields above: what a model accepts is data.
+    body: dict[str, Any] | None = None
+    # Multipart file parts the mapping asked for: (form field name, the image).
+    files: tuple[tuple[str, ImageInput], ...] = ()
 
 
 @dataclass

@@ -205,11 +205,11 @@ class ChatClient(BaseClient):
     supports_remix = False
     supports_cancel = False
 
-    def create(
-        self, request: CreateRequest, *, on_progress: ProgressCallback | None = None
-    ) -> CreateResult:
+    def wire_body(self, request: CreateRequest) -> dict[str, Any]:
+        """The JSON body ``create`` sends: this format's transport fields (stream, tools) with
+        the catalogue's model name and messages over them."""
         content: str | list[dict[str, Any]] = request.prompt
-        if request.images:
+        if request.images and request.body is None:
             content = [{"type": "text", "text": request.prompt}] + [
                 {"type": "image_url", "image_url": {"url": image_url(image)}}
                 for image in request.images
@@ -224,15 +224,25 @@ class ChatClient(BaseClient):
         if setting is not ChatTools.NONE:
             body["tool_choice"] = _TOOL_CHOICE
             body["tools"] = _TOOL_OBJECTS if setting is ChatTools.OBJECTS else _TOOL_STRINGS
+        if request.body is not None:
+            body.update(request.body)
         body.update(request.extra)
+        return body
+
+    def create(
+        self, request: CreateRequest, *, on_progress: ProgressCallback | None = None
+    ) -> CreateResult:
+        body = self.wire_body(request)
         try:
             response = self._post(body)
         except ProviderError as exc:
             # A relay that wants tool objects (LiteLLM and others) refuses the seeds' strings
             # with a 400 before anything starts, so sending the object form once more cannot
             # start (or bill) a second generation.
+            auto = ChatTools(self.config.chat_tools or ChatTools.AUTO) is ChatTools.AUTO
             refused = exc.status_code in (400, 422) and not exc.outcome_unknown
-            if not (setting is ChatTools.AUTO and refused and "tools" not in request.extra):
+            chosen = "tools" in request.extra or "tools" in (request.body or {})
+            if not (auto and refused and not chosen):
                 raise
             log.info("chat relay refused string tools (%s); sending tool objects", exc.message)
             response = self._post({**body, "tools": _TOOL_OBJECTS})

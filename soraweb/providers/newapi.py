@@ -27,9 +27,10 @@ class NewApiClient(BaseClient):
     supports_remix = False
     supports_cancel = False
 
-    def create(
-        self, request: CreateRequest, *, on_progress: ProgressCallback | None = None
-    ) -> CreateResult:
+    def wire_body(self, request: CreateRequest) -> dict[str, Any]:
+        """The JSON body ``create`` sends: the catalogue's, or one built from the old knobs."""
+        if request.body is not None:
+            return {**request.body, **request.extra}
         images = [image_url(image) for image in request.images]
         body: dict[str, Any] = {
             "prompt": request.prompt,
@@ -42,6 +43,12 @@ class NewApiClient(BaseClient):
         if images:
             body["image"] = images[0]  # upstreams that take a single image read this one
         body.update(request.extra)
+        return body
+
+    def create(
+        self, request: CreateRequest, *, on_progress: ProgressCallback | None = None
+    ) -> CreateResult:
+        body = self.wire_body(request)
         response = self.http.request("POST", "/video/generations", json_body=body, create=True)
         data = self._unwrap(self.http.json(response, create=True))
         task_id = first_text(data, "task_id", "id")

@@ -82,10 +82,11 @@ class OpenAIVideosClient(BaseClient):
         super().__init__(config, session)
         self._clock = clock  # injectable so expiry can be tested without waiting
 
-    def create(
-        self, request: CreateRequest, *, on_progress: ProgressCallback | None = None
-    ) -> CreateResult:
-        fields: dict[str, Any] = {
+    def wire_body(self, request: CreateRequest) -> dict[str, Any]:
+        """The form fields ``create`` sends (file parts are listed in ``request.files``)."""
+        if request.body is not None:
+            return {**request.body, **request.extra}
+        return {
             "prompt": request.prompt,
             "model": request.model,
             # The API rejects an integer here: seconds is a string ("4", "8", "12").
@@ -93,14 +94,21 @@ class OpenAIVideosClient(BaseClient):
             "size": openai_size(request.size, request.orientation),
             **request.extra,
         }
+
+    def create(
+        self, request: CreateRequest, *, on_progress: ProgressCallback | None = None
+    ) -> CreateResult:
+        fields = self.wire_body(request)
         # (None, value) parts make requests send multipart/form-data even without a file.
         files: list[tuple[str, tuple[str | None, Any] | tuple[str, bytes, str]]] = [
             (name, (None, _form_value(value))) for name, value in fields.items()
         ]
-        if request.images:
+        attached = list(request.files)
+        if request.body is None and request.images:
             # One reference image only; it must already match ``size`` exactly.
-            image = request.images[0]
-            files.append(("input_reference", (image.filename, image.data, image.content_type)))
+            attached = [("input_reference", request.images[0])]
+        for name, image in attached:
+            files.append((name, (image.filename, image.data, image.content_type)))
         response = self.http.request("POST", "/videos", files=files, create=True)
         return self._created(self.http.json(response, create=True))
 

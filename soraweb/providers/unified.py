@@ -22,9 +22,10 @@ class UnifiedClient(BaseClient):
     supports_remix = False
     supports_cancel = False
 
-    def create(
-        self, request: CreateRequest, *, on_progress: ProgressCallback | None = None
-    ) -> CreateResult:
+    def wire_body(self, request: CreateRequest) -> dict[str, Any]:
+        """The JSON body ``create`` sends: the catalogue's, or one built from the old knobs."""
+        if request.body is not None:
+            return {**request.body, **request.extra}
         # Every field is required by these relays (a missing one is a 400), images included.
         body: dict[str, Any] = {
             "images": [image_url(image) for image in request.images],
@@ -37,6 +38,12 @@ class UnifiedClient(BaseClient):
         # Merged last so a catalogue entry can adapt a field for one relay (one seed documents
         # duration as a string) or add optional ones (watermark, private).
         body.update(request.extra)
+        return body
+
+    def create(
+        self, request: CreateRequest, *, on_progress: ProgressCallback | None = None
+    ) -> CreateResult:
+        body = self.wire_body(request)
         response = self.http.request("POST", "/video/create", json_body=body, create=True)
         data = self.http.json(response, create=True)
         remote_id = data.get("id") or data.get("task_id")

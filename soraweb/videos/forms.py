@@ -10,9 +10,14 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
+from soraweb.catalogue import pricing as catalogue_pricing
+from soraweb.catalogue import rules as catalogue_rules
+from soraweb.catalogue import wire as catalogue_wire
+from soraweb.catalogue.legacy import ORIENTATION_RATIO, params_from_legacy, resolution_token
+from soraweb.videos import params as catalogue_params
 from soraweb.videos import selectors, services
 from soraweb.videos.images import (
     ValidatedImage,
@@ -89,9 +94,8 @@ class JobForm(forms.Form):
             )
         },
     )
-    orientation = forms.ChoiceField(label=gettext_lazy("Orientation"))
-    size = forms.ChoiceField(label=gettext_lazy("Size"))
-    duration = forms.TypedChoiceField(label=gettext_lazy("Duration"), coerce=int)
+    # The settings fields (aspect_ratio, resolution, duration, audio, ...) are added per model
+    # from its catalogue entry in __init__; the catalogue checks them (see params.check_settings).
     images = MultipleImageField(
         label=gettext_lazy("Picture file"),
         required=False,
@@ -107,6 +111,9 @@ class JobForm(forms.Form):
 
     def __init__(self, *args, viewer=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.is_bound:
+            self.data = _with_catalogue_names(self.data)
+        self.initial = _with_catalogue_names(self.initial)
         models = list(
             VideoModel.objects.filter(enabled=True, provider__enabled=True).select_related(
                 "provider"
@@ -116,7 +123,10 @@ class JobForm(forms.Form):
             pk__in=[m.pk for m in models]
         )
         self.models = models
+        self._specs: dict[int, object] = {}
         self.selected_model = self._selected_model(models)
+        self.spec = self.spec_of(self.selected_model)
+        self.cleaned_params: dict = {}
         self._apply_rules(self.selected_model)
         if not self.is_bound:
             self.initial.setdefault("idempotency_key", new_idempotency_key())
@@ -139,6 +149,14 @@ class JobForm(forms.Form):
         self.kept_images: list[ReferenceImage] = list(self.offered_images) if self.is_bound else []
         self.kept_images_missing = self.is_bound and len(self.offered_images) < len(tokens)
 
+    def spec_of(self, model: VideoModel | None):
+        """The model as its provider's format sells it (cached per form)."""
+        if model is None:
+            return None
+        if model.pk not in self._specs:
+            self._specs[model.pk] = model.sold_spec()
+        return self._specs[model.pk]
+
     def _selected_model(self, models: list[VideoModel]) -> VideoModel | None:
         wanted = self.data.get("video_model") if self.is_bound else self.initial.get("video_model")
         for model in models:
@@ -147,52 +165,78 @@ class JobForm(forms.Form):
         return models[0] if models else None
 
     def _apply_rules(self, model: VideoModel | None) -> None:
-        if model is None:
-            for name in ("orientation", "size", "duration"):
-                self.fields[name].choices = []
-            return
-        self.fields["orientation"].choices = [(o, orientation_label(o)) for o in model.orientations]
-        self.fields["size"].choices = [(s, size_label(s)) for s in model.sizes]
-        self.fields["duration"].choices = [
-            (int(d), _("%(n)d seconds") % {"n": int(d)}) for d in model.durations
-        ]
+        spec = self.spec
         if "images" in self.fields:
-            self.fields["images"].disabled = model.max_images == 0
-        # Say which rule was broken and what is allowed, not Django's generic "invalid choice".
-        name = model.display_name
-        self.fields["orientation"].error_messages["invalid_choice"] = _(
-            "%(model)s can only make: %(allowed)s."
-        ) % {"model": name, "allowed": ", ".join(orientation_label(o) for o in model.orientations)}
-        self.fields["size"].error_messages["invalid_choice"] = _(
-            "%(model)s only offers the sizes: %(allowed)s."
-        ) % {"model": name, "allowed": ", ".join(size_label(s) for s in model.sizes)}
-        self.fields["duration"].error_messages["invalid_choice"] = _(
-            "%(model)s only makes videos of %(allowed)s seconds."
-        ) % {"model": name, "allowed": ", ".join(str(d) for d in model.durations)}
+            self.fields["images"].disabled = self.image_capacity == 0
+        if model is None or spec is None:
+            return
+        for param in spec.settings():
+            # Text in, catalogue check out: the check's own words beat "Select a valid choice".
+            self.fields[param.name] = forms.CharField(
+                label=param.label.get(get_language()), required=False, max_length=32000
+            )
         if not self.is_bound:
             self.initial["video_model"] = model.pk
-            self.initial.setdefault(
-                "orientation", model.orientations[0] if model.orientations else ""
-            )
-            self.initial.setdefault(
-                "size", model.default_size or (model.sizes[0] if model.sizes else "")
-            )
-            self.initial.setdefault(
-                "duration",
-                model.default_duration or (model.durations[0] if model.durations else ""),
-            )
+            for param in spec.settings():
+                if param.has_default:
+                    self.initial.setdefault(param.name, _as_text(param.default))
+
+    def normalise_initial(self) -> None:
+        """Drop initial settings the selected model does not take, so its defaults show."""
+        spec = self.spec
+        if spec is None or self.is_bound:
+            return
+        for param in spec.settings():
+            value = self.initial.get(param.name)
+            if value in (None, ""):
+                continue
+            if catalogue_rules.resolve(spec, {param.name: value}).problems:
+                self.initial[param.name] = _as_text(param.default) if param.has_default else ""
+
+    @property
+    def image_capacity(self) -> int:
+        spec = self.spec
+        if spec is None:
+            return 0
+        return sum(s.max_count for s in spec.slots() if s.kind == "image")
+
+    def _picked(self) -> dict:
+        """What the person picked for each setting, as sent (empty means "not set")."""
+        spec = self.spec
+        if spec is None:
+            return {}
+        out = {}
+        for param in spec.settings():
+            value = self._current(param.name)
+            if value != "":
+                out[param.name] = value
+        return out
+
+    def current_values(self) -> dict:
+        """The settings as they stand, each bad one replaced by its default: for menus, price
+        and frame while the person is still choosing."""
+        spec = self.spec
+        if spec is None:
+            return {}
+        picked = self._picked()
+        for param in spec.settings():
+            if param.name in picked:
+                alone = catalogue_rules.resolve(spec, {param.name: picked[param.name]})
+                if any(p.param == param.name for p in alone.problems):
+                    del picked[param.name]
+        return catalogue_rules.resolve(spec, picked, strict=False).values
 
     def clean_images(self):
         files = self.cleaned_data.get("images") or []
         model = self.selected_model
-        if files and model is not None and len(files) > model.max_images:
-            if model.max_images == 0:
+        if files and model is not None and len(files) > self.image_capacity:
+            if self.image_capacity == 0:
                 raise ValidationError(
                     _("%(model)s does not take reference images.") % {"model": model.display_name}
                 )
             raise ValidationError(
                 _("%(model)s takes at most %(n)d reference image(s).")
-                % {"model": model.display_name, "n": model.max_images}
+                % {"model": model.display_name, "n": self.image_capacity}
             )
         errors, validated = [], []
         for upload in files:
@@ -232,8 +276,24 @@ class JobForm(forms.Form):
                 ),
             )
         model = self.selected_model
-        if model is not None and len(self.kept_images) > model.max_images:
-            self.kept_images = self.kept_images[: model.max_images]
+        if model is not None and len(self.kept_images) > self.image_capacity:
+            self.kept_images = self.kept_images[: self.image_capacity]
+        if model is None or "video_model" in self.errors or self.errors.get("images"):
+            return cleaned
+        count = len(self.validated_images) or len(self.kept_images)
+        try:
+            checked = services.job_validate_settings(
+                video_model=model, params=self._picked(), images=[None] * count
+            )
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                self.add_error(name if name in self.fields else None, messages)
+            return cleaned
+        self.cleaned_params = {
+            k: v for k, v in checked.values.items() if not checked.spec.param(k).is_slot
+        }
+        # The old names, for code that lists jobs by them.
+        cleaned.update(checked.summary())
         return cleaned
 
     @property
@@ -251,60 +311,89 @@ class JobForm(forms.Form):
 
     @property
     def option_fields(self):
-        return [self["orientation"], self["size"], self["duration"]]
+        spec = self.spec
+        return [self[p.name] for p in spec.settings()] if spec else []
 
     def option_menus(self) -> list[dict]:
-        """Each setting with every value some model offers; those this model lacks are disabled
-        and say why, so a person sees what exists and what to switch to get it."""
-        model = self.selected_model
-        if model is None:
+        """Each setting with every value some model offers: values this model lacks, and values
+        a rule forbids with the rest as picked, are disabled and say why ("4K needs 8
+        seconds"), so a person sees what exists and what to change to get it."""
+        model, spec = self.selected_model, self.spec
+        if model is None or spec is None:
             return []
         name = model.display_name
-        specs = [
-            (
-                "orientation",
-                _union(m.orientations for m in self.models),
-                list(model.orientations),
-                orientation_label,
-                _("%(model)s can only make: %(allowed)s."),
-            ),
-            (
-                "size",
-                _union(m.sizes for m in self.models),
-                list(model.sizes),
-                size_label,
-                _("%(model)s only offers the sizes: %(allowed)s."),
-            ),
-            (
-                "duration",
-                sorted(_union([int(d) for d in m.durations] for m in self.models)),
-                [int(d) for d in model.durations],
-                duration_label,
-                _("%(model)s only makes videos of %(allowed)s seconds."),
-            ),
-        ]
+        current = self.current_values()
+        states = catalogue_rules.option_states(spec, current)
+        others = [self.spec_of(m) for m in self.models]
         menus = []
-        for field_name, universe, allowed, label, rule in specs:
+        for param in spec.settings():
+            allowed = param.allowed()
+            value = self._current(param.name)
+            if allowed is None:
+                kind = "number" if param.type == "int" else "text"
+                menus.append(
+                    {
+                        "field": self[param.name],
+                        "kind": kind,
+                        "options": [],
+                        "note": "",
+                        "value": value,
+                        "min": param.min,
+                        "max": param.max,
+                        "maxlength": param.max_length,
+                    }
+                )
+                continue
+            universe = list(allowed)
+            labels = {v: catalogue_params.value_label(param, v) for v in allowed}
+            for other in others:
+                theirs = other.param(param.name) if other else None
+                if theirs is None or theirs.type != param.type:
+                    continue
+                for v in theirs.allowed() or ():
+                    if v not in universe:
+                        universe.append(v)
+                        labels[v] = catalogue_params.value_label(theirs, v)
+            if param.type == "int":
+                universe.sort()
             options = []
-            for value in universe:
-                text = label(value)
-                disabled = value not in allowed
-                if disabled:
+            if not param.has_default:
+                options.append({"value": "", "label": _("Not set"), "disabled": False})
+            reasons = []
+            for v in universe:
+                text = labels[v]
+                rule = states.get(param.name, {}).get(v)
+                disabled = v not in allowed or rule is not None
+                if v not in allowed:
                     text = _("%(label)s (not with %(model)s)") % {"label": text, "model": name}
-                options.append({"value": str(value), "label": text, "disabled": disabled})
-            note = ""
-            if len(allowed) < len(universe):
-                shown = ", ".join(str(v) for v in allowed) if field_name == "duration" else None
-                note = rule % {
+                elif rule is not None:
+                    reason = rule.message.get(get_language())
+                    text = _("%(label)s (%(reason)s)") % {"label": text, "reason": reason}
+                    if reason not in reasons:
+                        reasons.append(reason)
+                options.append({"value": _as_text(v), "label": text, "disabled": disabled})
+            note = " ".join(reasons)
+            if len(allowed) < len(universe) and not note and param.name == "duration":
+                note = _("%(model)s only makes videos of %(allowed)s seconds.") % {
                     "model": name,
-                    "allowed": shown or ", ".join(label(v) for v in allowed),
+                    "allowed": ", ".join(str(v) for v in allowed),
                 }
+            elif len(allowed) < len(universe) and not note:
+                shown = ", ".join(labels[v] for v in allowed)
+                note = _("%(model)s offers these for %(setting)s: %(allowed)s.") % {
+                    "model": name,
+                    "setting": param.label.get(get_language()),
+                    "allowed": shown,
+                }
+            if value == "" and param.has_default:
+                value = _as_text(param.default)
             menus.append(
                 {
-                    "field": self[field_name],
+                    "field": self[param.name],
+                    "kind": "select",
                     "options": options,
                     "note": note,
-                    "value": self._current(field_name),
+                    "value": value,
                 }
             )
         return menus
@@ -329,43 +418,58 @@ class JobForm(forms.Form):
 
     @property
     def frame(self) -> tuple[int, int] | None:
-        model = self.selected_model
-        if model is None:
+        """The video's pixel size for these settings: what the wire body asks for, else what
+        the aspect ratio and resolution make."""
+        model, spec = self.selected_model, self.spec
+        if model is None or spec is None:
             return None
-        size = self._current("size")
-        orientation = self._current("orientation")
-        if size not in model.sizes:
-            size = model.default_size or (model.sizes[0] if model.sizes else "")
-        if orientation not in model.orientations:
-            orientation = model.orientations[0] if model.orientations else ""
-        return selectors.video_frame(size=size, orientation=orientation)
+        values = self.current_values()
+        fmt = model.provider.config().wire_format.value
+        try:
+            body = catalogue_wire.build(spec, fmt, values, prompt="").body
+        except catalogue_wire.WireError:
+            body = {}
+        return catalogue_params.frame_of(body, values)
 
     def estimated_cost(self):
-        model = self.selected_model
-        if model is None:
+        spec = self.spec
+        if self.selected_model is None or spec is None:
             return None
-        size = self.data.get("size") if self.is_bound else self.initial.get("size")
-        try:
-            duration = int(
-                self.data.get("duration") if self.is_bound else self.initial.get("duration")
-            )
-        except (TypeError, ValueError):
-            return None
-        if size not in model.sizes:
-            size = model.default_size or (model.sizes[0] if model.sizes else "")
-        if duration not in [int(d) for d in model.durations]:
-            duration = int(model.default_duration or (model.durations[0] if model.durations else 0))
-        return model.estimate_cost(size, duration)
+        return catalogue_pricing.estimate(spec, self.current_values())
+
+
+def _as_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _with_catalogue_names(data):
+    """Old field names (orientation portrait / landscape, size small / large) as the catalogue's
+    aspect_ratio and resolution, so old links, bookmarks and scripts keep working."""
+    if not data or ("orientation" not in data and "size" not in data):
+        return data
+    data = data.copy()
+    orientation, size = data.get("orientation"), data.get("size")
+    if orientation and not data.get("aspect_ratio"):
+        data["aspect_ratio"] = ORIENTATION_RATIO.get(orientation, orientation)
+    if size and not data.get("resolution"):
+        data["resolution"] = resolution_token(size)
+    return data
 
 
 def initial_from_job(job: VideoJob, *, images: list[ReferenceImage] = ()) -> dict:
     """The create form filled in with an earlier job's prompt and settings ("Use again")."""
+    stored = dict(job.params or {}) or params_from_legacy(
+        orientation=job.orientation, size=job.size, duration=job.duration
+    )
+    settings = {
+        k: _as_text(v) for k, v in stored.items() if not isinstance(v, list)
+    }  # slots hold picture ids, offered through keep_images
     return {
         "prompt": job.prompt.text,
         "video_model": job.video_model_id,
-        "orientation": job.orientation,
-        "size": job.size,
-        "duration": job.duration,
+        **settings,
         "image_fit": job.image_fit or ImageFit.CROP,
         "keep_images": [str(image.token) for image in images],
     }
@@ -397,6 +501,14 @@ def _norm(text: str) -> str:
     return "".join((text or "").split()).lower()
 
 
+def _choice_by_label(param, raw: str) -> str:
+    """A CSV cell naming a choice by its label, in either language, as the choice's value."""
+    for choice in param.choices:
+        if _norm(raw) in (_norm(choice.value), _norm(choice.label.en), _norm(choice.label.zh)):
+            return choice.value
+    return raw
+
+
 @dataclass
 class BatchRow:
     """One row as read from the text or the CSV, before its settings are checked."""
@@ -426,8 +538,14 @@ def _decode_csv(data: bytes) -> str:
     )
 
 
-def read_csv_rows(data: bytes) -> tuple[list[BatchRow], list[str]]:
-    """Rows of a CSV (with or without a header line) and the names of columns it ignored."""
+def read_csv_rows(
+    data: bytes, *, extra_columns: dict[str, str] | None = None
+) -> tuple[list[BatchRow], list[str]]:
+    """Rows of a CSV (with or without a header line) and the names of columns it ignored.
+
+    ``extra_columns`` maps more header names (normalised) to setting names: a column per
+    catalogue parameter, by its name or its English or Chinese label."""
+    extra_columns = extra_columns or {}
     text = _decode_csv(data)
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
@@ -447,6 +565,7 @@ def read_csv_rows(data: bytes) -> tuple[list[BatchRow], list[str]]:
     if has_header:
         for index, cell in enumerate(header):
             name = next((key for key, names in CSV_COLUMNS.items() if cell in names), None)
+            name = name or extra_columns.get(cell)
             if name and name not in columns.values():
                 columns[index] = name
             elif records[0][index].strip():
@@ -485,7 +604,7 @@ class BatchForm(JobForm):
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
 
-    field_order = ["prompts", "csv_file", "video_model", "orientation", "size", "duration"]
+    field_order = ["prompts", "csv_file", "video_model"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -508,7 +627,9 @@ class BatchForm(JobForm):
                         "limit": filesizeformat(BATCH_MAX_CSV_BYTES),
                     }
                 )
-            rows, self.ignored_columns = read_csv_rows(upload.read(BATCH_MAX_CSV_BYTES + 1))
+            rows, self.ignored_columns = read_csv_rows(
+                upload.read(BATCH_MAX_CSV_BYTES + 1), extra_columns=self._param_columns()
+            )
         else:
             rows = read_prompt_lines(text)
         if not rows:
@@ -576,28 +697,40 @@ class BatchForm(JobForm):
                 )
         if errors:
             return None, errors
-        # Where the row is silent, use the form's choice, or the model's default if it differs.
-        if not orientation:
-            orientation = cleaned["orientation"]
-            if orientation not in model.orientations and model.orientations:
-                orientation = model.orientations[0]
-        if not size:
-            size = cleaned["size"]
-            if size not in model.sizes:
-                size = model.default_size or (model.sizes[0] if model.sizes else size)
-        if not duration:
-            duration = cleaned["duration"]
-            if duration not in [int(d) for d in model.durations]:
-                duration = int(model.default_duration or model.durations[0])
-        item = services.BatchItem(
-            row=row.row,
-            prompt=row.prompt,
-            video_model=model,
-            orientation=orientation,
-            size=size,
-            duration=duration,
-        )
+        spec = self.spec_of(model)
+        if spec is None:
+            return None, [
+                _("%(model)s is not sold in this provider’s wire format.")
+                % {"model": model.display_name}
+            ]
+        # Where the row is silent, use the form's choice where this model offers it, else the
+        # model's default.
+        picked = {}
+        for name, value in self.cleaned_params.items():
+            param = spec.param(name)
+            if param is not None and not catalogue_rules.resolve(spec, {name: value}).problems:
+                picked[name] = value
+        if orientation:
+            picked["aspect_ratio"] = ORIENTATION_RATIO[orientation]
+        if size:
+            picked["resolution"] = resolution_token(size)
+        if duration:
+            picked["duration"] = duration
+        for param in spec.settings():
+            raw = row.values.get(param.name, "").strip()
+            if raw:
+                picked[param.name] = _choice_by_label(param, raw)
+        item = services.BatchItem(row=row.row, prompt=row.prompt, video_model=model, params=picked)
         return item, []
+
+    def _param_columns(self) -> dict[str, str]:
+        columns: dict[str, str] = {}
+        for model in self.models:
+            spec = self.spec_of(model)
+            for param in spec.settings() if spec else ():
+                for word in (param.name, param.label.en, param.label.zh):
+                    columns.setdefault(_norm(word), param.name)
+        return columns
 
     @staticmethod
     def _word(value: str, words: dict[str, set[str]], label) -> str | None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import uuid
@@ -138,6 +139,9 @@ class VideoModel(models.Model):
     deadline_minutes = models.PositiveIntegerField(_("deadline (minutes)"), default=30)
     enabled = models.BooleanField(_("enabled"), default=True)
     position = models.PositiveIntegerField(_("position"), default=0)
+    # The catalogue entry (soraweb.catalogue): parameters, rules, prices, wire mapping. Empty on
+    # rows written the old way; those are read through the legacy converter above.
+    spec = models.JSONField(_("catalogue entry"), default=dict, blank=True)
 
     class Meta:
         ordering = ["position", "display_name"]
@@ -163,6 +167,51 @@ class VideoModel(models.Model):
             "durations": [int(d) for d in self.durations],
             "max_images": self.max_images,
         }
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from soraweb.catalogue.io import load_model
+        from soraweb.catalogue.schema import SpecError
+
+        super().clean()
+        if self.spec:
+            try:
+                load_model(self.spec)
+            except SpecError as exc:
+                raise ValidationError({"spec": [f"{p}: {m}" for p, m in exc.problems]}) from None
+
+    def catalogue_spec(self):
+        """This row's catalogue entry as a ``ModelSpec`` (every format it is sold in)."""
+        from soraweb.catalogue.io import load_model
+        from soraweb.catalogue.legacy import spec_from_legacy
+
+        data = self.spec or spec_from_legacy(
+            name=self.name,
+            display_name=self.display_name,
+            orientations=list(self.orientations or []),
+            sizes=list(self.sizes or []),
+            durations=[int(d) for d in self.durations or []],
+            default_size=self.default_size,
+            default_duration=self.default_duration,
+            max_images=self.max_images,
+            price_per_second=dict(self.price_per_second or {}),
+            deadline_minutes=self.deadline_minutes,
+        )
+        spec = load_model(data)
+        # The row's own name wins: relays rename models, and the admin edits the row.
+        return spec if spec.name == self.name else dataclasses.replace(spec, name=self.name)
+
+    def sold_spec(self):
+        """The entry as this row's provider sells it: only what its wire format can carry."""
+        from soraweb.catalogue.wire import WireError, for_format
+
+        spec = self.catalogue_spec()
+        fmt = self.provider.config().wire_format.value
+        try:
+            return for_format(spec, fmt)
+        except WireError:
+            return None  # not sold in this format: the form and services refuse it
 
 
 class Prompt(models.Model):
@@ -313,6 +362,10 @@ class VideoJob(models.Model):
     orientation = models.CharField(_("orientation"), max_length=20)
     size = models.CharField(_("size"), max_length=30)
     duration = models.PositiveIntegerField(_("duration"))
+    # Every setting as picked and checked by the catalogue (aspect_ratio, resolution, audio, ...);
+    # input slots hold the ReferenceImage ids they were given. orientation / size / duration
+    # above are kept as a summary for lists and filters.
+    params = models.JSONField(_("settings"), default=dict, blank=True)
     estimated_cost = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
 
     state = models.CharField(

@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from soraweb.catalogue import wire
 from soraweb.ops import services as ops_services
 from soraweb.ops.redaction import provider_secrets, redact
 from soraweb.providers import make_client
@@ -32,10 +33,10 @@ from soraweb.providers.base import (
     RemoteState,
     VideoProvider,
 )
+from soraweb.providers.common import image_url
 from soraweb.providers.http import full_jitter_delay
 from soraweb.videos import archive
 from soraweb.videos.images import fit_image
-from soraweb.videos.labels import orientation_label, size_label
 from soraweb.videos.limits import jobs_limit_check
 from soraweb.videos.models import (
     AT_PROVIDER_STATES,
@@ -53,6 +54,14 @@ from soraweb.videos.models import (
     VideoJob,
     VideoModel,
     WebhookDelivery,
+)
+from soraweb.videos.params import (
+    CheckedSettings,
+    assign_slots,
+    check_settings,
+    frame_of,
+    job_values,
+    mask_body,
 )
 
 logger = logging.getLogger(__name__)
@@ -79,38 +88,29 @@ def backoff_seconds(
 
 
 def job_validate_settings(
-    *, video_model: VideoModel, orientation: str, size: str, duration: int, image_count: int
-) -> None:
-    """The catalogue's rules, checked once more here so no caller can skip them."""
-    errors: dict[str, str] = {}
-    if not video_model.enabled or not video_model.provider.enabled:
-        errors["video_model"] = _("%(model)s is switched off by an administrator.") % {
-            "model": video_model.display_name
-        }
-    if orientation not in video_model.orientations:
-        errors["orientation"] = _("%(model)s cannot make %(value)s videos.") % {
-            "model": video_model.display_name,
-            "value": orientation_label(orientation).lower(),
-        }
-    if size not in video_model.sizes:
-        errors["size"] = _("%(model)s only offers the sizes: %(allowed)s.") % {
-            "model": video_model.display_name,
-            "allowed": ", ".join(size_label(s) for s in video_model.sizes),
-        }
-    if duration not in [int(d) for d in video_model.durations]:
-        errors["duration"] = _("%(model)s only makes videos of %(allowed)s seconds.") % {
-            "model": video_model.display_name,
-            "allowed": ", ".join(str(d) for d in video_model.durations),
-        }
-    if image_count > video_model.max_images:
-        errors["images"] = (
-            _("%(model)s does not take reference images.") % {"model": video_model.display_name}
-            if video_model.max_images == 0
-            else _("%(model)s takes at most %(n)d reference image(s).")
-            % {"model": video_model.display_name, "n": video_model.max_images}
-        )
-    if errors:
-        raise ValidationError(errors)
+    *,
+    video_model: VideoModel,
+    params: dict | None = None,
+    slots: dict[str, list] | None = None,
+    images: Sequence = (),
+    orientation: str = "",
+    size: str = "",
+    duration: int | None = None,
+    image_count: int | None = None,
+) -> CheckedSettings:
+    """The catalogue's rules, checked here for every caller (form, batch, remix, retry, "use
+    these settings"), so none can skip them. See ``soraweb.videos.params.check_settings``."""
+    if image_count is not None and not images:
+        images = [None] * image_count
+    return check_settings(
+        video_model=video_model,
+        params=params,
+        slots=slots,
+        images=images,
+        orientation=orientation,
+        size=size,
+        duration=duration,
+    )
 
 
 def job_create(
@@ -118,9 +118,11 @@ def job_create(
     owner,
     video_model: VideoModel,
     prompt_text: str,
-    orientation: str,
-    size: str,
-    duration: int,
+    orientation: str = "",
+    size: str = "",
+    duration: int | None = None,
+    params: dict | None = None,
+    slots: dict[str, list[ReferenceImage]] | None = None,
     images: Sequence[ReferenceImage] = (),
     idempotency_key: str | None = None,
     retry_of: VideoJob | None = None,
@@ -139,13 +141,17 @@ def job_create(
     prompt_text = prompt_text.strip()
     if not prompt_text:
         raise ValidationError({"prompt": _("Describe the video you want.")})
-    job_validate_settings(
+    checked = job_validate_settings(
         video_model=video_model,
+        params=params,
+        slots=slots,
+        images=images,
         orientation=orientation,
         size=size,
         duration=duration,
-        image_count=len(images),
     )
+    images = [image for items in checked.slots.values() for image in items]
+    cost = checked.cost
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -153,7 +159,7 @@ def job_create(
             # Locks the team budget until commit, so racing submissions are checked one by one.
             ops_services.budget_check(
                 owner=owner,
-                amount=video_model.estimate_cost(size, duration),
+                amount=cost,
                 idempotency_key=idempotency_key,
             )
             prompt = Prompt.objects.create(text=prompt_text, author=owner)
@@ -163,10 +169,9 @@ def job_create(
                 provider=video_model.provider,
                 video_model=video_model,
                 model_name=video_model.name,
-                orientation=orientation,
-                size=size,
-                duration=duration,
-                estimated_cost=video_model.estimate_cost(size, duration),
+                params=checked.stored(),
+                estimated_cost=cost,
+                **checked.summary(),
                 idempotency_key=idempotency_key or None,
                 retry_of=retry_of,
                 image_fit=image_fit,
@@ -245,34 +250,80 @@ def _kick_poll_loop() -> None:
 
 
 def _create_request(job: VideoJob) -> CreateRequest:
-    images = []
-    fit, frame = reference_fit_for(job)
-    for image in job.images.all().order_by("id"):
-        with image.file.open("rb") as fh:
-            data = fh.read()
-        content_type = image.content_type
-        # Sent inline (a data: URL, or a file for multipart formats): nothing of ours has to be
-        # reachable from the provider, and no public address can leak a team's pictures.
-        url = None
-        if fit and frame and (image.width, image.height) != frame:
-            # The stored original stays as uploaded; the provider gets a copy cut to the frame.
-            data, content_type = fit_image(data, size=frame, mode=fit)
-        images.append(
-            ImageInput(
-                filename=image.original_name or f"{image.sha256}.png",
-                content_type=content_type,
-                data=data,
-                url=url,
-            )
+    """The create call for a job: the body its catalogue mapping writes for the provider's
+    format, with each slot's pictures inline (fitted to the frame where the format needs it)."""
+    spec = job.video_model.sold_spec()
+    if spec is None:
+        raise ProviderError(
+            f"{job.video_model.display_name} is not sold in this provider's wire format.",
+            permanent=True,
         )
+    fmt = job.provider.config().wire_format.value
+    values, slot_ids = job_values(job, spec)
+    by_id = {image.pk: image for image in job.images.all()}
+    if not slot_ids and by_id:  # a job whose pictures were never put in slots
+        slot_ids = {
+            slot: [image.pk for image in items]
+            for slot, items in assign_slots(
+                spec, sorted(by_id.values(), key=lambda i: i.pk)
+            ).items()
+            if slot != "__extra__"
+        }
+    try:
+        frame_body = wire.build(spec, fmt, values, prompt=job.prompt.text).body
+    except wire.WireError as exc:
+        raise ProviderError(f"These settings cannot be sent: {exc}", permanent=True) from None
+    fit, frame = reference_fit_for(job, body=frame_body, values=values)
+    inputs: dict[str, list[ImageInput]] = {}
+    for slot, ids in slot_ids.items():
+        for pk in ids:
+            image = by_id.get(pk)
+            if image is None:
+                continue
+            with image.file.open("rb") as fh:
+                data = fh.read()
+            content_type = image.content_type
+            # Sent inline (a data: URL, or a file for multipart formats): nothing of ours has to
+            # be reachable from the provider, and no public address can leak a team's pictures.
+            if fit and frame and (image.width, image.height) != frame:
+                # The stored original stays as uploaded; the provider gets a copy cut to the frame.
+                data, content_type = fit_image(data, size=frame, mode=fit)
+            inputs.setdefault(slot, []).append(
+                ImageInput(
+                    filename=image.original_name or f"{image.sha256}.png",
+                    content_type=content_type,
+                    data=data,
+                )
+            )
+    sent = wire.build(spec, fmt, values, prompt=job.prompt.text, inputs=inputs, url_of=image_url)
     return CreateRequest(
-        model=job.model_name,
+        model=sent.model,
         prompt=job.prompt.text,
         orientation=job.orientation,
         size=job.size,
         duration=job.duration,
-        images=tuple(images),
+        images=tuple(image for items in inputs.values() for image in items),
+        body=sent.body,
+        files=tuple(sent.files),
     )
+
+
+def _log_wire_body(job: VideoJob, client: VideoProvider, request: CreateRequest) -> None:
+    """Keep exactly what is sent (pictures shortened, secrets masked) on the "Sending to the
+    provider" entry of the job's history, the step that sent it."""
+    body_for = getattr(client, "wire_body", None)
+    body = body_for(request) if body_for else request.body
+    data = {
+        "wire_format": job.provider.config().wire_format.value,
+        "body": mask_body(body, provider_secrets(job.provider)),
+        "files": [
+            {"field": name, "name": image.filename, "bytes": len(image.data)}
+            for name, image in request.files
+        ],
+    }
+    event = job.events.filter(to_state=JobState.SUBMITTING).order_by("-id").first()
+    if event is not None:
+        JobEvent.objects.filter(pk=event.pk).update(data={**(event.data or {}), **data})
 
 
 def job_submit(*, job_id: int) -> None:
@@ -305,7 +356,9 @@ def job_submit(*, job_id: int) -> None:
         if job.remix_remote_id:
             result = client.remix(job.remix_remote_id, job.prompt.text)
         else:
-            result = client.create(_create_request(job), on_progress=on_progress)
+            request = _create_request(job)
+            _log_wire_body(job, client, request)
+            result = client.create(request, on_progress=on_progress)
     except ProviderError as exc:
         _submit_failed(job, exc)
         return
@@ -787,6 +840,27 @@ def job_cancel(*, job: VideoJob, by) -> bool:
     return True
 
 
+def job_settings(job: VideoJob, *, with_images: bool = True) -> dict:
+    """An earlier job's settings and pictures, as ``job_create`` takes them (retry, remix)."""
+    stored = dict(job.params or {})
+    if not stored:
+        return {
+            "orientation": job.orientation,
+            "size": job.size,
+            "duration": job.duration,
+            "images": list(job.images.all().order_by("id")) if with_images else [],
+        }
+    spec = job.video_model.catalogue_spec()
+    slot_names = {p.name for p in spec.slots()}
+    params = {k: v for k, v in stored.items() if k not in slot_names}
+    slots: dict[str, list[ReferenceImage]] = {}
+    if with_images:
+        by_id = {image.pk: image for image in job.images.all()}
+        for name in slot_names & set(stored):
+            slots[name] = [by_id[pk] for pk in stored[name] if pk in by_id]
+    return {"params": params, "slots": slots}
+
+
 def job_retry(*, job: VideoJob, by, idempotency_key: str | None = None) -> VideoJob:
     """A retry is a new job linked to the original, never a silent re-create of the old one."""
     if not job.can_retry:
@@ -799,10 +873,7 @@ def job_retry(*, job: VideoJob, by, idempotency_key: str | None = None) -> Video
         owner=by,
         video_model=job.video_model,
         prompt_text=job.prompt.text,
-        orientation=job.orientation,
-        size=job.size,
-        duration=job.duration,
-        images=list(job.images.all()),
+        **job_settings(job),
         idempotency_key=idempotency_key,
         retry_of=job,
         image_fit=job.image_fit,
@@ -963,14 +1034,20 @@ def reference_image_store(
 # --- The studio: picture fitting, reviews, favourites, deleting, remixes, batches ---------------
 
 
-def reference_fit_for(job: VideoJob) -> tuple[str, tuple[int, int] | None]:
+def reference_fit_for(
+    job: VideoJob, *, body: dict | None = None, values: dict | None = None
+) -> tuple[str, tuple[int, int] | None]:
     """How (crop, pad or "" for unchanged) and to what frame a job's reference image is fitted.
 
-    Jobs from before the choice existed get a crop where the format insists on an exact size.
+    The frame is the size the wire body asks for (``1024x1792``, ``1280*720``), else the one the
+    aspect ratio and resolution make, else the old size tokens'. Jobs from before the choice
+    existed get a crop where the format insists on an exact size.
     """
     from soraweb.videos.selectors import provider_needs_exact_image, video_frame
 
-    frame = video_frame(size=job.size, orientation=job.orientation)
+    frame = frame_of(body or {}, values or {})
+    if frame is None:
+        frame = video_frame(size=job.size, orientation=job.orientation)
     mode = job.image_fit
     if not mode:
         mode = ImageFit.CROP if provider_needs_exact_image(job.provider) else ImageFit.NONE
@@ -1105,9 +1182,7 @@ def job_remix(
         owner=by,
         video_model=job.video_model,
         prompt_text=prompt_text,
-        orientation=job.orientation,
-        size=job.size,
-        duration=job.duration,
+        **job_settings(job, with_images=False),
         idempotency_key=idempotency_key,
         remix_of=job,
     )
@@ -1120,9 +1195,10 @@ class BatchItem:
     row: int
     prompt: str
     video_model: VideoModel
-    orientation: str
-    size: str
-    duration: int
+    orientation: str = ""
+    size: str = ""
+    duration: int | None = None
+    params: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -1173,6 +1249,7 @@ def jobs_create_batch(
                     orientation=item.orientation,
                     size=item.size,
                     duration=item.duration,
+                    params=item.params,
                     idempotency_key=key,
                 )
             except ValidationError as exc:

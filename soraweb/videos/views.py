@@ -50,17 +50,7 @@ def _require_owner_or_staff(request: HttpRequest, job: VideoJob, action: str = "
 
 def _normalise_choices(form: JobForm, wanted: dict) -> None:
     """Keep what the person chose where the selected model allows it, else the model's default."""
-    model = form.selected_model
-    if model is None:
-        return
-    if wanted.get("orientation") not in model.orientations:
-        form.initial["orientation"] = model.orientations[0] if model.orientations else ""
-    if wanted.get("size") not in model.sizes:
-        form.initial["size"] = model.default_size or (model.sizes[0] if model.sizes else "")
-    if str(wanted.get("duration")) not in [str(d) for d in model.durations]:
-        form.initial["duration"] = model.default_duration or (
-            model.durations[0] if model.durations else ""
-        )
+    form.normalise_initial()
 
 
 def _queued_message() -> str:
@@ -126,9 +116,7 @@ def studio(request: HttpRequest) -> HttpResponse:
                 owner=request.user,
                 video_model=data["video_model"],
                 prompt_text=data["prompt"],
-                orientation=data["orientation"],
-                size=data["size"],
-                duration=data["duration"],
+                params=form.cleaned_params,
                 images=pictures,
                 idempotency_key=data.get("idempotency_key") or None,
                 image_fit=data["image_fit"],
@@ -145,9 +133,7 @@ def studio(request: HttpRequest) -> HttpResponse:
         fresh = JobForm(
             initial={
                 "video_model": data["video_model"].pk,
-                "orientation": data["orientation"],
-                "size": data["size"],
-                "duration": data["duration"],
+                **form.cleaned_params,
                 "image_fit": data["image_fit"],
             }
         )
@@ -233,9 +219,7 @@ def batch(request: HttpRequest) -> HttpResponse:
             "rejected": [o for o in outcomes if not o.created],
             "ignored_columns": form.ignored_columns,
         }
-        initial = {key: form.cleaned_data[key] for key in ("orientation", "size", "duration")} | {
-            "video_model": form.cleaned_data["video_model"].pk
-        }
+        initial = dict(form.cleaned_params) | {"video_model": form.cleaned_data["video_model"].pk}
         form = BatchForm(initial=initial)
     context = {"form": form, "report": report}
     if request.htmx:
@@ -248,7 +232,8 @@ def batch(request: HttpRequest) -> HttpResponse:
 
 def _form_from_query(request: HttpRequest, keys: tuple[str, ...]) -> JobForm | BatchForm:
     """An unbound create or batch form holding what the page currently shows (HTMX GETs)."""
-    wanted = {key: request.GET.get(key) for key in keys if request.GET.get(key)}
+    # The model's own settings (aspect_ratio, audio, ...) come along with the fixed keys.
+    wanted = {key: value for key, value in request.GET.items() if value and key != "kind"}
     form_class = BatchForm if request.GET.get("kind") == "batch" else JobForm
     form = form_class(initial=wanted)
     _normalise_choices(form, wanted)

@@ -59,7 +59,7 @@ def test_cancel_stops_the_remote_job_where_the_format_can(simulator, member):
         prompt_text="cancel me [sim:stuck]",
         orientation="portrait",
         size="small",
-        duration=10,
+        duration=8,  # openai seconds: "4", "8" or "12"
     )
     job.refresh_from_db()
     assert services.job_cancel(job=job, by=member) is True

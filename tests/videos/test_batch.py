@@ -97,7 +97,7 @@ def test_a_csv_with_per_row_settings_and_a_rejected_row(client, member, no_submi
     )
     assert "3 videos started" in html and "2 rows rejected" in html
     # Each rejected row says which row and why, in words the person can act on.
-    assert "<td>4</td>" in html and "Sora 2 Pro only offers the sizes: Large (1080p)." in html
+    assert "<td>4</td>" in html and "Sora 2 Pro offers these for Resolution: 1080p Full HD." in html
     assert "<td>5</td>" in html and "Unknown model “Veo 9”; use one of: Sora 2, Sora 2 Pro." in html
     assert "Ignored columns (not known to soraweb): mood" in html
 
@@ -145,7 +145,7 @@ def test_sending_the_same_batch_twice_creates_each_job_once(client, member, no_s
         ),
         (
             {"prompts": "a", "size": "huge"},
-            "Sora 2 only offers the sizes: Small (720p), Large (1080p).",
+            "Sora 2 offers these for Resolution: 720p HD, 1080p Full HD.",
         ),
     ],
 )

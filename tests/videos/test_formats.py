@@ -47,7 +47,8 @@ def submit(member, model: VideoModel, prompt: str) -> VideoJob:
         prompt_text=prompt,
         orientation="portrait",
         size="small",
-        duration=10,
+        # The openai format takes seconds "4", "8" or "12" (spec section 3); 10 is refused.
+        duration=8 if model.provider.wire_format == "openai" else 10,
     )
     job.refresh_from_db()
     return job

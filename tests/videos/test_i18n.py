@@ -84,7 +84,7 @@ def test_signed_in_pages_and_messages_from_code_are_chinese(client, member):
         ">提示词</label>",
         ">生成</button>",
         "我的任务",
-        "竖屏（纵向）",
+        "9:16 竖屏",  # the catalogue's label of portrait for Sora 2
         "预计费用：",
     ]:
         assert text in html, text

@@ -39,7 +39,8 @@ def make(owner, vm, prompt, **kwargs):
         prompt_text=prompt,
         orientation="portrait",
         size="small",
-        duration=10,
+        # The openai format takes seconds "4", "8" or "12" (spec section 3); 10 is refused.
+        duration=8 if vm.provider.wire_format == "openai" else 10,
         **kwargs,
     )
 

@@ -90,8 +90,9 @@ def test_every_field_of_the_create_form_has_a_label(client, member):
     for field_id in [
         "id_prompt",
         "id_video_model",
-        "id_orientation",
-        "id_size",
+        # the catalogue's settings for the selected model (sora-2: ratio, resolution, length)
+        "id_aspect_ratio",
+        "id_resolution",
         "id_duration",
         "id_images",
     ]:
@@ -177,7 +178,7 @@ def test_use_again_fills_the_form_with_the_prompt_settings_and_picture(
     html = client.get(reverse("videos:studio"), {"from": source.pk}).content.decode()
     assert ">a castle in fog</textarea>" in html
     assert f'<option value="{source.video_model_id}" selected>' in html
-    assert '<option value="portrait" selected>' in html
+    assert '<option value="9:16" selected>' in html  # portrait, in the catalogue's terms
     assert '<option value="15" selected>' in html
     assert 'name="image_fit" value="pad" checked' in html
     assert f'name="keep_images" value="{image.token}" checked' in html

@@ -21,7 +21,7 @@ def test_anonymous_visitors_are_sent_to_login(client, name):
 def test_the_create_page_has_every_labelled_field(client, member):
     client.force_login(member)
     html = client.get(reverse("videos:studio")).content.decode()
-    for label in ["Prompt", "Model", "Orientation", "Size", "Duration", "Picture file"]:
+    for label in ["Prompt", "Model", "Aspect ratio", "Resolution", "Duration", "Picture file"]:
         assert f">{label}" in html
     assert ">Generate</button>" in html
     assert 'hx-headers=\'{"x-csrftoken"' in html
@@ -35,7 +35,7 @@ def test_it_explains_a_broken_model_rule_inline(client, member):
     )
     assert response.status_code == 200
     html = response.content.decode()
-    assert "Sora 2 Pro only offers the sizes: Large (1080p)." in html
+    assert "Sora 2 Pro offers these for Resolution: 1080p Full HD." in html
     assert VideoJob.objects.count() == 0
 
 
@@ -54,12 +54,12 @@ def test_switching_the_model_swaps_the_allowed_options(client, member):
         {"video_model": pro.pk, "size": "small", "duration": "10"},
         HTTP_HX_REQUEST="true",
     ).content.decode()
-    assert 'value="large" selected' in html
+    assert 'value="1080p" selected' in html  # the old "size=small" is pro's 1080p instead
     # What the model lacks is still listed, disabled, and says why.
-    assert '<option value="small" disabled>Small (720p) (not with Sora 2 Pro)</option>' in html
+    assert '<option value="720p" disabled>720p HD (not with Sora 2 Pro)</option>' in html
     assert '<option value="10" disabled>10 seconds (not with Sora 2 Pro)</option>' in html
     assert 'value="15" selected' in html
-    assert "Sora 2 Pro only offers the sizes: Large (1080p)." in html
+    assert "Sora 2 Pro offers these for Resolution: 1080p Full HD." in html
     assert "Sora 2 Pro only makes videos of 15 seconds." in html
     assert "$7.50" in html  # 15 s at $0.50
 
