@@ -120,6 +120,13 @@ class IdleTimeoutMiddleware:
         return self.get_response(request)
 
 
+def mark_seen_at_login(sender, request: HttpRequest | None = None, **kwargs) -> None:
+    """Start the idle clock at sign-in, inside the session save that signing in makes anyway,
+    so the first page after it does not write the session once more."""
+    if request is not None and hasattr(request, "session"):
+        request.session[LAST_SEEN_KEY] = time.time()
+
+
 # --- Changing one's own password ------------------------------------------------------------------
 
 

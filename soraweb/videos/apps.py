@@ -9,9 +9,13 @@ class VideosConfig(AppConfig):
     verbose_name = "Videos"
 
     def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
         from django_q.signals import post_spawn
 
+        from soraweb import accounts
         from soraweb.videos import tasks
+
+        user_logged_in.connect(accounts.mark_seen_at_login, dispatch_uid="soraweb-idle-clock")
 
         # A restarted cluster resumes in-flight jobs at once instead of at the next schedule tick
         # (up to ~90 s later). Several workers kick it; the loop's lease lets one run.
