@@ -16,6 +16,7 @@ from django_q.conf import Conf
 
 from soraweb.videos import services, tasks
 from soraweb.videos.models import InvalidTransition, JobState, Prompt, VideoJob, VideoModel
+from soraweb.videos.pipeline import loop, recover
 from tests.conftest import form_data, free_port
 
 # Real transactions (work is handed over on commit); the seeded catalogue is restored after each test.
@@ -43,8 +44,8 @@ def drive(job: VideoJob, timeout: float = 40.0) -> VideoJob:
         VideoJob.objects.filter(pk=job.pk, state__in=[JobState.QUEUED, JobState.RUNNING]).update(
             next_poll_at=timezone.now()
         )
-        tasks.poll_pass()
-        services.jobs_recover()
+        loop.poll_pass()
+        recover.jobs_recover()
         time.sleep(0.3)
     job.refresh_from_db()
     raise AssertionError(f"job still {job.state} after {timeout} s: {job.error_message}")
@@ -86,8 +87,8 @@ def test_it_parks_a_create_with_unknown_outcome_and_never_sends_it_again(
     job.refresh_from_db()
     assert job.state == JobState.NEEDS_ATTENTION
     assert "may or may not" in job.error_message
-    services.jobs_recover()
-    tasks.poll_pass()
+    recover.jobs_recover()
+    loop.poll_pass()
     job.refresh_from_db()
     assert job.state == JobState.NEEDS_ATTENTION
     assert simulator.creates_for_prompt("unknown-outcome") == 1
@@ -143,7 +144,7 @@ def test_recovery_parks_an_interrupted_create_and_resumes_an_interrupted_archive
         state=JobState.SUBMITTING, remote_id="", lease_until=stale
     )
     VideoJob.objects.filter(pk=done.pk).update(state=JobState.ARCHIVING, lease_until=stale)
-    result = services.jobs_recover()
+    result = recover.jobs_recover()
     assert result["interrupted"] == [interrupted.pk]
     assert result["rearchived"] == [done.pk]
     interrupted.refresh_from_db()
@@ -206,7 +207,7 @@ def test_a_saved_job_answers_queued_when_the_broker_is_down_and_the_sweep_sends_
     job.refresh_from_db()
     assert job.state in (JobState.QUEUED, JobState.RUNNING), job.error_message
     sweep()
-    services.jobs_recover()
+    recover.jobs_recover()
     assert simulator.creates_for_prompt("broker-down-case") == 1
     assert QUEUED not in client.get(reverse("videos:studio")).content.decode()
 
