@@ -14,10 +14,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django_q.conf import Conf
 
+from soraweb.providers.base import JobStatus, RemoteState
 from soraweb.videos import services, tasks
 from soraweb.videos.models import InvalidTransition, JobState, Prompt, VideoJob, VideoModel
-from soraweb.videos.pipeline import loop, recover
-from tests.conftest import form_data, free_port
+from soraweb.videos.pipeline import loop, outcome, recover
+from tests.conftest import form_data, free_port, job_fields
 
 # Real transactions (work is handed over on commit); the seeded catalogue is restored after each test.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -294,3 +295,56 @@ def test_retry_and_save_again_with_the_broker_down_are_queued_not_errors(
     new.refresh_from_db()
     assert new.submit_attempts == 1 and new.state != JobState.PENDING
     assert simulator.creates_for_prompt("bd-retry-case") == 2  # the original and the retry
+
+
+# --- One mapper: the same answer reads the same after a create and after a status query ------
+
+
+@pytest.mark.parametrize(
+    "status,to_state,event,error",
+    [
+        (
+            JobStatus(state=RemoteState.EXPIRED, raw_status="expired"),
+            JobState.EXPIRED,
+            "Provider reports expired",
+            "The provider's link to this video expired before soraweb could save a copy.",
+        ),
+        (
+            JobStatus(state=RemoteState.FAILED, raw_status="failed"),
+            JobState.FAILED,
+            "Provider reports failure",
+            "The provider could not make this video (no reason given).",
+        ),
+        (
+            JobStatus(state=RemoteState.FAILED, raw_status="failed", error="Blocked by moderation"),
+            JobState.FAILED,
+            "Provider reports failure",
+            "Blocked by moderation",
+        ),
+    ],
+)
+def test_one_answer_gives_one_transition_whichever_call_it_answered(
+    member, status, to_state, event, error
+):
+    vm = VideoModel.objects.get(name="sora-2", provider__from_environment=True)
+    submitting = VideoJob.objects.create(
+        **job_fields(member, vm, text="answered at create", state=JobState.SUBMITTING)
+    )
+    at_provider = VideoJob.objects.create(
+        **job_fields(member, vm, text="answered at poll", state=JobState.RUNNING, remote_id="r-1")
+    )
+    outcome.job_apply_answer(
+        job=submitting, answer=status, step=outcome.Step.SUBMIT, remote_id="r-2"
+    )
+    outcome.job_apply_answer(job=at_provider, answer=status, step=outcome.Step.POLL)
+    for job in (submitting, at_provider):
+        job.refresh_from_db()
+        last = job.events.last()
+        assert (job.state, last.to_state, last.message, job.error_message) == (
+            to_state,
+            to_state,
+            event,
+            error,
+        )
+    assert submitting.remote_id == "r-2"  # the id is stored with the answer, never lost
+    assert at_provider.poll_count == 1

@@ -8,24 +8,20 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from soraweb.providers.base import JobStatus, ProviderError, VideoProvider
 from soraweb.videos.models import (
     AT_PROVIDER_STATES,
     JobEvent,
-    JobState,
     Provider,
     VideoJob,
     WebhookDelivery,
 )
 from soraweb.videos.pipeline import queue
 from soraweb.videos.pipeline.common import (
-    MAX_PERMANENT_POLL_ERRORS,
-    backoff_seconds,
     provider_client,
 )
-from soraweb.videos.pipeline.outcome import job_apply_status
+from soraweb.videos.pipeline.outcome import Step, job_apply_answer
 
 logger = logging.getLogger(__name__)
 
@@ -41,42 +37,12 @@ def job_fetch_status(
 
 
 def job_apply_poll(*, job: VideoJob, outcome: JobStatus | ProviderError) -> None:
-    if isinstance(outcome, ProviderError):
-        _poll_failed(job, outcome)
-    else:
-        job_apply_status(job=job, status=outcome, polled=True)
+    job_apply_answer(job=job, answer=outcome, step=Step.POLL)
 
 
 def job_poll(*, job: VideoJob, client: VideoProvider | None = None) -> None:
     """Ask the provider about one job (already claimed) and apply the answer."""
     job_apply_poll(job=job, outcome=job_fetch_status(job=job, client=client))
-
-
-def _poll_failed(job: VideoJob, exc: ProviderError) -> None:
-    errors = job.poll_errors + 1
-    now = timezone.now()
-    if job.deadline_at and now >= job.deadline_at:
-        job.transition(
-            JobState.FAILED,
-            message="Deadline passed while the provider was unreachable",
-            error_message=_(
-                "Timed out at the provider (last status seen: %(status)s; last error: %(error)s)."
-            )
-            % {"status": job.raw_status or "none", "error": exc.message},
-        )
-        return
-    if exc.permanent and errors >= MAX_PERMANENT_POLL_ERRORS:
-        job.transition(
-            JobState.FAILED, message="Provider refuses status queries", error_message=exc.message
-        )
-        return
-    delay = backoff_seconds(
-        errors, base=job.provider.effective_poll_interval, cap=120, retry_after=exc.retry_after
-    )
-    VideoJob.objects.filter(pk=job.pk, state=job.state).update(
-        poll_errors=errors, next_poll_at=now + timedelta(seconds=delay)
-    )
-    logger.info("job %s: status check failed (%s), next try in %.0f s", job.pk, exc.message, delay)
 
 
 def job_poll_now(*, job_id: int) -> bool:
@@ -96,7 +62,7 @@ def jobs_claim_due_polls(*, now=None, limit: int = 2000) -> list[VideoJob]:
     """Jobs at the provider whose next check is due, claimed by pushing ``next_poll_at`` on.
 
     The claim pushes the time well ahead so that a second poller (or a refresh click) skips
-    them; ``job_apply_status`` then sets the real next time.
+    them; ``job_apply_answer`` then sets the real next time.
 
     Read and push happen in one transaction holding the rows: on PostgreSQL ``FOR UPDATE SKIP
     LOCKED`` makes a concurrent poller skip the rows being claimed (and, once this commits, see

@@ -6,22 +6,18 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from soraweb.providers.base import CreateRequest, ImageInput, JobStatus, ProviderError, RemoteState
+from soraweb.providers.base import CreateRequest, ImageInput, JobStatus, ProviderError
 from soraweb.videos.images import fit_image
 from soraweb.videos.models import JobState, VideoJob
-from soraweb.videos.pipeline import queue
 from soraweb.videos.pipeline.common import (
-    MAX_SUBMIT_ATTEMPTS,
-    backoff_seconds,
     provider_client,
     reference_fit_for,
 )
-from soraweb.videos.pipeline.outcome import expired_message, provider_said, to_archiving
+from soraweb.videos.pipeline.outcome import Step, job_apply_answer
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +85,7 @@ def job_submit(*, job_id: int) -> None:
         else:
             result = client.create(_create_request(job), on_progress=on_progress)
     except ProviderError as exc:
-        _submit_failed(job, exc)
+        job_apply_answer(job=job, answer=exc, step=Step.SUBMIT)
         return
     except Exception as exc:  # a bug must not leave the job spinning forever
         logger.exception("job %s: unexpected error while submitting", job.pk)
@@ -101,80 +97,4 @@ def job_submit(*, job_id: int) -> None:
             ),
         )
         return
-    status = result.status
-    now = timezone.now()
-    fields = {
-        "remote_id": result.remote_id[:255],
-        "submitted_at": now,
-        "lease_until": None,
-        "raw_status": status.raw_status[:100],
-        "error_message": "",
-    }
-    if status.state == RemoteState.SUCCEEDED:
-        to_archiving(job, status, **fields)
-    elif status.state == RemoteState.FAILED:
-        job.transition(
-            JobState.FAILED,
-            message="Provider refused the job",
-            data=provider_said(job, status),
-            **{
-                **fields,
-                "error_message": status.error or _("The provider could not make this video."),
-            },
-        )
-    elif status.state == RemoteState.EXPIRED:
-        job.transition(
-            JobState.EXPIRED,
-            message="Provider says expired",
-            data=provider_said(job, status),
-            **{**fields, "error_message": expired_message()},
-        )
-    else:
-        to = JobState.RUNNING if status.state == RemoteState.RUNNING else JobState.QUEUED
-        poll_in = max(status.poll_after or 0.0, job.provider.effective_poll_interval)
-        job.transition(
-            to,
-            message=f"Accepted by the provider as {result.remote_id}",
-            data=provider_said(job, status),
-            progress=status.progress or 0,
-            started_at=now if to == JobState.RUNNING else None,
-            next_poll_at=now + timedelta(seconds=poll_in),
-            **fields,
-        )
-        transaction.on_commit(queue.kick_poll_loop)
-
-
-def _submit_failed(job: VideoJob, exc: ProviderError) -> None:
-    if exc.outcome_unknown:
-        job.transition(
-            JobState.NEEDS_ATTENTION,
-            message="Create outcome unknown",
-            error_message=exc.message,
-            lease_until=None,
-        )
-    elif exc.permanent:
-        job.transition(
-            JobState.FAILED,
-            message="Provider refused the job",
-            error_message=exc.message,
-            lease_until=None,
-        )
-    elif job.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
-        job.transition(
-            JobState.FAILED,
-            message="Gave up starting",
-            error_message=_("The provider could not be reached after %(n)d tries: %(reason)s")
-            % {"n": job.submit_attempts, "reason": exc.message},
-            lease_until=None,
-        )
-    else:
-        # The provider answered "not now" (or never got the request): it did not create the
-        # job, so trying again later cannot bill twice.
-        delay = backoff_seconds(job.submit_attempts, retry_after=exc.retry_after)
-        job.transition(
-            JobState.PENDING,
-            message=f"Will try again in {delay:.0f} s: {exc.message}",
-            error_message="",
-            lease_until=None,
-            next_poll_at=timezone.now() + timedelta(seconds=delay),
-        )
+    job_apply_answer(job=job, answer=result.status, step=Step.SUBMIT, remote_id=result.remote_id)
