@@ -7,6 +7,7 @@ a function-local import still makes a circle, it only hides it until the functio
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,3 +155,21 @@ def test_the_provider_layer_does_not_import_django():
         if name.startswith("soraweb.providers")
     }
     assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def test_task_paths_for_schedules_are_written_in_one_place():
+    """A schedule names its task by a literal dotted path; only soraweb/schedules.py has any."""
+    holders = set()
+    for name, path in all_modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and re.fullmatch(r"soraweb(\.\w+)+\.tasks\.\w+", node.value)
+            ):
+                holders.add(name)
+    migrations = {module_name(path): path for path in PACKAGE.glob("*/migrations/0*.py")}
+    for name, path in migrations.items():
+        if re.search(r"soraweb(\.\w+)+\.tasks\.\w+", path.read_text()):
+            holders.add(name)
+    assert holders == {"soraweb.schedules"}

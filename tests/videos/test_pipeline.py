@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import time
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.db import OperationalError, connection
 from django.urls import reverse
 from django.utils import timezone
 from django_q.conf import Conf
+from django_q.models import Schedule
 
 from soraweb.providers.base import JobStatus, RemoteState
+from soraweb.schedules import SCHEDULES
 from soraweb.videos import services, tasks
 from soraweb.videos.models import InvalidTransition, JobState, Prompt, VideoJob, VideoModel
 from soraweb.videos.pipeline import loop, outcome, recover
@@ -348,3 +352,26 @@ def test_one_answer_gives_one_transition_whichever_call_it_answered(
         )
     assert submitting.remote_id == "r-2"  # the id is stored with the answer, never lost
     assert at_provider.poll_count == 1
+
+
+# --- Schedules: declared once, created by migrate, repaired by soraweb_setup -----------------
+
+
+def schedule_rows() -> dict[str, dict]:
+    fields = ("func", "schedule_type", "minutes", "repeats")
+    return {
+        row["name"]: {key: row[key] for key in fields}
+        for row in Schedule.objects.values("name", *fields)
+    }
+
+
+def test_setup_repairs_every_declared_schedule_including_the_ops_one():
+    declared = {s["name"]: {k: v for k, v in s.items() if k != "name"} for s in SCHEDULES}
+    assert {"soraweb-poll", "soraweb-ops"} <= set(declared)
+    assert schedule_rows() == declared  # what migrate wrote, from the same declaration
+    Schedule.objects.filter(name="soraweb-ops").delete()
+    Schedule.objects.filter(name="soraweb-poll").update(func="soraweb.gone", minutes=60, repeats=0)
+    call_command("soraweb_setup", stdout=io.StringIO())
+    assert schedule_rows() == declared
+    call_command("soraweb_setup", stdout=io.StringIO())  # again: nothing doubles
+    assert Schedule.objects.count() == len(declared)
