@@ -18,7 +18,8 @@ import json, sys
 import django
 django.setup()
 from django.contrib.auth import get_user_model
-from soraweb.videos import services, tasks
+from soraweb.videos.pipeline import queue
+from soraweb.videos import services
 from soraweb.videos.models import VideoModel
 spec = json.loads(sys.stdin.read())
 # These measure the pipeline under load, not the per-person abuse limits (tests/security/test_abuse.py).
@@ -34,7 +35,7 @@ for prompt in spec["prompts"]:
     )
     ids.append(job.pk)
     for _ in range(spec.get("duplicate_submits", 0)):  # as a redelivering broker would
-        tasks.enqueue("submit_job", job.pk)
+        queue.enqueue("submit_job", job.pk)
 print(json.dumps(ids))
 """
 

@@ -32,6 +32,7 @@ from soraweb.videos.models import (
     VideoJob,
     VideoModel,
 )
+from soraweb.videos.pipeline import archive
 
 ADMIN_CSS = "css/ops-admin.css"
 
@@ -293,7 +294,7 @@ def _available_fixes(job: VideoJob) -> set[str]:
         fixes.add("cancel")
     if job.can_retry:
         fixes.add("retry")
-    if services.job_can_rearchive(job):
+    if archive.job_can_rearchive(job):
         fixes.add("rearchive")
     if job.video or job.poster:
         fixes.add("delete_files")
@@ -533,7 +534,7 @@ class VideoJobAdmin(admin.ModelAdmin):
                     "owner": job.owner.get_username(),
                 }
             if fix == "rearchive":
-                if not services.job_rearchive(job=job, by=user):
+                if not archive.job_rearchive(job=job, by=user):
                     return False, _("%(job)s changed meanwhile; reload and try again.") % {
                         "job": name
                     }

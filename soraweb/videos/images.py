@@ -285,5 +285,5 @@ def orphan_images_delete(*, older_than: timedelta = ORPHAN_AGE, now=None) -> int
 
 
 def orphan_images_sweep() -> int:
-    """The hourly schedule's entry point (see soraweb/videos/schedules.py)."""
+    """The hourly schedule's entry point (see soraweb/schedules.py)."""
     return orphan_images_delete()

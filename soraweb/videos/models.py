@@ -274,6 +274,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
             JobState.RUNNING,
             JobState.ARCHIVING,  # formats that stream the whole generation out of create
             JobState.FAILED,
+            JobState.EXPIRED,  # a create answered "expired": read like any other answer
             JobState.NEEDS_ATTENTION,
             JobState.CANCELLED,
         }

@@ -1,227 +1,25 @@
-"""django-q2 entry points. Each is a thin wrapper around one service.
+"""django-q2 entry points, named by the schedules and the queue: each calls one pipeline step.
 
-Polling has two layers: a django-q2 schedule runs ``poll_loop`` every minute as the safety net,
-and each accepted job also enqueues ``poll_loop`` at once. The loop holds a lease (one loop at a
-time, across workers and machines), polls whatever is due, sleeps until the next job is due, and
-before its time budget ends hands over to a fresh task if work remains. So a finished job is
-noticed within about one poll interval, not within the schedule's minute. The lease is short and
-renewed by a heartbeat (``soraweb.videos.lease``), so a loop whose worker was killed blocks the
-next one for seconds, not for its whole budget.
+The work itself lives in ``soraweb.videos.pipeline``; these names only have to stay stable,
+because queued tasks and stored schedules refer to them by their dotted path.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
-import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from datetime import timedelta
-from urllib.parse import urlsplit
-
-from django.conf import settings
-from django.db import close_old_connections
-from django.utils import timezone
-from django_q.conf import Conf
-from django_q.tasks import async_task
-
-from soraweb.providers.http import scrub
-from soraweb.videos import lease, services
-from soraweb.videos.models import ACTIVE_STATES, AT_PROVIDER_STATES, VideoJob
-
-logger = logging.getLogger(__name__)
-
-POLL_LEASE = "poll-loop"
-
-
-MAX_POLL_THREADS = 32
-
-
-def _broker_secrets() -> tuple[str, ...]:
-    urls = [
-        getattr(settings, "REDIS_URL", "") or "",
-        Conf.REDIS if isinstance(Conf.REDIS, str) else "",
-    ]
-    parts = [urlsplit(url) for url in urls if url]
-    return tuple(s for p in parts for s in (p.password, p.username) if s)
-
-
-def enqueue(task: str, *args) -> bool:
-    """Hand a task to the worker. Returns False, logged, when the broker cannot take it.
-
-    Never raises: every caller runs after its rows were committed, so the work is saved and the
-    sweep (``jobs_recover``, run by every poll pass) finds it again. Failing the request instead
-    would make a person send the form again, and pay twice.
-    """
-    try:
-        async_task(f"soraweb.videos.tasks.{task}", *args, task_name=f"{task}{args or ''}")
-    except Exception as exc:  # any broker: Redis refused, ORM broker's database gone, ...
-        logger.warning(
-            "could not hand %s%s to the worker (%s: %s); the sweep will pick it up",
-            task,
-            args or "",
-            type(exc).__name__,
-            scrub(str(exc), _broker_secrets())[:300],
-        )
-        return False
-    return True
-
-
-def kick_poll_loop() -> None:
-    """Start the poll loop now rather than at the next schedule tick.
-
-    Not in sync mode (tests): there a task runs inline inside whatever enqueued it, so a kicked
-    loop would nest inside the submit that kicked it, and every inline task runs through
-    worker(), whose post_spawn would kick again without end. Tests drive polling themselves.
-    """
-    if not Conf.SYNC:
-        enqueue("poll_loop")
-
-
-def kick_poll_loop_on_spawn(sender=None, proc_name: str = "", **kwargs) -> None:
-    try:
-        # A fresh worker may be replacing one that was killed holding the lease: this loop
-        # waits for such a lease (seconds) instead of leaving polling to the next schedule tick.
-        if not Conf.SYNC:
-            enqueue("poll_loop", lease.lease_seconds() + 2)
-    except Exception:  # a worker must start even if the database is briefly unavailable
-        logger.warning("could not start the poll loop from %s", proc_name, exc_info=True)
+from soraweb.videos.pipeline import archive, loop, poll, submit
 
 
 def submit_job(job_id: int) -> None:
-    services.job_submit(job_id=job_id)
+    submit.job_submit(job_id=job_id)
 
 
 def poll_job(job_id: int) -> None:
-    services.job_poll_now(job_id=job_id)
+    poll.job_poll_now(job_id=job_id)
 
 
 def archive_job(job_id: int) -> None:
-    services.job_archive(job_id=job_id)
-
-
-# --- The poll loop ------------------------------------------------------------------------------
-
-
-def _lease_acquire(holder: str, *, patience: float = 0.0) -> bool:
-    taken, previous = lease.acquire(POLL_LEASE, holder, patience=patience)
-    if previous is not None:
-        # Its holder died or stalled: the jobs it had claimed for a pass (pushed a minute on)
-        # may never have been asked about. Ask about them now.
-        pulled = VideoJob.objects.filter(
-            state__in=AT_PROVIDER_STATES,
-            next_poll_at__gt=timezone.now(),
-            next_poll_at__lte=previous["until"] + timedelta(seconds=services.POLL_CLAIM_SECONDS),
-        ).update(next_poll_at=timezone.now())
-        logger.warning(
-            "took over the poll lease from %s (gone or not renewing); %d claimed jobs due now",
-            previous["holder"],
-            pulled,
-        )
-    return taken
-
-
-def _lease_renew(holder: str) -> bool:
-    return lease.renew(POLL_LEASE, holder)
-
-
-def _lease_release(holder: str) -> None:
-    lease.release(POLL_LEASE, holder)
-
-
-def poll_pass() -> int:
-    """Poll every due job once, each provider within its concurrency limit. Returns the count.
-
-    Threads do the network calls only; this thread applies every answer to the database. One
-    writer means no lock contention on SQLite (whose busy handler backs off in coarse sleeps) and
-    few connections on PostgreSQL, while the slow part, waiting for providers, still overlaps.
-    """
-    due = services.jobs_claim_due_polls()
-    if not due:
-        return 0
-    by_provider: dict[int, list[VideoJob]] = {}
-    for job in due:
-        by_provider.setdefault(job.provider_id, []).append(job)
-    # One client per pool thread and provider: its connection is reused for every job the
-    # thread polls (clients are not shared between threads).
-    local = threading.local()
-
-    def fetch(job: VideoJob):
-        clients = local.__dict__.setdefault("clients", {})
-        client = clients.get(job.provider_id)
-        if client is None:
-            client = clients[job.provider_id] = services.provider_client(job.provider)
-        return services.job_fetch_status(job=job, client=client)
-
-    pools = [
-        ThreadPoolExecutor(
-            max_workers=max(1, min(jobs[0].provider.concurrency_limit, MAX_POLL_THREADS)),
-            thread_name_prefix="poll",
-        )
-        for jobs in by_provider.values()
-    ]
-    try:
-        futures = {
-            pool.submit(fetch, job): job
-            for pool, jobs in zip(pools, by_provider.values(), strict=True)
-            for job in jobs
-        }
-        for future in as_completed(futures):
-            job = futures[future]
-            try:
-                services.job_apply_poll(job=job, outcome=future.result())
-            except Exception:
-                logger.exception("job %s: unexpected error while polling", job.pk)
-    finally:
-        for pool in pools:
-            pool.shutdown(wait=True)
-    return len(due)
-
-
-def _seconds_until_next_due() -> float | None:
-    nxt = (
-        VideoJob.objects.filter(state__in=AT_PROVIDER_STATES, next_poll_at__isnull=False)
-        .order_by("next_poll_at")
-        .values_list("next_poll_at", flat=True)
-        .first()
-    )
-    if nxt is None:
-        return None
-    return max(0.0, (nxt - timezone.now()).total_seconds())
+    archive.job_archive(job_id=job_id)
 
 
 def poll_loop(patience: float = 0.0) -> dict:
-    """Poll due jobs until the time budget is spent; see the module docstring.
-
-    ``patience``: how long to wait for a lease whose holder may be dead (a fresh worker's loop).
-    """
-    holder = lease.new_holder()
-    budget = settings.SORAWEB_POLL_LOOP_SECONDS
-    if not _lease_acquire(holder, patience=patience):
-        return {"ran": False}
-    started = time.monotonic()
-    polled = passes = 0
-    heartbeat = lease.Heartbeat(POLL_LEASE, holder).__enter__()
-    try:
-        while True:
-            services.jobs_recover()
-            polled += poll_pass()
-            passes += 1
-            elapsed = time.monotonic() - started
-            if elapsed >= budget or heartbeat.lost.is_set():
-                break
-            wait = _seconds_until_next_due()
-            if wait is None and not VideoJob.objects.filter(state__in=ACTIVE_STATES).exists():
-                break
-            # Sleep until the next job is due, but wake at least once a second so that new
-            # jobs, refresh clicks and webhooks are picked up quickly.
-            time.sleep(min(1.0, wait if wait is not None else 1.0, max(0.0, budget - elapsed)))
-            close_old_connections()
-    finally:
-        heartbeat.__exit__()
-        if not heartbeat.lost.is_set():
-            _lease_release(holder)
-    # Hand over if work remains. The lease is released first, so a loop enqueued meanwhile by a
-    # new job is not turned away while this one is on its way out.
-    if budget > 0 and VideoJob.objects.filter(state__in=ACTIVE_STATES).exists():
-        enqueue("poll_loop")
-    return {"ran": True, "passes": passes, "polled": polled}
+    return loop.poll_loop(patience)

@@ -29,6 +29,7 @@ from soraweb.videos.forms import (
     new_idempotency_key,
 )
 from soraweb.videos.models import Provider, VideoJob
+from soraweb.videos.pipeline import poll
 from soraweb.videos.ranged import ranged_file_response
 
 logger = logging.getLogger(__name__)
@@ -156,10 +157,13 @@ def _create_replayed(request: HttpRequest, job) -> HttpResponse:
 
     Nothing new is created or charged; the person is told so in words, with a fresh form.
     """
+    waiting = selectors.job_waiting_for_worker(job=job)
     if request.htmx:
-        context = {"form": JobForm(), "replayed": _replayed_message(job)}
+        context = {"form": JobForm(), "replayed": _replayed_message(job), "waiting": waiting}
         return render(request, "videos/_create_form.html", context)
     messages.info(request, _replayed_message(job))
+    if waiting:
+        messages.warning(request, _queued_message())
     return redirect("videos:studio")
 
 
@@ -260,7 +264,7 @@ def estimate(request: HttpRequest) -> HttpResponse:
 def job_card(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
     if job.is_active and request.htmx:
-        services.job_request_refresh(job=job)
+        poll.job_request_refresh(job=job)
     on_detail = request.GET.get("on") == "detail"
     response = render(request, "videos/_job_card.html", {"job": job, "on_detail": on_detail})
     if on_detail and request.htmx and not job.is_active:
@@ -529,7 +533,7 @@ def provider_webhook(request: HttpRequest, provider_id: int) -> HttpResponse:
         return JsonResponse({"error": str(exc)}, status=400)
     except (ValueError, AttributeError):
         return JsonResponse({"error": "body is not a webhook event"}, status=400)
-    result = services.webhook_receive(
+    result = poll.webhook_receive(
         provider=provider, webhook_id=msg_id, event_type=event_type, remote_id=remote_id
     )
     return JsonResponse({"status": result})

@@ -192,8 +192,8 @@ def bench_poll_pass(
 ) -> list[tuple[str, str, str, str]]:
     """One poll pass over 1,000 in-flight jobs. The simulator runs in its own process, as a relay
     would, so its threads do not compete with the poller's for this process's GIL."""
-    from soraweb.videos import tasks
     from soraweb.videos.models import JobState, Prompt, VideoJob
+    from soraweb.videos.pipeline import loop
 
     port = free_port()
     base = f"http://127.0.0.1:{port}/v1"
@@ -254,7 +254,7 @@ def bench_poll_pass(
             ]
         )
         started = time.monotonic()
-        polled = tasks.poll_pass()
+        polled = loop.poll_pass()
         seconds = time.monotonic() - started
         polls = sum(
             VideoJob.objects.filter(provider=model.provider).values_list("poll_count", flat=True)
@@ -345,7 +345,7 @@ django.setup()
 from django.utils import timezone
 from soraweb.providers import make_client
 from soraweb.providers.base import ProviderConfig
-from soraweb.videos import archive
+from soraweb.videos.pipeline import download
 
 def rss(field):
     for line in open("/proc/self/status"):
@@ -357,7 +357,7 @@ job = types.SimpleNamespace(
     pk=1, remote_id="big", remote_video_url=base + "/big.mp4", remote_thumbnail_url="", created_at=timezone.now()
 )
 before = rss("VmRSS")
-result = archive.fetch_and_verify(client, job)
+result = download.fetch_and_verify(client, job)
 print(before, rss("VmHWM"), result.size)
 """
 

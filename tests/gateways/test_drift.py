@@ -15,8 +15,9 @@ import requests
 from PIL import Image, ImageChops, ImageStat
 
 from soraweb.providers import http as provider_http
-from soraweb.videos import services, tasks
+from soraweb.videos import services
 from soraweb.videos.models import JobEvent, JobState, VideoJob
+from soraweb.videos.pipeline import loop, poll
 from tests.videos.test_formats import catalogue, submit  # noqa: F401 - fixture
 from tests.videos.test_pipeline import drive
 
@@ -155,7 +156,7 @@ def test_an_unknown_or_empty_status_keeps_polling_with_the_raw_value(
     while simulator.job(job.remote_id)["state"] != "running":
         time.sleep(0.1)
     VideoJob.objects.filter(pk=job.pk).update(next_poll_at=None)
-    services.job_poll(job=VideoJob.objects.get(pk=job.pk))
+    poll.job_poll(job=VideoJob.objects.get(pk=job.pk))
     job.refresh_from_db()
     assert job.is_active and job.state in (JobState.QUEUED, JobState.RUNNING)
     assert job.raw_status == raw
@@ -197,6 +198,6 @@ def test_the_poll_loop_keeps_working_with_drift(catalogue, simulator, member):  
     for job in (drifted, plain):
         simulator.complete_now(job.remote_id)
     VideoJob.objects.update(next_poll_at=None)
-    tasks.poll_pass()
+    loop.poll_pass()
     for job in (drifted, plain):
         assert_ready(drive(job), simulator)

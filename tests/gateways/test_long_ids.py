@@ -13,6 +13,7 @@ import pytest
 
 from soraweb.videos import services
 from soraweb.videos.models import JobEvent, JobState, VideoJob, WebhookDelivery
+from soraweb.videos.pipeline import poll
 from tests.videos.test_formats import catalogue, submit  # noqa: F401 - fixture
 from tests.videos.test_pipeline import drive
 
@@ -67,7 +68,7 @@ def test_a_webhook_finds_a_job_by_a_long_id(catalogue, simulator, member):  # no
     twin.idempotency_key = None
     twin.remote_id = job.remote_id[:255]
     twin.save()
-    outcome = services.webhook_receive(
+    outcome = poll.webhook_receive(
         provider=job.provider,
         webhook_id="evt_long_1",
         event_type="video.completed",

@@ -11,6 +11,7 @@ from django.urls import reverse
 from soraweb.ops.models import LedgerEntry
 from soraweb.videos import services
 from soraweb.videos.models import JobEvent, JobState, Provider, VideoJob, VideoModel
+from soraweb.videos.pipeline import poll
 from tests.ops.conftest import seeded_job
 
 pipeline = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -98,7 +99,7 @@ def test_save_again_recovers_a_video_that_could_not_be_stored(
     settings.SORAWEB_MAX_VIDEO_BYTES = 1000  # the "disk" refuses the file
     job = submit(member, "a glacier calving, rearchive case")
     time.sleep(2.5)
-    services.job_poll_now(job_id=job.pk)
+    poll.job_poll_now(job_id=job.pk)
     job.refresh_from_db()
     assert job.state == JobState.FAILED and "could not be saved" in job.error_message
     page = admin_client.get(reverse("admin:videos_videojob_change", args=[job.pk])).content.decode()

@@ -9,8 +9,8 @@ from django.urls import reverse
 
 from soraweb.ops.redaction import MASK, redact
 from soraweb.providers.base import JobStatus, RemoteState
-from soraweb.videos import services
 from soraweb.videos.models import JobEvent, JobState, Provider
+from soraweb.videos.pipeline import outcome
 from tests.ops.conftest import seeded_job
 
 KEY = "relay-key-4f9a8b7c6d5e"
@@ -66,7 +66,7 @@ def test_the_status_the_pipeline_applies_is_stored_redacted_and_shown_in_the_adm
             "message": f"moderation; key {KEY}",
         },
     )
-    services.job_apply_status(job=job, status=status, polled=True)
+    outcome.job_apply_answer(job=job, answer=status, step=outcome.Step.POLL)
     event = JobEvent.objects.filter(job=job, to_state=JobState.FAILED).latest("id")
     stored = event.data["provider_response"]
     assert stored["id"] == "task_9" and stored["request"]["authorization"] == MASK

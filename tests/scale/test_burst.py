@@ -62,7 +62,7 @@ import json, sys, time
 from pathlib import Path
 import django
 django.setup()
-from soraweb.videos import tasks
+from soraweb.videos.pipeline import queue
 from soraweb.videos.models import JobState, VideoJob
 stop = Path(sys.argv[1])
 seen = set()
@@ -73,10 +73,10 @@ while not stop.exists():
         if pk not in seen:
             seen.add(pk)
             for _ in range(2):
-                tasks.enqueue("archive_job", pk)
+                queue.enqueue("archive_job", pk)
                 sent["archive_job"] += 1
     if rounds % 2 == 0:
-        tasks.enqueue("poll_loop")
+        queue.enqueue("poll_loop")
         sent["poll_loop"] += 1
     rounds += 1
     time.sleep(0.25)

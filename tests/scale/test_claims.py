@@ -23,7 +23,7 @@ django.setup()
 from datetime import timedelta
 from django.db import connection
 from django.utils import timezone
-from soraweb.videos import services, tasks
+from soraweb.videos.pipeline import archive, loop, poll, submit
 from soraweb.videos.models import JobEvent, JobState, VideoJob, WorkerLease
 
 spec = json.loads(sys.stdin.read())
@@ -59,7 +59,7 @@ out = {}
 # Submit: every thread submits every job.
 def submit_all(i):
     for pk in spec["submit_ids"]:
-        services.job_submit(job_id=pk)
+        submit.job_submit(job_id=pk)
 out["submit_errors"] = race(submit_all)[1]
 submitted = VideoJob.objects.filter(pk__in=spec["submit_ids"])
 out["submitted"] = dict(submitted.values_list("pk", "state"))
@@ -72,7 +72,7 @@ VideoJob.objects.filter(pk__in=spec["poll_ids"]).update(
 def claim_all(i):
     claimed = []
     while True:
-        due = services.jobs_claim_due_polls(limit=spec["batch"])
+        due = poll.jobs_claim_due_polls(limit=spec["batch"])
         if not due:
             return claimed
         claimed.extend(job.pk for job in due)
@@ -82,7 +82,7 @@ out["claims"], out["claim_errors"] = race(claim_all)
 WorkerLease.objects.all().delete()
 rounds = []
 for n in range(spec["lease_rounds"]):
-    winners, errors = race(lambda i: tasks._lease_acquire(f"holder-{n}-{i}"))
+    winners, errors = race(lambda i: loop._lease_acquire(f"holder-{n}-{i}"))
     rounds.append({"winners": sum(bool(w) for w in winners), "errors": errors})
     WorkerLease.objects.update(until=timezone.now() - timedelta(seconds=1))
 out["lease_rounds"] = rounds
@@ -94,12 +94,12 @@ ARCHIVE_RACE = (
     RACE_HELPER
     + r"""
 for pk in spec["ids"]:
-    services.job_poll_now(job_id=pk)  # the provider has finished: the job moves to archiving
+    poll.job_poll_now(job_id=pk)  # the provider has finished: the job moves to archiving
 before = dict(VideoJob.objects.filter(pk__in=spec["ids"]).values_list("pk", "state"))
 
 def archive_all(i):
     for pk in spec["ids"]:
-        services.job_archive(job_id=pk)
+        archive.job_archive(job_id=pk)
 _, errors = race(archive_all)
 jobs = {
     str(job.pk): {"state": job.state, "video": job.video.name, "poster": job.poster.name,

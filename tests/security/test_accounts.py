@@ -399,7 +399,8 @@ def test_uploads_and_archived_videos_are_private(member, settings, tmp_path):
     import tempfile
     from pathlib import Path
 
-    from soraweb.videos import archive, services
+    from soraweb.videos import services
+    from soraweb.videos.pipeline import download as archive
     from tests.videos.test_studio import png_bytes
 
     settings.MEDIA_ROOT = str(tmp_path / "media")

@@ -14,10 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import ExifTags, Image
 
+from soraweb.schedules import SCHEDULES
 from soraweb.videos import services
 from soraweb.videos.images import orphan_images_delete
 from soraweb.videos.models import ReferenceImage, VideoJob, VideoModel
-from soraweb.videos.schedules import SCHEDULES
 from tests.conftest import form_data, job_fields
 
 pytestmark = pytest.mark.django_db

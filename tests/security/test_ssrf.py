@@ -21,8 +21,8 @@ from django.utils import timezone
 from soraweb.ops import services as ops_services
 from soraweb.ops.models import DeliveryStatus, TeamWebhook
 from soraweb.providers import CreateRequest, ProviderConfig, RemoteState, WireFormat, make_client
-from soraweb.videos import services
 from soraweb.videos.models import JobState, Provider, VideoJob, VideoModel
+from soraweb.videos.pipeline import archive
 from tests.conftest import job_fields
 from tests.providers.conftest import FakeServer
 
@@ -190,7 +190,7 @@ def test_a_result_link_never_reaches_an_internal_service(template, listener, rel
     job = archiving_job(
         member, provider, remote_video_url=hostile(template, listener, relay.origin)
     )
-    services.job_archive(job_id=job.pk)
+    archive.job_archive(job_id=job.pk)
     assert_nothing_reached(listener)
     job.refresh_from_db()
     assert job.state != JobState.SUCCEEDED
@@ -212,7 +212,7 @@ def test_a_redirect_hop_never_reaches_an_internal_service(template, listener, re
 
     provider = relay_provider(relay.base_url)
     job = archiving_job(member, provider, remote_video_url=f"{relay.origin}/v1/files/x.mp4")
-    services.job_archive(job_id=job.pk)
+    archive.job_archive(job_id=job.pk)
     assert_nothing_reached(listener)
     job.refresh_from_db()
     assert job.state != JobState.SUCCEEDED
@@ -255,7 +255,7 @@ def test_a_thumbnail_link_never_reaches_an_internal_service(
         remote_thumbnail_url=hostile(template, listener, simulator.base_url),
     )
     VideoJob.objects.filter(pk=job.pk).update(remote_id=remote_id)
-    services.job_archive(job_id=job.pk)
+    archive.job_archive(job_id=job.pk)
     assert_nothing_reached(listener)
     job.refresh_from_db()
     # The refused thumbnail is replaced by a frame of our own; the video itself is fine.
@@ -314,7 +314,7 @@ def test_the_key_does_not_follow_a_url_that_puts_the_relays_origin_after_a_backs
     provider = relay_provider(relay.base_url)
     url = f"http://127.0.0.1:{key_catcher.port}\\@{relay.origin[7:]}/v1/files/x.mp4"
     job = archiving_job(member, provider, remote_video_url=url)
-    services.job_archive(job_id=job.pk)
+    archive.job_archive(job_id=job.pk)
     assert_key_never_arrived(key_catcher)
 
 
@@ -339,7 +339,7 @@ def test_the_key_does_not_follow_a_relay_redirect(location, key_catcher, relay, 
 
     provider = relay_provider(relay.base_url)
     job = archiving_job(member, provider, remote_video_url=f"{relay.origin}/v1/files/x.mp4")
-    services.job_archive(job_id=job.pk)
+    archive.job_archive(job_id=job.pk)
     assert_key_never_arrived(key_catcher)
     # The relay itself, at its configured origin, did get the key and the extra header.
     assert relay.seen[0].headers["Authorization"] == f"Bearer {KEY}"
@@ -353,10 +353,10 @@ def test_a_failed_download_does_not_echo_what_the_server_said(relay, member):
 
     provider = relay_provider(relay.base_url)
     job = archiving_job(member, provider, remote_video_url=f"{relay.origin}/v1/files/x.mp4")
-    services.job_archive(job_id=job.pk)
+    archive.job_archive(job_id=job.pk)
     job.refresh_from_db()
     VideoJob.objects.filter(pk=job.pk).update(archive_attempts=99, lease_until=None)
-    services.job_archive(job_id=job.pk)
+    archive.job_archive(job_id=job.pk)
     job.refresh_from_db()
     assert job.state == JobState.FAILED
     assert "HTTP 500" in job.error_message
@@ -384,7 +384,7 @@ def test_a_name_that_turns_private_after_the_check_is_refused_at_connect_time(
     job = archiving_job(
         member, provider, remote_video_url=f"http://rebind.example:{listener.port}/x.mp4"
     )
-    services.job_archive(job_id=job.pk)
+    archive.job_archive(job_id=job.pk)
     assert_nothing_reached(listener)
     job.refresh_from_db()
     assert job.state == JobState.FAILED
@@ -398,6 +398,6 @@ def test_the_simulator_on_loopback_still_works_at_its_exact_origin(
     provider = relay_provider(simulator.base_url)
     job = archiving_job(member, provider, remote_video_url=video_url)
     VideoJob.objects.filter(pk=job.pk).update(remote_id=remote_id, created_at=timezone.now())
-    services.job_archive(job_id=job.pk)
+    archive.job_archive(job_id=job.pk)
     job.refresh_from_db()
     assert job.state == JobState.SUCCEEDED, job.error_message

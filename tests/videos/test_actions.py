@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from soraweb.videos import archive, services, tasks
+from soraweb.videos import services
 from soraweb.videos.models import JobState, Provider, VideoJob, VideoModel
+from soraweb.videos.pipeline import download, loop, poll, recover
 from tests.videos.test_pipeline import drive, make_job
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -18,7 +19,7 @@ def test_a_job_past_its_deadline_fails_with_the_last_status_seen(sim_provider, m
     VideoJob.objects.filter(pk=job.pk).update(
         deadline_at=timezone.now() - timezone.timedelta(seconds=1), next_poll_at=timezone.now()
     )
-    tasks.poll_pass()
+    loop.poll_pass()
     job.refresh_from_db()
     assert job.state == JobState.FAILED
     assert "Timed out at the provider" in job.error_message
@@ -30,14 +31,14 @@ def test_a_watched_card_asks_for_a_refresh_at_most_every_two_seconds(sim_provide
     job.refresh_from_db()
     later = timezone.now() + timezone.timedelta(seconds=30)
     VideoJob.objects.filter(pk=job.pk).update(next_poll_at=later)
-    assert services.job_request_refresh(job=job) is True
-    assert services.job_request_refresh(job=job) is False  # debounced in the database
+    assert poll.job_request_refresh(job=job) is True
+    assert poll.job_request_refresh(job=job) is False  # debounced in the database
     job.refresh_from_db()
     assert job.next_poll_at <= timezone.now()
     VideoJob.objects.filter(pk=job.pk).update(
         refresh_requested_at=timezone.now() - timezone.timedelta(seconds=3)
     )
-    assert services.job_request_refresh(job=job) is True
+    assert poll.job_request_refresh(job=job) is True
 
 
 def test_cancel_stops_the_remote_job_where_the_format_can(simulator, member):
@@ -75,7 +76,7 @@ def test_cancel_without_remote_cancel_just_stops_tracking(sim_provider, simulato
     assert services.job_cancel(job=job, by=member)
     polls_before = simulator.requests_to("GET", "/v1/video/query")
     VideoJob.objects.filter(pk=job.pk).update(next_poll_at=timezone.now())
-    tasks.poll_pass()
+    loop.poll_pass()
     assert simulator.requests_to("GET", "/v1/video/query") == polls_before  # no longer tracked
 
 
@@ -94,28 +95,28 @@ def test_retry_makes_a_new_linked_job_and_leaves_the_original_alone(
 
 
 def test_archive_is_retried_after_a_transient_failure(sim_provider, simulator, member, monkeypatch):
-    real = archive.fetch_and_verify
+    real = download.fetch_and_verify
     calls = {"n": 0}
 
     def flaky(client, job, **kwargs):
         calls["n"] += 1
         if calls["n"] == 1:
-            raise archive.ArchiveError("the download stopped after 10 of 900 bytes")
+            raise download.ArchiveError("the download stopped after 10 of 900 bytes")
         return real(client, job, **kwargs)
 
-    monkeypatch.setattr(archive, "fetch_and_verify", flaky)
+    monkeypatch.setattr(download, "fetch_and_verify", flaky)
     job = make_job(member, "flaky download archive-retry")
     job.refresh_from_db()
     simulator.complete_now(job.remote_id)
     VideoJob.objects.filter(pk=job.pk).update(next_poll_at=timezone.now())
-    tasks.poll_pass()
+    loop.poll_pass()
     job.refresh_from_db()
     assert job.state == JobState.ARCHIVING and job.archive_attempts == 1
     assert job.events.filter(message__startswith="Saving failed, will try again").exists()
     VideoJob.objects.filter(pk=job.pk).update(
         lease_until=timezone.now() - timezone.timedelta(seconds=1)
     )
-    services.jobs_recover()
+    recover.jobs_recover()
     job.refresh_from_db()
     assert job.state == JobState.SUCCEEDED and job.archive_attempts == 2
     with job.video.open("rb") as fh:

@@ -8,8 +8,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from soraweb.videos import services, tasks
+from soraweb.videos import services
 from soraweb.videos.models import JobState, Provider, VideoJob, VideoModel
+from soraweb.videos.pipeline import loop, recover
 from tests.videos.test_pipeline import drive
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -79,7 +80,7 @@ def test_a_dropped_chat_stream_parks_the_job_and_never_resends_it(catalogue, sim
     job = drive(submit(member, catalogue["chat"], "a stream that drops [sim:drop] chat-drop"))
     assert job.state == JobState.NEEDS_ATTENTION
     assert "may" in job.error_message.lower()
-    services.jobs_recover()
+    recover.jobs_recover()
     assert simulator.creates_for_prompt("chat-drop") == 1
 
 
@@ -133,8 +134,8 @@ def test_a_create_answered_with_garbage_is_parked_not_resent(catalogue, simulato
     job = submit(member, catalogue["unified"], "garbage answer [sim:garbage] garbage-create")
     assert job.state == JobState.NEEDS_ATTENTION
     assert "not JSON" in job.error_message or "may" in job.error_message
-    tasks.poll_pass()
-    services.jobs_recover()
+    loop.poll_pass()
+    recover.jobs_recover()
     assert simulator.attempts_for_prompt("garbage-create") == 1
 
 

@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from soraweb.videos import lease, tasks
+from soraweb.videos import lease
 from soraweb.videos.models import JobState, VideoJob, WorkerLease
+from soraweb.videos.pipeline import loop
 from tests.conftest import job_fields
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +26,7 @@ def _holder_for(pid: int) -> str:
 
 def _hold(holder: str, seconds: float) -> None:
     WorkerLease.objects.update_or_create(
-        name=tasks.POLL_LEASE,
+        name=loop.POLL_LEASE,
         defaults={"holder": holder, "until": timezone.now() + timedelta(seconds=seconds)},
     )
 
@@ -40,7 +41,7 @@ def test_a_lease_of_a_dead_process_on_this_machine_is_taken_over_at_once(setting
     settings.SORAWEB_POLL_LEASE_SECONDS = 30
     _hold(_holder_for(_dead_pid()), 30)
     started = time.monotonic()
-    assert tasks._lease_acquire(lease.new_holder())
+    assert loop._lease_acquire(lease.new_holder())
     assert time.monotonic() - started < 1
 
 
@@ -48,17 +49,17 @@ def test_a_live_holder_keeps_its_lease():
     with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"]) as alive:
         try:
             _hold(_holder_for(alive.pid), 30)
-            assert not tasks._lease_acquire(lease.new_holder())
-            assert not tasks._lease_acquire(lease.new_holder(), patience=0.0)
+            assert not loop._lease_acquire(lease.new_holder())
+            assert not loop._lease_acquire(lease.new_holder(), patience=0.0)
         finally:
             alive.kill()
 
 
 def test_a_holder_on_another_machine_that_stops_renewing_loses_it_when_it_expires():
     _hold("other-host/0123456789:4242:abc123", 1.5)
-    assert not tasks._lease_acquire(lease.new_holder())  # not provably dead: wait for expiry
+    assert not loop._lease_acquire(lease.new_holder())  # not provably dead: wait for expiry
     started = time.monotonic()
-    assert tasks._lease_acquire(lease.new_holder(), patience=5)
+    assert loop._lease_acquire(lease.new_holder(), patience=5)
     assert 0.5 < time.monotonic() - started < 4
 
 
@@ -69,11 +70,11 @@ def test_a_patient_taker_gives_up_when_the_holder_renews(monkeypatch):
 
     def sleep_and_renew(seconds):
         real_sleep(seconds)
-        lease.renew(tasks.POLL_LEASE, holder)  # the holder's heartbeat, between our looks
+        lease.renew(loop.POLL_LEASE, holder)  # the holder's heartbeat, between our looks
 
     monkeypatch.setattr(lease.time, "sleep", sleep_and_renew)
     started = time.monotonic()
-    assert not tasks._lease_acquire(lease.new_holder(), patience=20)
+    assert not loop._lease_acquire(lease.new_holder(), patience=20)
     assert time.monotonic() - started < 3
 
 
@@ -93,7 +94,7 @@ def test_jobs_claimed_by_a_dead_holder_are_due_again(member, sim_provider):
         next_poll_at=now + timedelta(seconds=600),
     )
     _hold(_holder_for(_dead_pid()), 5)
-    assert tasks._lease_acquire(lease.new_holder())
+    assert loop._lease_acquire(lease.new_holder())
     claimed.refresh_from_db()
     later.refresh_from_db()
     assert claimed.next_poll_at <= timezone.now()
@@ -102,9 +103,9 @@ def test_jobs_claimed_by_a_dead_holder_are_due_again(member, sim_provider):
 
 def test_a_released_lease_is_free_and_names_no_holder():
     holder = lease.new_holder()
-    assert tasks._lease_acquire(holder)
-    assert not tasks._lease_acquire(lease.new_holder())
-    tasks._lease_release(holder)
-    row = WorkerLease.objects.get(name=tasks.POLL_LEASE)
+    assert loop._lease_acquire(holder)
+    assert not loop._lease_acquire(lease.new_holder())
+    loop._lease_release(holder)
+    row = WorkerLease.objects.get(name=loop.POLL_LEASE)
     assert row.holder == ""
-    assert tasks._lease_acquire(lease.new_holder())
+    assert loop._lease_acquire(lease.new_holder())

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import time
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.db import OperationalError, connection
 from django.urls import reverse
 from django.utils import timezone
 from django_q.conf import Conf
+from django_q.models import Schedule
 
+from soraweb.providers.base import JobStatus, RemoteState
+from soraweb.schedules import SCHEDULES
 from soraweb.videos import services, tasks
 from soraweb.videos.models import InvalidTransition, JobState, Prompt, VideoJob, VideoModel
-from tests.conftest import form_data, free_port
+from soraweb.videos.pipeline import loop, outcome, recover
+from tests.conftest import form_data, free_port, job_fields
 
 # Real transactions (work is handed over on commit); the seeded catalogue is restored after each test.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -43,8 +49,8 @@ def drive(job: VideoJob, timeout: float = 40.0) -> VideoJob:
         VideoJob.objects.filter(pk=job.pk, state__in=[JobState.QUEUED, JobState.RUNNING]).update(
             next_poll_at=timezone.now()
         )
-        tasks.poll_pass()
-        services.jobs_recover()
+        loop.poll_pass()
+        recover.jobs_recover()
         time.sleep(0.3)
     job.refresh_from_db()
     raise AssertionError(f"job still {job.state} after {timeout} s: {job.error_message}")
@@ -86,8 +92,8 @@ def test_it_parks_a_create_with_unknown_outcome_and_never_sends_it_again(
     job.refresh_from_db()
     assert job.state == JobState.NEEDS_ATTENTION
     assert "may or may not" in job.error_message
-    services.jobs_recover()
-    tasks.poll_pass()
+    recover.jobs_recover()
+    loop.poll_pass()
     job.refresh_from_db()
     assert job.state == JobState.NEEDS_ATTENTION
     assert simulator.creates_for_prompt("unknown-outcome") == 1
@@ -143,7 +149,7 @@ def test_recovery_parks_an_interrupted_create_and_resumes_an_interrupted_archive
         state=JobState.SUBMITTING, remote_id="", lease_until=stale
     )
     VideoJob.objects.filter(pk=done.pk).update(state=JobState.ARCHIVING, lease_until=stale)
-    result = services.jobs_recover()
+    result = recover.jobs_recover()
     assert result["interrupted"] == [interrupted.pk]
     assert result["rearchived"] == [done.pk]
     interrupted.refresh_from_db()
@@ -190,11 +196,12 @@ def test_a_saved_job_answers_queued_when_the_broker_is_down_and_the_sweep_sends_
         again = client.post(reverse("videos:studio"), data, follow=True)  # the person resends
         swapped = client.post(reverse("videos:studio"), data, HTTP_HX_REQUEST="true")
     assert first.status_code == 200 and QUEUED in first.content.decode()
+    # A resend is answered with the first job (nothing new is made), still saying it waits.
     assert again.status_code == 200 and QUEUED in again.content.decode()
+    assert "You already sent this form" in again.content.decode()
     assert swapped.status_code == 200
-    assert "is saved and queued: it will start as soon as the worker is reachable" in (
-        swapped.content.decode()
-    )
+    assert QUEUED in swapped.content.decode()
+    assert "You already sent this form" in swapped.content.decode()
     job = VideoJob.objects.get()  # exactly one row for the three posts
     assert job.state == JobState.PENDING and job.submit_attempts == 0
     assert job.next_poll_at <= timezone.now()  # due for the sweep at once, not in 30 s
@@ -206,7 +213,7 @@ def test_a_saved_job_answers_queued_when_the_broker_is_down_and_the_sweep_sends_
     job.refresh_from_db()
     assert job.state in (JobState.QUEUED, JobState.RUNNING), job.error_message
     sweep()
-    services.jobs_recover()
+    recover.jobs_recover()
     assert simulator.creates_for_prompt("broker-down-case") == 1
     assert QUEUED not in client.get(reverse("videos:studio")).content.decode()
 
@@ -293,3 +300,79 @@ def test_retry_and_save_again_with_the_broker_down_are_queued_not_errors(
     new.refresh_from_db()
     assert new.submit_attempts == 1 and new.state != JobState.PENDING
     assert simulator.creates_for_prompt("bd-retry-case") == 2  # the original and the retry
+
+
+# --- One mapper: the same answer reads the same after a create and after a status query ------
+
+
+@pytest.mark.parametrize(
+    "status,to_state,event,error",
+    [
+        (
+            JobStatus(state=RemoteState.EXPIRED, raw_status="expired"),
+            JobState.EXPIRED,
+            "Provider reports expired",
+            "The provider's link to this video expired before soraweb could save a copy.",
+        ),
+        (
+            JobStatus(state=RemoteState.FAILED, raw_status="failed"),
+            JobState.FAILED,
+            "Provider reports failure",
+            "The provider could not make this video (no reason given).",
+        ),
+        (
+            JobStatus(state=RemoteState.FAILED, raw_status="failed", error="Blocked by moderation"),
+            JobState.FAILED,
+            "Provider reports failure",
+            "Blocked by moderation",
+        ),
+    ],
+)
+def test_one_answer_gives_one_transition_whichever_call_it_answered(
+    member, status, to_state, event, error
+):
+    vm = VideoModel.objects.get(name="sora-2", provider__from_environment=True)
+    submitting = VideoJob.objects.create(
+        **job_fields(member, vm, text="answered at create", state=JobState.SUBMITTING)
+    )
+    at_provider = VideoJob.objects.create(
+        **job_fields(member, vm, text="answered at poll", state=JobState.RUNNING, remote_id="r-1")
+    )
+    outcome.job_apply_answer(
+        job=submitting, answer=status, step=outcome.Step.SUBMIT, remote_id="r-2"
+    )
+    outcome.job_apply_answer(job=at_provider, answer=status, step=outcome.Step.POLL)
+    for job in (submitting, at_provider):
+        job.refresh_from_db()
+        last = job.events.last()
+        assert (job.state, last.to_state, last.message, job.error_message) == (
+            to_state,
+            to_state,
+            event,
+            error,
+        )
+    assert submitting.remote_id == "r-2"  # the id is stored with the answer, never lost
+    assert at_provider.poll_count == 1
+
+
+# --- Schedules: declared once, created by migrate, repaired by soraweb_setup -----------------
+
+
+def schedule_rows() -> dict[str, dict]:
+    fields = ("func", "schedule_type", "minutes", "repeats")
+    return {
+        row["name"]: {key: row[key] for key in fields}
+        for row in Schedule.objects.values("name", *fields)
+    }
+
+
+def test_setup_repairs_every_declared_schedule_including_the_ops_one():
+    declared = {s["name"]: {k: v for k, v in s.items() if k != "name"} for s in SCHEDULES}
+    assert {"soraweb-poll", "soraweb-ops"} <= set(declared)
+    assert schedule_rows() == declared  # what migrate wrote, from the same declaration
+    Schedule.objects.filter(name="soraweb-ops").delete()
+    Schedule.objects.filter(name="soraweb-poll").update(func="soraweb.gone", minutes=60, repeats=0)
+    call_command("soraweb_setup", stdout=io.StringIO())
+    assert schedule_rows() == declared
+    call_command("soraweb_setup", stdout=io.StringIO())  # again: nothing doubles
+    assert Schedule.objects.count() == len(declared)

@@ -2,20 +2,14 @@
 
 from django.db import migrations
 
+from soraweb.schedules import ensure_schedules
+
 
 def seed(apps, schema_editor):
     BudgetPolicy = apps.get_model("ops", "BudgetPolicy")
     BudgetPolicy.objects.get_or_create(pk=1)
-    Schedule = apps.get_model("django_q", "Schedule")
-    Schedule.objects.update_or_create(
-        name="soraweb-ops",
-        defaults={
-            "func": "soraweb.ops.tasks.every_minute",
-            "schedule_type": "I",
-            "minutes": 1,
-            "repeats": -1,
-        },
-    )
+    # Declared once, in soraweb/schedules.py; soraweb_setup repairs it from the same place.
+    ensure_schedules(apps.get_model("django_q", "Schedule"), names=["soraweb-ops"])
 
 
 def unseed(apps, schema_editor):

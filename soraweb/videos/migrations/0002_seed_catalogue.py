@@ -2,6 +2,8 @@
 
 from django.db import migrations
 
+from soraweb.schedules import ensure_schedules
+
 SORA_MODELS = [
     {
         "name": "sora-2",
@@ -39,11 +41,8 @@ def seed(apps, schema_editor):
     for spec in SORA_MODELS:
         spec = dict(spec)
         VideoModel.objects.get_or_create(provider=provider, name=spec.pop("name"), defaults=spec)
-    Schedule = apps.get_model("django_q", "Schedule")
-    Schedule.objects.update_or_create(
-        name="soraweb-poll",
-        defaults={"func": "soraweb.videos.tasks.poll_loop", "schedule_type": "I", "minutes": 1, "repeats": -1},
-    )
+    # Declared once, in soraweb/schedules.py; soraweb_setup repairs it from the same place.
+    ensure_schedules(apps.get_model("django_q", "Schedule"), names=["soraweb-poll"])
 
 
 class Migration(migrations.Migration):

@@ -1,4 +1,4 @@
-"""Make a fresh or upgraded installation ready: polling schedule and a first admin account."""
+"""Make a fresh or upgraded installation ready: every schedule, and a first admin account."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from soraweb.videos.schedules import ensure_schedules
+from soraweb.schedules import ensure_schedules
 
 
 class Command(BaseCommand):
-    help = "Ensure the polling schedule exists and create a first admin account when there is none."
+    help = (
+        "Create or repair every declared schedule, and create a first admin account when there "
+        "is none."
+    )
 
     def handle(self, *args, **options) -> None:
         ensure_schedules()

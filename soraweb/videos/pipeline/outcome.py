@@ -1,0 +1,231 @@
+"""What a provider's answer means for a job: the one place an answer becomes a transition.
+
+Whether the answer came back from the create call (``Step.SUBMIT``) or from a status query
+(``Step.POLL``), and whether it is a status or an error, ``job_apply_answer`` decides the job's
+next state, the words of its history entry and the message its owner reads, so the same answer
+always reads the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from enum import StrEnum
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from soraweb.ops.redaction import provider_secrets, redact
+from soraweb.providers.base import JobStatus, ProviderError, RemoteState
+from soraweb.videos.models import JobState, VideoJob
+from soraweb.videos.pipeline import queue
+from soraweb.videos.pipeline.common import (
+    MAX_PERMANENT_POLL_ERRORS,
+    MAX_SUBMIT_ATTEMPTS,
+    backoff_seconds,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class Step(StrEnum):
+    """Which call the provider answered."""
+
+    SUBMIT = "submit"  # the create (or remix) call; the job is "submitting"
+    POLL = "poll"  # a status query; the job is at the provider
+
+
+def expired_message() -> str:
+    return _("The provider's link to this video expired before soraweb could save a copy.")
+
+
+def provider_said(job: VideoJob, status: JobStatus) -> dict:
+    """The provider's raw answer for the job's history, with every secret in it masked."""
+    if not status.raw:
+        return {}
+    return {"provider_response": redact(status.raw, secrets=provider_secrets(job.provider))}
+
+
+def to_archiving(job: VideoJob, status: JobStatus, **fields) -> None:
+    moved = job.transition(
+        JobState.ARCHIVING,
+        message="Provider finished; saving the video",
+        # Which field the result's link came from, or the content endpoint when there was none.
+        data={"video_source": status.video_source, **provider_said(job, status)},
+        **{
+            **fields,
+            "progress": 100,
+            "remote_video_url": (status.video_url or "")[:2000],
+            "remote_thumbnail_url": (status.thumbnail_url or "")[:2000],
+            "provider_completed_at": timezone.now(),
+            "lease_until": None,
+            "next_poll_at": None,
+        },
+    )
+    if moved:
+        transaction.on_commit(lambda: queue.hand_over("archive_job", job.pk))
+
+
+def job_apply_answer(
+    *,
+    job: VideoJob,
+    answer: JobStatus | ProviderError,
+    step: Step,
+    remote_id: str = "",
+    polled: bool = True,
+) -> None:
+    """Record what the provider answered and move the job on accordingly.
+
+    ``remote_id`` is the id the create call returned (``Step.SUBMIT``); it is stored in the same
+    UPDATE that leaves "submitting", so nothing happens between the provider accepting a job and
+    us recording its id. ``polled`` counts a status query (a webhook's refresh counts too).
+    """
+    if isinstance(answer, ProviderError):
+        if step == Step.SUBMIT:
+            _create_refused(job, answer)
+        else:
+            _status_query_failed(job, answer)
+        return
+    status, now = answer, timezone.now()
+    if step == Step.SUBMIT:
+        fields: dict = {
+            "remote_id": remote_id,
+            "submitted_at": now,
+            "lease_until": None,
+            "error_message": "",
+        }
+    else:
+        fields = {"poll_errors": 0}
+        if polled:
+            fields["poll_count"] = F("poll_count") + 1
+    fields["raw_status"] = status.raw_status[:100]
+    if status.state == RemoteState.SUCCEEDED:
+        to_archiving(job, status, **fields)
+        return
+    if status.state == RemoteState.FAILED:
+        job.transition(
+            JobState.FAILED,
+            message="Provider reports failure",
+            data=provider_said(job, status),
+            **{
+                **fields,
+                "error_message": status.error
+                or _("The provider could not make this video (no reason given)."),
+            },
+        )
+        return
+    if status.state == RemoteState.EXPIRED:
+        job.transition(
+            JobState.EXPIRED,
+            message="Provider reports expired",
+            data=provider_said(job, status),
+            **{**fields, "error_message": expired_message()},
+        )
+        return
+    # A job just accepted is never failed for its deadline: it was created (and billed) now.
+    if step == Step.POLL and job.deadline_at and now >= job.deadline_at:
+        job.transition(
+            JobState.FAILED,
+            message="Deadline passed",
+            data=provider_said(job, status),
+            error_message=_(
+                "Timed out at the provider: no result after %(minutes)d minutes (last status seen: %(status)s)."
+            )
+            % {"minutes": job.video_model.deadline_minutes, "status": status.raw_status or "none"},
+            **fields,
+        )
+        return
+    interval = max(status.poll_after or 0.0, job.provider.effective_poll_interval)
+    fields["next_poll_at"] = now + timedelta(seconds=interval)
+    if status.progress is not None:
+        fields["progress"] = max(0, min(99, status.progress))
+    elif step == Step.SUBMIT:
+        fields["progress"] = 0
+    running = status.state == RemoteState.RUNNING
+    if step == Step.SUBMIT:
+        job.transition(
+            JobState.RUNNING if running else JobState.QUEUED,
+            message=f"Accepted by the provider as {remote_id}",
+            # The whole id, however long: the provider's raw answer below is cut for size.
+            data={"remote_id": remote_id, **provider_said(job, status)},
+            started_at=now if running else None,
+            **fields,
+        )
+        transaction.on_commit(queue.kick_poll_loop)
+    elif running and job.state == JobState.QUEUED:
+        job.transition(
+            JobState.RUNNING,
+            message="Generating",
+            data=provider_said(job, status),
+            started_at=now,
+            **fields,
+        )
+    else:
+        # Same state: no transition, just the latest facts (still only while the job is at the
+        # provider, so a concurrent cancel wins).
+        VideoJob.objects.filter(pk=job.pk, state=job.state).update(**fields)
+
+
+def _create_refused(job: VideoJob, exc: ProviderError) -> None:
+    if exc.outcome_unknown:
+        job.transition(
+            JobState.NEEDS_ATTENTION,
+            message="Create outcome unknown",
+            error_message=exc.message,
+            lease_until=None,
+        )
+    elif exc.permanent:
+        job.transition(
+            JobState.FAILED,
+            message="Provider refused the job",
+            error_message=exc.message,
+            lease_until=None,
+        )
+    elif job.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
+        job.transition(
+            JobState.FAILED,
+            message="Gave up starting",
+            error_message=_("The provider could not be reached after %(n)d tries: %(reason)s")
+            % {"n": job.submit_attempts, "reason": exc.message},
+            lease_until=None,
+        )
+    else:
+        # The provider answered "not now" (or never got the request): it did not create the
+        # job, so trying again later cannot bill twice.
+        delay = backoff_seconds(job.submit_attempts, retry_after=exc.retry_after)
+        job.transition(
+            JobState.PENDING,
+            message=f"Will try again in {delay:.0f} s: {exc.message}",
+            error_message="",
+            lease_until=None,
+            next_poll_at=timezone.now() + timedelta(seconds=delay),
+        )
+
+
+def _status_query_failed(job: VideoJob, exc: ProviderError) -> None:
+    errors = job.poll_errors + 1
+    now = timezone.now()
+    if job.deadline_at and now >= job.deadline_at:
+        job.transition(
+            JobState.FAILED,
+            message="Deadline passed while the provider was unreachable",
+            error_message=_(
+                "Timed out at the provider (last status seen: %(status)s; last error: %(error)s)."
+            )
+            % {"status": job.raw_status or "none", "error": exc.message},
+        )
+        return
+    if exc.permanent and errors >= MAX_PERMANENT_POLL_ERRORS:
+        job.transition(
+            JobState.FAILED, message="Provider refuses status queries", error_message=exc.message
+        )
+        return
+    delay = backoff_seconds(
+        errors, base=job.provider.effective_poll_interval, cap=120, retry_after=exc.retry_after
+    )
+    VideoJob.objects.filter(pk=job.pk, state=job.state).update(
+        poll_errors=errors, next_poll_at=now + timedelta(seconds=delay)
+    )
+    logger.info("job %s: status check failed (%s), next try in %.0f s", job.pk, exc.message, delay)

@@ -1,0 +1,158 @@
+"""Sending a pending job to its provider, exactly once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from soraweb.catalogue import wire
+from soraweb.ops.redaction import provider_secrets
+from soraweb.providers.base import (
+    CreateRequest,
+    ImageInput,
+    JobStatus,
+    ProviderError,
+    VideoProvider,
+)
+from soraweb.providers.common import image_url
+from soraweb.videos.images import fit_image
+from soraweb.videos.models import JobEvent, JobState, VideoJob
+from soraweb.videos.params import assign_slots, job_values, mask_body
+from soraweb.videos.pipeline.common import (
+    provider_client,
+    reference_fit_for,
+)
+from soraweb.videos.pipeline.outcome import Step, job_apply_answer
+
+logger = logging.getLogger(__name__)
+
+
+def _create_request(job: VideoJob) -> CreateRequest:
+    """The create call for a job: the body its catalogue mapping writes for the provider's
+    format, with each slot's pictures inline (fitted to the frame where the format needs it)."""
+    spec = job.video_model.sold_spec()
+    if spec is None:
+        raise ProviderError(
+            f"{job.video_model.display_name} is not sold in this provider's wire format.",
+            permanent=True,
+        )
+    fmt = job.provider.config().wire_format.value
+    values, slot_ids = job_values(job, spec)
+    by_id = {image.pk: image for image in job.images.all()}
+    if not slot_ids and by_id:  # a job whose pictures were never put in slots
+        slot_ids = {
+            slot: [image.pk for image in items]
+            for slot, items in assign_slots(
+                spec, sorted(by_id.values(), key=lambda i: i.pk)
+            ).items()
+            if slot != "__extra__"
+        }
+    try:
+        frame_body = wire.build(spec, fmt, values, prompt=job.prompt.text).body
+    except wire.WireError as exc:
+        raise ProviderError(f"These settings cannot be sent: {exc}", permanent=True) from None
+    fit, frame = reference_fit_for(job, body=frame_body, values=values)
+    inputs: dict[str, list[ImageInput]] = {}
+    for slot, ids in slot_ids.items():
+        for pk in ids:
+            image = by_id.get(pk)
+            if image is None:
+                continue
+            with image.file.open("rb") as fh:
+                data = fh.read()
+            content_type = image.content_type
+            # Sent inline (a data: URL, or a file for multipart formats): nothing of ours has to
+            # be reachable from the provider, and no public address can leak a team's pictures.
+            if fit and frame and (image.width, image.height) != frame:
+                # The stored original stays as uploaded; the provider gets a copy cut to the frame.
+                data, content_type = fit_image(data, size=frame, mode=fit)
+            inputs.setdefault(slot, []).append(
+                ImageInput(
+                    filename=image.original_name or f"{image.sha256}.png",
+                    content_type=content_type,
+                    data=data,
+                )
+            )
+    sent = wire.build(spec, fmt, values, prompt=job.prompt.text, inputs=inputs, url_of=image_url)
+    return CreateRequest(
+        model=sent.model,
+        prompt=job.prompt.text,
+        orientation=job.orientation,
+        size=job.size,
+        duration=job.duration,
+        images=tuple(image for items in inputs.values() for image in items),
+        body=sent.body,
+        files=tuple(sent.files),
+    )
+
+
+def _log_wire_body(job: VideoJob, client: VideoProvider, request: CreateRequest) -> None:
+    """Keep exactly what is sent (pictures shortened, secrets masked) on the "Sending to the
+    provider" entry of the job's history, the step that sent it."""
+    body_for = getattr(client, "wire_body", None)
+    body = body_for(request) if body_for else request.body
+    data = {
+        "wire_format": job.provider.config().wire_format.value,
+        "body": mask_body(body, provider_secrets(job.provider)),
+        "files": [
+            {"field": name, "name": image.filename, "bytes": len(image.data)}
+            for name, image in request.files
+        ],
+    }
+    event = job.events.filter(to_state=JobState.SUBMITTING).order_by("-id").first()
+    if event is not None:
+        JobEvent.objects.filter(pk=event.pk).update(data={**(event.data or {}), **data})
+
+
+def job_submit(*, job_id: int) -> None:
+    """Send a pending job to its provider, exactly once."""
+    job = VideoJob.objects.select_related("provider", "prompt").filter(pk=job_id).first()
+    if job is None or job.state != JobState.PENDING:
+        return
+    now = timezone.now()
+    claimed = job.transition(
+        JobState.SUBMITTING,
+        message="Sending to the provider",
+        lease_until=now + timedelta(seconds=settings.SORAWEB_SUBMIT_LEASE_SECONDS),
+        submit_attempts=F("submit_attempts") + 1,
+        next_poll_at=None,
+    )
+    if not claimed:
+        return
+    job.refresh_from_db(fields=["submit_attempts"])
+    client = provider_client(job.provider)
+
+    def on_progress(status: JobStatus) -> None:
+        # Long streams report progress as they go; keep the card moving and the lease fresh.
+        VideoJob.objects.filter(pk=job.pk, state=JobState.SUBMITTING).update(
+            progress=status.progress or 0,
+            raw_status=status.raw_status[:100],
+            lease_until=timezone.now() + timedelta(seconds=settings.SORAWEB_SUBMIT_LEASE_SECONDS),
+        )
+
+    try:
+        if job.remix_remote_id:
+            result = client.remix(job.remix_remote_id, job.prompt.text)
+        else:
+            request = _create_request(job)
+            _log_wire_body(job, client, request)
+            result = client.create(request, on_progress=on_progress)
+    except ProviderError as exc:
+        job_apply_answer(job=job, answer=exc, step=Step.SUBMIT)
+        return
+    except Exception as exc:  # a bug must not leave the job spinning forever
+        logger.exception("job %s: unexpected error while submitting", job.pk)
+        job.transition(
+            JobState.NEEDS_ATTENTION,
+            message=f"Unexpected error while starting: {type(exc).__name__}",
+            error_message=_(
+                "Something went wrong while starting this video. An administrator can check the job's history."
+            ),
+        )
+        return
+    job_apply_answer(job=job, answer=result.status, step=Step.SUBMIT, remote_id=result.remote_id)
