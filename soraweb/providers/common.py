@@ -45,7 +45,9 @@ def first_text(data: dict[str, Any], *keys: str) -> str | None:
     return None
 
 
-def failure_reason(state: RemoteState, data: dict[str, Any]) -> str | None:
+def failure_reason(
+    state: RemoteState, data: dict[str, Any], *, secrets: tuple[str, ...] = ()
+) -> str | None:
     """The provider's reason, but only for a job that did not go well.
 
     Fields like ``message`` often hold "ok" or "success" on healthy jobs; showing that as an
@@ -55,7 +57,7 @@ def failure_reason(state: RemoteState, data: dict[str, Any]) -> str | None:
         return None
     text = find_error_text(data)
     if text:
-        return shorten(text, _REASON_LIMIT)
+        return shorten(text, _REASON_LIMIT, secrets=secrets)
     if state is RemoteState.EXPIRED:
         return "The video's files have expired on the provider."
     if state is RemoteState.FAILED:
@@ -132,7 +134,7 @@ class BaseClient:
                 progress=100 if state is RemoteState.SUCCEEDED else progress,
                 video_url=video_url,
                 thumbnail_url=first_text(data, "thumbnail_url", "cover_url"),
-                error=failure_reason(state, data),
+                error=failure_reason(state, data, secrets=self.http.secrets),
                 raw=data,
             )
         )
