@@ -406,3 +406,7 @@ def test_the_simulator_on_loopback_still_works_at_its_exact_origin(
     services.job_archive(job_id=job.pk)
     job.refresh_from_db()
     assert job.state == JobState.SUCCEEDED, job.error_message
+
+
+def test_a_webhook_address_with_a_broken_host_gets_a_clear_refusal_not_a_crash():
+    assert ops_services.webhook_url_problem("http://[::1/hook")
