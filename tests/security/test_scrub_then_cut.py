@@ -146,3 +146,20 @@ def test_a_stored_answer_cut_to_size_keeps_no_piece_of_the_key(shape):
         assert_no_piece_of(key, json.dumps(stored))
         unknown = redact({"message": echo_text(key, 3999, into_key)})
         assert_no_piece_of(key, json.dumps(unknown))
+
+
+@pytest.mark.parametrize("shape", KEYS)
+def test_keeping_the_end_of_a_long_answer_keeps_no_piece_of_the_key(relay, shape):
+    # The chat format stores the last 4000 characters of a stream: that cut is at the start.
+    key = KEYS[shape]
+    http = make_client(relay.config(api_key=key, wire_format=WireFormat.CHAT)).http
+    for into_key in [d for d in offsets(key) if d > 1]:  # (at 1 the text is not too long)
+        # 3999 characters are kept (and "…"): the cut falls ``into_key`` characters into the key.
+        filler = ("x " * 2000)[: into_key + 3999 - len(key) - 1]
+        text = key + " " + filler
+        assert key[into_key:] in text[-3999:] and key not in text[-3999:]
+        kept = http.tail(text, 4000)
+        assert len(kept) <= 4000
+        assert_no_piece_of(key, kept)
+        unknown = make_client(relay.config(api_key="", wire_format=WireFormat.CHAT)).http
+        assert_no_piece_of(key, unknown.tail(text, 4000))
