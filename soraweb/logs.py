@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
@@ -27,20 +26,6 @@ SECRET_SETTINGS = (
     "SORAWEB_PROVIDER_WEBHOOK_SECRET",
     "SORAWEB_S3_SECRET_ACCESS_KEY",
     "EMAIL_HOST_PASSWORD",
-)
-PATTERNS = (
-    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{6,}"), r"\1 " + MASK),
-    (re.compile(r"(?i)\b(authorization[\"']?\s*[:=]\s*[\"']?)[^\s\"',}]+"), r"\1" + MASK),
-    (re.compile(r"\bsk-[A-Za-z0-9_-]{6,}"), "sk-" + MASK),
-    (re.compile(r"\bwhsec_[A-Za-z0-9+/=]{6,}"), "whsec_" + MASK),
-    # scheme://user:password@host
-    (re.compile(r"([a-z][a-z0-9+.-]*://[^:/\s@]*:)[^@\s/]+@", re.IGNORECASE), r"\1" + MASK + "@"),
-    (
-        re.compile(
-            r"(?i)\b(api[_-]?key|access[_-]?token|token|password|secret|signature)=[^&\s\"']+"
-        ),
-        r"\1=" + MASK,
-    ),
 )
 # gunicorn access-log atoms that are safe to keep (never the request headers: they carry cookies).
 ACCESS_FIELDS = {
@@ -81,12 +66,10 @@ def _secret_values() -> tuple[str, ...]:
 
 
 def redact(text: str) -> str:
-    for secret in _secret_values():
-        if secret in text:
-            text = text.replace(secret, MASK)
-    for pattern, replacement in PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+    # The one scrubber the provider layer and the stored answers use as well.
+    from soraweb.providers.http import scrub
+
+    return scrub(text, _secret_values())
 
 
 class PlainFormatter(logging.Formatter):

@@ -13,9 +13,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from soraweb.providers.http import scrub
+from soraweb.providers.http import MASK, cut, scrub
 
-MASK = "[redacted]"
 MAX_STRING = 4000  # characters kept of one string value
 MAX_JSON = 32_000  # characters of the whole stored answer
 MAX_DEPTH = 12
@@ -27,12 +26,6 @@ _SECRET_KEY = re.compile(
     r"(^|[_-])key$|token$",
     re.IGNORECASE,
 )
-# Credential-looking query parameters inside links (signed URLs, ?key=..., ?token=...).
-_SECRET_PARAM = re.compile(
-    r"([?&](?:[^=&#\s\"']*?(?:token|signature|secret|key|auth|credential|sig)[^=&#\s\"']*)=)"
-    r"[^&#\s\"']+",
-    re.IGNORECASE,
-)
 
 
 def _secret_key(name: str) -> bool:
@@ -40,9 +33,9 @@ def _secret_key(name: str) -> bool:
 
 
 def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` without the given secrets, ``Bearer ...``, ``sk-...`` or credential parameters."""
-    text = scrub(text, tuple(s for s in secrets if s))
-    return _SECRET_PARAM.sub(lambda m: m.group(1) + MASK, text)
+    """``text`` without the given secrets, ``Bearer ...``, ``sk-...`` or credential parameters
+    (the one scrubber, ``soraweb.providers.http.scrub``)."""
+    return scrub(text, secrets)
 
 
 def _clean(value: Any, secrets: tuple[str, ...], depth: int) -> Any:
@@ -62,8 +55,7 @@ def _clean(value: Any, secrets: tuple[str, ...], depth: int) -> Any:
     text = value if isinstance(value, str) else str(value)
     if text in secrets:
         return MASK
-    text = redact_text(text, secrets)
-    return text if len(text) <= MAX_STRING else text[: MAX_STRING - 1] + "…"
+    return cut(text, MAX_STRING, secrets=secrets)
 
 
 def redact(data: Any, *, secrets: Iterable[str] = ()) -> Any:
@@ -72,7 +64,7 @@ def redact(data: Any, *, secrets: Iterable[str] = ()) -> Any:
     cleaned = _clean(data, known, 0)
     text = json.dumps(cleaned, ensure_ascii=False)
     if len(text) > MAX_JSON:
-        return {"truncated": True, "preview": text[:MAX_JSON] + "…"}
+        return {"truncated": True, "preview": cut(text, MAX_JSON, secrets=known)}
     return cleaned
 
 

@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -301,7 +300,7 @@ def _allowed_origins(url: str) -> list[str]:
 def _check_url(url: str) -> None:
     """Raise WebhookRefused for an address soraweb must not post to; ProviderError (transient)
     when its host name cannot be looked up right now."""
-    scheme = urlsplit(url).scheme.lower()
+    scheme = url.split(":", 1)[0].strip().lower()  # urlsplit can raise on a broken host
     if scheme not in ("http", "https"):
         raise WebhookRefused(_("The webhook address must start with http:// or https://."))
     try:

@@ -434,7 +434,7 @@ class ChatClient(BaseClient):
             )
         if status is None and transcript.done:
             last = next((ln.strip(" >*`") for ln in reversed(text.splitlines()) if ln.strip()), "")
-            said = f' Its last words: "{shorten(last, 200)}"' if last else ""
+            said = f' Its last words: "{self.http.shorten(last, 200)}"' if last else ""
             status = JobStatus(
                 RemoteState.FAILED,
                 raw_status="failed",
@@ -445,7 +445,7 @@ class ChatClient(BaseClient):
                 transcript,
                 transcript.interruption or "The provider's stream ended before the video was done.",
             )
-        status.raw = {"id": remote_id, "text": self.http.scrub(text[-4000:])}
+        status.raw = {"id": remote_id, "text": self.http.tail(text, 4000)}
         return CreateResult(remote_id=remote_id, status=self._scrubbed(status))
 
     def _unknown(self, transcript: _Transcript, what: str) -> ProviderError:

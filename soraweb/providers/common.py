@@ -123,7 +123,9 @@ def first_text(data: dict[str, Any], *keys: str) -> str | None:
     return None
 
 
-def failure_reason(state: RemoteState, data: dict[str, Any]) -> str | None:
+def failure_reason(
+    state: RemoteState, data: dict[str, Any], *, secrets: tuple[str, ...] = ()
+) -> str | None:
     """The provider's reason, but only for a job that did not go well.
 
     Fields like ``message`` often hold "ok" or "success" on healthy jobs; showing that as an
@@ -137,7 +139,7 @@ def failure_reason(state: RemoteState, data: dict[str, Any]) -> str | None:
         # the failure report recognise it; the provider's own words follow.
         if is_moderation(text) and "moderation" not in text.lower():
             text = f"{MODERATION_PREFIX}: {text}"
-        return shorten(text, _REASON_LIMIT)
+        return shorten(text, _REASON_LIMIT, secrets=secrets)
     if state is RemoteState.EXPIRED:
         return "The video's files have expired on the provider."
     if state is RemoteState.FAILED:
@@ -245,7 +247,7 @@ class BaseClient:
         if state is None:
             state = normalise_status(raw_status)
         succeeded = state is RemoteState.SUCCEEDED
-        error = failure_reason(state, data)
+        error = failure_reason(state, data, secrets=self.http.secrets)
         return self._scrubbed(
             JobStatus(
                 state=state,

@@ -18,7 +18,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC
 from html.parser import HTMLParser
 from types import TracebackType
@@ -40,10 +40,6 @@ _REASON_LIMIT = 300  # characters of a provider's reason shown to a person
 _SNIPPET_LIMIT = 200  # characters of an unparseable body shown to a person
 _ERROR_BODY_LIMIT = 64 * 1024  # bytes of an error body we read to find the reason
 _SECRET_HEADER = re.compile(r"authorization|key|token|secret|signature", re.IGNORECASE)
-_BEARER = re.compile(r"\bBearer\s+[^\s\"',;}]+", re.IGNORECASE)
-# Key-shaped strings (OpenAI-style "sk-..."), scrubbed even when they are not our key, because a
-# relay that echoes one key may echo another.
-_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}")
 _EXPIRED_CODES = frozenset({403, 404, 410})
 # A gateway that answers 504/524 to a create forwarded it and then gave up waiting: the video
 # may well have been started upstream.
@@ -53,24 +49,99 @@ CREATE_OUTCOME_UNKNOWN = (
     "The video may or may not have been started. Check the provider before retrying."
 )
 
+# --- The one scrubber -----------------------------------------------------------------------
+# Used for provider error texts, the stored provider answers (ops/redaction.py) and log lines
+# (soraweb/logs.py). Shapes are scrubbed even when they are not a secret we know, because a
+# relay that echoes one key may echo another.
+MASK = "[redacted]"
+_SCRUB_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\bBearer\s+[^\s\"',;}]+", re.IGNORECASE), "Bearer " + MASK),
+    (
+        re.compile(
+            r"(authorization[\"']?\s*[:=]\s*[\"']?)(?!bearer\s)(?:(?:basic|digest|token)\s+)?[^\s\"',}]+",
+            re.IGNORECASE,
+        ),
+        r"\1" + MASK,
+    ),
+    (re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"), MASK),  # OpenAI-style keys
+    (re.compile(r"\bwhsec_[A-Za-z0-9+/=]{6,}"), MASK),  # webhook secrets
+    # scheme://user:password@host. Every run is bounded and the scheme must start a word, so a
+    # long body (100 kB of "x") is scanned in linear time, not quadratic.
+    (
+        re.compile(
+            r"(?<![a-z0-9+.-])([a-z][a-z0-9+.-]{0,30}://[^:/\s@]{0,256}:)[^@\s/]{1,256}@",
+            re.IGNORECASE,
+        ),
+        r"\1" + MASK + "@",
+    ),
+    # Credential-looking query parameters (signed URLs, ?key=..., ?token=...).
+    (
+        re.compile(
+            r"([?&](?=[^=&#\s\"']{0,100}?(?:token|signature|secret|key|auth|credential|sig))"
+            r"[^=&#\s\"']{1,100}=)[^&#\s\"']+",
+            re.IGNORECASE,
+        ),
+        r"\1" + MASK,
+    ),
+    (
+        re.compile(
+            r"(?i)\b(api[_-]?key|access[_-]?token|token|password|secret|signature)=[^&\s\"']+"
+        ),
+        r"\1=" + MASK,
+    ),
+)
 
-def scrub(text: str, secrets: tuple[str, ...] = ()) -> str:
-    """Remove secrets, ``Bearer ...`` values and key-shaped strings from ``text``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-            text = text.replace(quote(secret, safe=""), "[redacted]")
-    text = _BEARER.sub("Bearer [redacted]", text)
-    return _KEY_LIKE.sub("[redacted]", text)
+
+def scrub(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` without the given secrets (as they are, URL-encoded or JSON-escaped), and
+    without ``Bearer ...``, ``Authorization: ...``, ``sk-...``, ``whsec_...``, passwords in
+    URLs or credential parameters."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        for form in (secret, quote(secret, safe=""), secret.replace("/", "\\/")):
+            text = text.replace(form, MASK)
+    for pattern, replacement in _SCRUB_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def shorten(text: str, limit: int) -> str:
-    """``text`` on one line, without control characters, cut to ``limit`` characters."""
-    text = " ".join(_CONTROL.sub("", text).split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+def _cut_start(text: str, limit: int) -> str:
+    """The first ``limit`` characters, without a word the cut went through (it may be part of
+    a key nobody told us about: half a key is still most of a key)."""
+    head = text[:limit]
+    if len(text) > limit and head and not head[-1].isspace() and not text[limit].isspace():
+        words = head.split()
+        head = head[: len(head) - len(words[-1])] if words else ""
+    return head.rstrip()
+
+
+def _cut_end(text: str, limit: int) -> str:
+    """The last ``limit`` characters, without a word the cut went through."""
+    tail = text[len(text) - limit :] if limit > 0 else ""
+    cut = len(text) - limit
+    if cut > 0 and tail and not tail[0].isspace() and not text[cut - 1].isspace():
+        words = tail.split()
+        tail = tail[len(words[0]) :] if words else ""
+    return tail.lstrip()
+
+
+def cut(text: str, limit: int, *, secrets: Iterable[str] = (), keep_end: bool = False) -> str:
+    """``text`` at most ``limit`` characters long, scrubbed before and after the cut."""
+    secrets = tuple(secrets)
+    text = scrub(text, secrets)
+    if len(text) > limit:
+        text = "…" + _cut_end(text, limit - 1) if keep_end else _cut_start(text, limit - 1) + "…"
+    return scrub(text, secrets)
+
+
+def shorten(text: str, limit: int, *, secrets: Iterable[str] = ()) -> str:
+    """``text`` on one line, without control characters, cut to ``limit`` characters; scrubbed
+    before and after each step (removing a control character can join a key back together)."""
+    secrets = tuple(secrets)
+    text = " ".join(_CONTROL.sub("", scrub(text, secrets)).split())
+    return cut(text, limit, secrets=secrets)
 
 
 class _VisibleText(HTMLParser):
@@ -104,21 +175,21 @@ class _VisibleText(HTMLParser):
             self.text.append(data)
 
 
-def html_to_text(page: str) -> str:
+def html_to_text(page: str, *, secrets: Iterable[str] = ()) -> str:
     """An HTML error page reduced to what a person would read first: title and h1."""
     parser = _VisibleText()
     try:
         parser.feed(page)
         parser.close()
     except Exception:  # noqa: BLE001 - a broken page must not hide the HTTP error itself
-        return shorten(re.sub(r"<[^>]*>", " ", html.unescape(page)), _REASON_LIMIT)
+        return shorten(re.sub(r"<[^>]*>", " ", html.unescape(page)), _REASON_LIMIT, secrets=secrets)
     title = " ".join(" ".join(parser.title).split())
     h1 = " ".join(" ".join(parser.h1).split())
     if title and h1:
         text = title if h1.lower() in title.lower() else f"{title}: {h1}"
     else:
         text = title or h1 or " ".join(parser.text)
-    return shorten(text, _REASON_LIMIT)
+    return shorten(text, _REASON_LIMIT, secrets=secrets)
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
@@ -198,8 +269,20 @@ class HttpClient:
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self._secrets
+
     def scrub(self, text: str) -> str:
         return scrub(text, self._secrets)
+
+    def shorten(self, text: str, limit: int) -> str:
+        """``shorten`` with every secret this client knows scrubbed before and after the cut."""
+        return shorten(text, limit, secrets=self._secrets)
+
+    def tail(self, text: str, limit: int) -> str:
+        """The last ``limit`` characters of ``text``, scrubbed before and after the cut."""
+        return cut(text, limit, secrets=self._secrets, keep_end=True)
 
     def error(self, message: str, **kwargs: Any) -> ProviderError:
         """A ProviderError whose message is scrubbed of every secret this client knows."""
@@ -277,12 +360,12 @@ class HttpClient:
             data = None
             message = (
                 "The provider answered with something that is not JSON: "
-                f"{shorten(text, _SNIPPET_LIMIT) or '(an empty body)'}"
+                f"{self.shorten(text, _SNIPPET_LIMIT) or '(an empty body)'}"
             )
         else:
             message = (
                 "The provider answered with JSON of an unexpected shape: "
-                f"{shorten(text, _SNIPPET_LIMIT)}"
+                f"{self.shorten(text, _SNIPPET_LIMIT)}"
             )
         if isinstance(data, dict):
             return data
@@ -428,7 +511,7 @@ class HttpClient:
             )
         if 300 <= code < 400:
             location = response.headers.get("Location", "")
-            target = f" to {shorten(location, 120)}" if location else ""
+            target = f" to {self.shorten(location, 120)}" if location else ""
             return self.error(
                 f"The provider redirected the request{target} (HTTP {code}); "
                 "check the provider's base URL.",
@@ -464,11 +547,11 @@ class HttpClient:
             data = None
         if data is not None:
             found = find_error_text(data)
-            return shorten(found, _REASON_LIMIT) if found else shorten(text, _REASON_LIMIT)
+            return self.shorten(found or text, _REASON_LIMIT)
         content_type = response.headers.get("Content-Type", "").lower()
         if "html" in content_type or text.lstrip().startswith("<"):
-            return html_to_text(text)
-        return shorten(text, _REASON_LIMIT)
+            return html_to_text(text, secrets=self._secrets)
+        return self.shorten(text, _REASON_LIMIT)
 
 
 def _decode(raw: bytes, content_type: str) -> str:

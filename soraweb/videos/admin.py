@@ -20,6 +20,7 @@ from soraweb.ops import selectors as ops_selectors
 from soraweb.ops import services as ops_services
 from soraweb.ops.redaction import provider_secrets, redact
 from soraweb.providers.base import ChatTools
+from soraweb.providers.transport import origin_of
 from soraweb.videos import selectors, services
 from soraweb.videos.models import (
     AT_PROVIDER_STATES,
@@ -38,7 +39,13 @@ ADMIN_CSS = "css/ops-admin.css"
 
 
 class ProviderForm(forms.ModelForm):
-    """The API key is write-only: the field is always empty, and empty means "keep the old one"."""
+    """The API key and the webhook secret are write-only: their fields are always empty, and
+    empty means "keep the stored one".
+
+    A stored key belongs to the address it was typed for: changing the base URL or the extra
+    headers requires the key to be typed again, or "Test connection" would hand the stored key
+    to whatever host the new URL names.
+    """
 
     api_key = forms.CharField(
         label=gettext_lazy("API key"),
@@ -55,6 +62,18 @@ class ProviderForm(forms.ModelForm):
         assume_scheme="https",
         help_text=gettext_lazy("For example https://relay.example.com/v1"),
     )
+    webhook_secret = forms.CharField(
+        label=gettext_lazy("webhook secret"),
+        required=False,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text=gettext_lazy(
+            "Leave empty to keep the current secret. The secret is never shown again."
+        ),
+    )
+    clear_webhook_secret = forms.BooleanField(
+        label=gettext_lazy("Remove the stored webhook secret"), required=False
+    )
 
     class Meta:
         model = Provider
@@ -69,6 +88,7 @@ class ProviderForm(forms.ModelForm):
             "concurrency_limit",
             "poll_interval_seconds",
             "webhook_secret",
+            "clear_webhook_secret",
             "charges_failed_jobs",
             "chat_tools",
             "enabled",
@@ -82,16 +102,59 @@ class ProviderForm(forms.ModelForm):
     def clean_chat_tools(self) -> str:
         return self.cleaned_data.get("chat_tools") or ChatTools.AUTO.value
 
+    def clean_base_url(self) -> str:
+        value = self.cleaned_data.get("base_url") or ""
+        if value and origin_of(value) is None:
+            raise ValidationError(
+                _(
+                    "Enter a plain http:// or https:// address without a user name, "
+                    "password, backslashes or spaces."
+                )
+            )
+        return value
+
+    def _stored(self) -> Provider | None:
+        if not self.instance.pk:
+            return None
+        return Provider.objects.filter(pk=self.instance.pk).first()
+
+    def clean(self):
+        cleaned = super().clean()
+        stored = self._stored()
+        if stored is None or not stored.api_key:
+            return cleaned
+        moved = (cleaned.get("base_url") or "") != (stored.base_url or "")
+        headers_changed = "extra_headers" in cleaned and (cleaned.get("extra_headers") or {}) != (
+            stored.extra_headers or {}
+        )
+        if (
+            (moved or headers_changed)
+            and not cleaned.get("api_key")
+            and not cleaned.get("clear_api_key")
+        ):
+            self.add_error(
+                "api_key",
+                _(
+                    "You changed the base URL or the extra headers, so type the API key again "
+                    "(or tick “Remove the stored key”). The stored key is only ever sent to "
+                    "the address it was entered for."
+                ),
+            )
+        return cleaned
+
     def save(self, commit=True):
         provider = super().save(commit=False)
+        stored = self._stored()
         new_key = self.cleaned_data.get("api_key")
         if self.cleaned_data.get("clear_api_key"):
             provider.api_key = ""
-        elif not new_key and provider.pk:
-            provider.api_key = (
-                Provider.objects.filter(pk=provider.pk).values_list("api_key", flat=True).first()
-                or ""
-            )
+        elif not new_key:
+            provider.api_key = stored.api_key if stored else ""
+        new_secret = self.cleaned_data.get("webhook_secret")
+        if self.cleaned_data.get("clear_webhook_secret"):
+            provider.webhook_secret = ""
+        elif not new_secret:
+            provider.webhook_secret = stored.webhook_secret if stored else ""
         if commit:
             provider.save()
         return provider

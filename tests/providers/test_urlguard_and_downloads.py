@@ -381,3 +381,75 @@ def test_it_refuses_urls_on_which_parsers_disagree_before_any_lookup(url, monkey
     with pytest.raises(ProviderError) as caught:
         check_fetch_url(url)
     assert caught.value.permanent is True
+
+
+def _tls_files(tmp_path, name: str) -> tuple[str, str, str]:
+    """A throwaway CA and a server certificate for ``name``: (ca.pem, cert.pem, key.pem)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def build(subject, issuer, public_key, signing_key, *, ca: bool, san=None):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if san:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False
+            )
+        return builder.sign(signing_key, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = build("test CA", "test CA", ca_key.public_key(), ca_key, ca=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = build(name, "test CA", key.public_key(), ca_key, ca=False, san=name)
+    pem = serialization.Encoding.PEM
+    paths = [tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"]
+    paths[0].write_bytes(ca_cert.public_bytes(pem))
+    paths[1].write_bytes(cert.public_bytes(pem))
+    paths[2].write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return tuple(str(p) for p in paths)
+
+
+@pytest.mark.parametrize(("cert_name", "works"), [("relay.test", True), ("other.test", False)])
+def test_a_pinned_tls_connection_still_checks_the_certificate_by_name(
+    fake, monkeypatch, tmp_path, cert_name, works
+):
+    import ssl
+
+    ca, cert, key = _tls_files(tmp_path, cert_name)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    fake.httpd.socket = context.wrap_socket(fake.httpd.socket, server_side=True)
+    fake_dns(monkeypatch, {"relay.test": ["127.0.0.1"]})
+
+    @fake.route("GET", "/v1/video/query")
+    def status(h):
+        h.reply_json(200, {"id": "x", "status": "running", "progress": 5})
+
+    origin = f"https://relay.test:{fake.httpd.server_address[1]}"
+    session = requests.Session()
+    session.verify = ca
+    client = make_client(fake.config(base_url=f"{origin}/v1"), session=session)
+    if works:
+        assert client.status("x").progress == 5
+        assert fake.seen[0].headers["Authorization"] == f"Bearer {API_KEY}"
+    else:
+        with pytest.raises(ProviderError) as caught:
+            client.status("x")
+        assert "secure connection" in caught.value.message
+        assert fake.seen == []

@@ -242,7 +242,12 @@ def finished_simulator_job(simulator) -> tuple[str, str]:
     raise AssertionError("the simulator job did not finish")
 
 
-@pytest.mark.parametrize("template", CORPUS)
+# Each thumbnail case archives a whole video (and takes a poster frame), so it gets every
+# differential URL and a few spellings; the result-link and redirect tests cover the rest.
+THUMBNAIL_CORPUS = DIFFERENTIAL + SPELLINGS[:3] + ["http://[::ffff:127.0.0.1]:{port}/x.mp4"]
+
+
+@pytest.mark.parametrize("template", THUMBNAIL_CORPUS)
 def test_a_thumbnail_link_never_reaches_an_internal_service(
     template, listener, simulator, finished_simulator_job, member
 ):
@@ -401,3 +406,7 @@ def test_the_simulator_on_loopback_still_works_at_its_exact_origin(
     archive.job_archive(job_id=job.pk)
     job.refresh_from_db()
     assert job.state == JobState.SUCCEEDED, job.error_message
+
+
+def test_a_webhook_address_with_a_broken_host_gets_a_clear_refusal_not_a_crash():
+    assert ops_services.webhook_url_problem("http://[::1/hook")

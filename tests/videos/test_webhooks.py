@@ -116,7 +116,9 @@ class TestEndpoint:
 
     def test_webhooks_are_off_without_a_secret(self, client, provider, settings):
         settings.SORAWEB_PROVIDER_WEBHOOK_SECRET = ""
-        assert deliver(client, provider, event("x")).status_code == 404
+        response = deliver(client, provider, event("x"))
+        assert response.status_code == 400  # the same answer as a wrong secret gets
+        assert WebhookDelivery.objects.count() == 0
 
     def test_the_endpoint_needs_no_login_or_csrf_token(self, provider):
         from django.test import Client
