@@ -93,6 +93,12 @@ def _is_background_poll(request: HttpRequest) -> bool:
     return request.method == "GET" and request.headers.get("HX-Request") == "true"
 
 
+def note_sign_in(sender, request, user, **kwargs) -> None:
+    """Signing in is activity: the session starts with its timestamp (no extra write later)."""
+    if request is not None and hasattr(request, "session"):
+        request.session[LAST_SEEN_KEY] = time.time()
+
+
 class IdleTimeoutMiddleware:
     """Signs out a session that has seen no activity for ``SORAWEB_SESSION_IDLE_MINUTES``.
 

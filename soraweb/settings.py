@@ -242,6 +242,9 @@ SORAWEB_TRUSTED_PROXY_COUNT = env_int(
 # staff for the code from their authenticator app; they enrol at /accounts/two-factor/ first.
 SORAWEB_STAFF_2FA = env_bool("SORAWEB_STAFF_2FA", False)
 OTP_TOTP_ISSUER = "soraweb"
+# A device's secret (key, QR code) is shown once, to its owner, on the enrolment page; never in
+# the admin, where other staff could read it.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Sessions: signed out after this long without activity (background polls by open pages do not
 # count as activity); 0 turns the idle timeout off. The cookie itself lasts at most two weeks.

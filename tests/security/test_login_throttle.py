@@ -253,3 +253,20 @@ def test_with_2fa_off_the_admin_takes_the_password(client, staff, settings):
 def test_the_enrolment_page_is_for_staff_only(client, member):
     client.force_login(member)
     assert client.get(reverse("two_factor")).status_code == 403
+
+
+def test_the_admin_never_shows_a_devices_secret(client, staff):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
+    root = User.objects.create_superuser("root", password="pw-root-123456")
+    client.force_login(root)
+    page = client.get(reverse("admin:otp_totp_totpdevice_change", args=[device.pk]))
+    assert page.status_code == 200 and device.key not in page.content.decode()
+    for view in ("config", "qrcode"):
+        url = reverse(f"admin:otp_totp_totpdevice_{view}", args=[device.pk])
+        assert client.get(url).status_code == 403
+    # A lost phone: the superuser deletes the device, and its owner enrols again.
+    delete = reverse("admin:otp_totp_totpdevice_delete", args=[device.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 302
+    assert not TOTPDevice.objects.exists()
