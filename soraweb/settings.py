@@ -77,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so sign-in is checked first: a 400 for NUL in an address or query string.
+    "soraweb.input_guard.RefuseNulMiddleware",
 ]
 
 ROOT_URLCONF = "soraweb.urls"

@@ -1,8 +1,20 @@
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+
+# CI runs every Hypothesis test the same way each time: examples derived from the test itself
+# (derandomize), a fixed count, no wall-clock deadline on a busy runner, and no example database
+# carried over from an earlier run. Loaded here, before any test module builds its @settings, so
+# every test inherits it; a test's own max_examples still applies where it sets one.
+hypothesis_settings.register_profile(
+    "ci", derandomize=True, max_examples=50, deadline=None, database=None, print_blob=True
+)
+if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
+    hypothesis_settings.load_profile("ci")
 
 
 def wait_http(url: str, timeout: float = 20.0) -> None:
