@@ -568,3 +568,21 @@ def test_the_fuzz_holds_on_postgresql():
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     # settings_postgres refuses to start on anything but PostgreSQL, so a pass here is one there.
     assert " passed" in proc.stdout and " failed" not in proc.stdout, proc.stdout[-2000:]
+
+
+@pytest.mark.parametrize("field", ["name", "url"])
+def test_a_nul_in_a_team_webhook_is_a_form_error(client, world, field):
+    from soraweb.ops.models import TeamWebhook
+
+    client.force_login(world["staff"])
+    data = {
+        "name": "chat",
+        "url": "https://hooks.example.com/x",
+        "only_succeeded": "",
+        "enabled": "on",
+    }
+    data[field] = data[field] + "\x00"
+    response = client.post(reverse("admin:ops_teamwebhook_add"), data)
+    assert response.status_code == 200
+    assert "errorlist" in response.content.decode()
+    assert not TeamWebhook.objects.exists()
