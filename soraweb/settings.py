@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "soraweb.accounts.IdleTimeoutMiddleware",  # after messages: it says why you were signed out
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After sign-in is checked: a 400 for NUL in an address or query string.
+    "soraweb.input_guard.RefuseNulMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as axes asks: turns a lockout into its page
 ]
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from functools import wraps
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -134,14 +135,34 @@ def _no_budget_set() -> bool:
     return not BudgetPolicy.load().has_spending_limit and not personal.exists()
 
 
+# Days a report may cover: a day's end (day + 1) must stay inside what a date can hold.
+REPORT_DAY_MIN = date(2000, 1, 1)
+REPORT_DAY_MAX = date(2999, 12, 31)
+
+
+def _report_day(text: str) -> date:
+    day = date.fromisoformat(text)
+    if not REPORT_DAY_MIN <= day <= REPORT_DAY_MAX:
+        raise ValueError(f"{day} is outside the report's range")
+    return day
+
+
 def _report_range(request: HttpRequest, today: date) -> tuple[date, date, str]:
     """The report's first and last day (inclusive) from ?range= or ?start=&end=."""
     choice = request.GET.get("range", "")
     if request.GET.get("start") or request.GET.get("end"):
         try:
-            start = date.fromisoformat(request.GET.get("start") or today.isoformat())
-            end = date.fromisoformat(request.GET.get("end") or today.isoformat())
+            start = _report_day(request.GET.get("start") or today.isoformat())
+            end = _report_day(request.GET.get("end") or today.isoformat())
         except ValueError:
+            messages.error(
+                request,
+                _(
+                    "The dates were not understood; use YYYY-MM-DD between %(min)s and %(max)s. "
+                    "Showing the last 7 days."
+                )
+                % {"min": REPORT_DAY_MIN.isoformat(), "max": REPORT_DAY_MAX.isoformat()},
+            )
             start, end, choice = today - timedelta(days=6), today, "7"
         else:
             choice = "custom"

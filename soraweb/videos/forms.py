@@ -5,6 +5,7 @@ import io
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import date
 
 from django import forms
 from django.conf import settings
@@ -655,6 +656,10 @@ class BatchForm(JobForm):
 
     def _item(self, row: BatchRow, cleaned: dict):
         errors = []
+        # A CSV cell is read outside a form field, so Django's NUL check does not see it, and
+        # PostgreSQL cannot store a text containing NUL.
+        if any("\x00" in text for text in (row.prompt, *row.values.values())):
+            return None, [_("This row contains a NUL character; remove it and try again.")]
         if not row.prompt:
             errors.append(_("This row has no prompt."))
         elif len(row.prompt) > PROMPT_MAX_CHARS:
@@ -781,6 +786,20 @@ class RemixForm(forms.Form):
     idempotency_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
 
 
+# Dates a filter accepts: wide enough for any real video, narrow enough that a day's end
+# (date + 1 day) and a time zone shift stay inside what Python and the databases can hold.
+FILTER_DATE_MIN = date(2000, 1, 1)
+FILTER_DATE_MAX = date(2999, 12, 31)
+
+
+def validate_filter_date(value: date) -> None:
+    if not FILTER_DATE_MIN <= value <= FILTER_DATE_MAX:
+        raise ValidationError(
+            _("Choose a date between %(min)s and %(max)s.")
+            % {"min": FILTER_DATE_MIN.isoformat(), "max": FILTER_DATE_MAX.isoformat()}
+        )
+
+
 SORT_CHOICES = [
     ("newest", gettext_lazy("Newest first")),
     ("oldest", gettext_lazy("Oldest first")),
@@ -801,11 +820,13 @@ class GalleryFilterForm(forms.Form):
     date_from = forms.DateField(
         label=gettext_lazy("Finished from"),
         required=False,
+        validators=[validate_filter_date],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     date_to = forms.DateField(
         label=gettext_lazy("Finished until"),
         required=False,
+        validators=[validate_filter_date],
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
     )
     favourites = forms.BooleanField(label=gettext_lazy("Only my favourites"), required=False)

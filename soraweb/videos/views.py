@@ -7,7 +7,7 @@ import secrets
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -30,7 +30,7 @@ from soraweb.videos.forms import (
     initial_from_job,
     new_idempotency_key,
 )
-from soraweb.videos.models import Provider, VideoJob
+from soraweb.videos.models import JobState, Provider, VideoJob
 from soraweb.videos.pipeline import poll
 from soraweb.videos.ranged import ranged_file_response
 
@@ -42,6 +42,11 @@ def _job_or_404(pk: int) -> VideoJob:
     if job is None:
         raise Http404(_("No such job."))
     return job
+
+
+def _form_errors(exc: ValidationError) -> dict[str, list[str]]:
+    """A service's refusal as field -> messages; one without fields belongs to the whole form."""
+    return exc.message_dict if hasattr(exc, "error_dict") else {NON_FIELD_ERRORS: exc.messages}
 
 
 def _require_owner_or_staff(request: HttpRequest, job: VideoJob, action: str = "change") -> None:
@@ -125,7 +130,7 @@ def studio(request: HttpRequest) -> HttpResponse:
                 image_fit=data["image_fit"],
             )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
+            for field, errors in _form_errors(exc).items():
                 form.add_error(field if field in form.fields else None, errors)
     if job is None:
         if request.htmx:
@@ -322,10 +327,14 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
     _require_owner_or_staff(request, job)
-    try:
-        new_job = services.job_retry(
-            job=job, by=request.user, idempotency_key=request.POST.get("idempotency_key") or None
+    key = request.POST.get("idempotency_key") or None
+    if key and (len(key) > 64 or "\x00" in key):  # read outside a form: checked here
+        messages.error(
+            request, _("This form was damaged on its way; reload the page and try again.")
         )
+        return redirect("videos:job_detail", pk=pk)
+    try:
+        new_job = services.job_retry(job=job, by=request.user, idempotency_key=key)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("videos:job_detail", pk=pk)
@@ -366,6 +375,10 @@ def job_review(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
     form = ReviewForm(request.POST)
     saved = False
+    if job.state != JobState.SUCCEEDED and not request.htmx:
+        # The page of an unfinished job has no review form to show an error in: say it on top.
+        messages.error(request, _("Only a finished video can be reviewed."))
+        return render(request, "videos/job_detail.html", _detail_context(request, job), status=400)
     if form.is_valid():
         try:
             services.job_review(
@@ -375,7 +388,7 @@ def job_review(request: HttpRequest, pk: int) -> HttpResponse:
                 comment=form.cleaned_data["comment"],
             )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
+            for field, errors in _form_errors(exc).items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
             form, saved = ReviewForm(), True
@@ -413,6 +426,11 @@ def job_favourite(request: HttpRequest, pk: int) -> HttpResponse:
 def job_remix(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
     form = RemixForm(request.POST)
+    refusal = _remix_refusal(job)
+    if refusal:
+        # This page shows no remix form to put the error in: say it on top.
+        messages.error(request, refusal)
+        return render(request, "videos/job_detail.html", _detail_context(request, job), status=400)
     if form.is_valid():
         try:
             new_job = services.job_remix(
@@ -422,7 +440,7 @@ def job_remix(request: HttpRequest, pk: int) -> HttpResponse:
                 idempotency_key=form.cleaned_data.get("idempotency_key") or None,
             )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
+            for field, errors in _form_errors(exc).items():
                 form.add_error("prompt" if field in ("prompt", "__all__") else None, errors)
         else:
             _say_started(
@@ -435,6 +453,15 @@ def job_remix(request: HttpRequest, pk: int) -> HttpResponse:
         _detail_context(request, job, remix_form=form),
         status=400,
     )
+
+
+def _remix_refusal(job: VideoJob) -> str | None:
+    """Why this job's page has no remix form (services.job_remix checks the same)."""
+    if job.state != JobState.SUCCEEDED or not job.remote_id:
+        return _("Only a finished video can be remixed.")
+    if not selectors.provider_can_remix(job.provider):
+        return _("This video’s provider cannot remix videos.")
+    return None
 
 
 @require_GET

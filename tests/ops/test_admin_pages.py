@@ -53,7 +53,10 @@ def test_the_team_budget_is_one_page_with_four_limits(admin_client):
             "team_monthly_limit": "600",
             "user_daily_limit": "15",
             "user_monthly_limit": "",
+            "max_active_jobs_per_user": "5",
+            "max_jobs_per_minute_per_user": "20",
         },
     )
     policy.refresh_from_db()
     assert (policy.team_daily_limit, policy.user_monthly_limit) == (Decimal("40"), None)
+    assert policy.max_active_jobs_per_user == 5

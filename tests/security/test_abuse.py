@@ -281,3 +281,101 @@ def test_ops_warns_staff_while_no_budget_is_set(client, staff, member):
     policy.team_monthly_limit = 100
     policy.save()
     assert warning not in client.get(reverse("ops:dashboard")).content.decode()
+
+
+RACE = """
+import json, sys
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from soraweb.videos import services
+from soraweb.videos.models import VideoModel
+spec = json.loads(sys.stdin.read())
+user = get_user_model().objects.get(username="racer")
+model = VideoModel.objects.get(name="sora-2")
+import time
+time.sleep(max(0.0, spec["start_at"] - time.time()))  # every process starts at the same moment
+made = 0
+for i in range(spec["n"]):
+    try:
+        services.job_create(owner=user, video_model=model, prompt_text=f"race {spec['who']} {i}",
+                            orientation="landscape", size="small", duration=10)
+        made += 1
+    except ValidationError:
+        pass
+print(json.dumps(made))
+"""
+
+
+@pytest.mark.scale
+@pytest.mark.django_db(False)
+def test_racing_processes_on_postgresql_stop_at_the_cap(tmp_path):
+    """Four processes create for one person at once: the row lock lets exactly 10 through."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    import psycopg
+    from psycopg import sql
+
+    from tests.clusters import ROOT, clean_env, manage, run_script
+
+    url = os.environ.get(
+        "SORAWEB_SCALE_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+    )
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+    except Exception as exc:
+        pytest.fail(f"this test needs PostgreSQL at {url}: {exc}", pytrace=False)
+    name = f"secinput_abuse_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        env = clean_env(
+            DATABASE_URL=f"{url.rsplit('/', 1)[0]}/{name}",
+            SORAWEB_DATA_DIR=str(tmp_path),
+            SORAWEB_SECRET_KEY="abuse-race-" + uuid.uuid4().hex,
+        )
+        manage(env, "migrate", "--noinput")
+        run_script(
+            env,
+            "import django; django.setup()\n"
+            "from django.contrib.auth import get_user_model\n"
+            "from soraweb.ops.models import BudgetPolicy\n"
+            "get_user_model().objects.create_user(username='racer', password='race-pass-123')\n"
+            "BudgetPolicy.objects.update_or_create(pk=1, defaults={'max_active_jobs_per_user': 10,"
+            " 'max_jobs_per_minute_per_user': 0})\n",
+        )
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", RACE],
+                env=env,
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
+        start_at = time.time() + 15  # after every process has started Django
+        for i, proc in enumerate(procs):
+            proc.stdin.write(json.dumps({"who": i, "n": 8, "start_at": start_at}))
+            proc.stdin.close()
+        outputs = [(proc.stdout.read(), proc.stderr.read()) for proc in procs]
+        for proc in procs:
+            proc.wait(timeout=180)
+        assert [p.returncode for p in procs] == [0] * 4, outputs
+        made = sum(json.loads(out.strip().splitlines()[-1]) for out, _err in outputs)
+        with psycopg.connect(env["DATABASE_URL"]) as conn:
+            rows = conn.execute("SELECT count(*) FROM videos_videojob").fetchone()[0]
+        assert (made, rows) == (10, 10)
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
