@@ -37,9 +37,9 @@ from .base import (
     RemoteState,
     WireFormat,
 )
-from .common import BaseClient, image_url
+from .common import MODERATION_PREFIX, BaseClient, image_url
 from .http import shorten
-from .normalise import find_error_text, parse_progress
+from .normalise import find_error_text, is_moderation, parse_progress
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,13 @@ def interpret(text: str) -> JobStatus | None:
     if url:
         return JobStatus(RemoteState.SUCCEEDED, raw_status="completed", progress=100, video_url=url)
     if failure:
-        return JobStatus(RemoteState.FAILED, raw_status="failed", error=failure[0])
+        reason = failure[0]
+        moderated = is_moderation(reason)
+        if moderated and "moderation" not in reason.lower():
+            reason = f"{MODERATION_PREFIX}: {reason}"  # the same wording as the polled formats
+        return JobStatus(
+            RemoteState.FAILED, raw_status="failed", error=reason, moderation=moderated
+        )
     return None
 
 

@@ -175,11 +175,11 @@ def test_every_progress_shape_reaches_ready(fmt, style, catalogue, simulator, me
 # -- refusals ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fmt", ["unified", "openai", "newapi"])
+@pytest.mark.parametrize("fmt", ["unified", "openai", "newapi", "chat"])
 def test_a_refusal_in_detail_failure_reason_is_shown(fmt, catalogue, member):  # noqa: F811
     job = drive(submit(member, catalogue[fmt], f"a famous face refusal-{fmt} [sim:refusal]"))
     assert job.state == JobState.FAILED
-    assert "This content may violate our content policies." in job.error_message
+    assert "This content may violate our content policies" in job.error_message
     assert job.error_message.startswith("Refused by content moderation")
 
 

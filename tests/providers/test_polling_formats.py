@@ -578,7 +578,7 @@ def test_a_newapi_success_without_url_or_content_endpoint_fails_clearly(fake):
         client.open_content("task_1", video_url=None)
     message = caught.value.message
     assert "gave no link" in message and "/videos/{id}/content" in message
-    assert "route not found" in message
+    assert "HTTP 404" in message
     assert caught.value.permanent
 
 
