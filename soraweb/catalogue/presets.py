@@ -431,7 +431,14 @@ def _kling(model_id: str, name: str, label: str, *, v3: bool) -> dict:
                     {"param": "last_frame", "to": "metadata.image_tail"},
                 ],
             },
-            "unified": {"model": "{model}"},
+            # Unified relays require a size: Kling's modes are its sizes (std 720p, pro 1080p).
+            "unified": {
+                "model": "{model}",
+                "fields": [
+                    {"param": "mode", "to": "size", "values": {"std": "small", "pro": "large"}},
+                    {"param": "mode", "to": "mode"},
+                ],
+            },
         },
     }
 
@@ -519,7 +526,7 @@ def _hailuo(model_id: str, name: str, label: str, resolutions: list[str], defaul
                     {"param": "last_frame", "to": "metadata.last_frame_image"},
                 ],
             },
-            "unified": {"model": "{model}"},
+            # Not offered for unified relays: Hailuo has no orientation to fill that required field.
         },
     }
 

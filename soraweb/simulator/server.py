@@ -47,7 +47,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from PIL import Image
 from standardwebhooks.webhooks import Webhook
 
-from . import drift
+from . import catalogue_models, drift
 from . import faults as faults_mod
 from .faults import Faults
 from .video import ClipSpec, frame_size, render_clip, render_spritesheet, render_thumbnail
@@ -55,7 +55,9 @@ from .video import ClipSpec, frame_size, render_clip, render_spritesheet, render
 FORMATS = ("unified", "chat", "openai", "newapi")
 ORIENTATIONS = ("portrait", "landscape")
 MAX_BODY_BYTES = 64 * 1024 * 1024
-OPENAI_SECONDS = ("4", "8", "10", "12", "15", "16", "20")
+# What OpenAI's /videos takes (spec section 3); a catalogue model may list others its gateway
+# accepts, any other model gets exactly these.
+OPENAI_SECONDS = ("4", "8", "12")
 _ALNUM = string.ascii_lowercase + string.digits
 _WILDCARD_HOSTS = ("", "0.0.0.0", "::")  # noqa: S104 - compared against, never bound here
 
@@ -85,14 +87,35 @@ class ModelRule:
     sizes: tuple[str, ...] = ("small", "large")  # unified size tokens
     durations: tuple[int, ...] | None = None  # unified/newapi; None = any 1..60
     openai_sizes: tuple[str, ...] | None = None  # None = any WxH
+    # From a catalogue file: durations per format, openai seconds, content[] role limits.
+    durations_by_format: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    openai_seconds: tuple[str, ...] = OPENAI_SECONDS
+    role_limits: Mapping[str, int] = field(default_factory=dict)
+
+    def durations_for(self, fmt: str) -> tuple[int, ...] | None:
+        return self.durations_by_format.get(fmt, self.durations)
 
 
-DEFAULT_MODEL_RULES: dict[str, ModelRule] = {
-    "sora-2": ModelRule(("small", "large"), (10, 15), ("720x1280", "1280x720")),
-    "sora-2-pro": ModelRule(
-        ("large",), (15, 25), ("720x1280", "1280x720", "1024x1792", "1792x1024")
-    ),
-}
+def rules_from_catalogue(
+    paths: Iterable[str | os.PathLike[str]] | None = None,
+) -> dict[str, ModelRule]:
+    """ModelRules for every model of catalogue files (the app's presets by default)."""
+    models = catalogue_models.load(paths) if paths is not None else catalogue_models.load()
+    return {
+        name: ModelRule(
+            sizes=m.unified_sizes,
+            durations=m.durations.get("unified") or m.durations.get("newapi"),
+            openai_sizes=m.openai_sizes,
+            durations_by_format=dict(m.durations),
+            openai_seconds=m.openai_seconds or OPENAI_SECONDS,
+            role_limits=dict(m.role_limits),
+        )
+        for name, m in models.items()
+    }
+
+
+# The simulator sells the catalogue's presets, read as a file like any outside relay would.
+DEFAULT_MODEL_RULES: dict[str, ModelRule] = rules_from_catalogue()
 # New catalogue models (Seedance, Veo, ...) must work without touching the simulator.
 PERMISSIVE_RULE = ModelRule()
 
@@ -422,10 +445,20 @@ class Simulator:
         faults: Faults,
         remixed_from: str | None = None,
         extra: dict[str, Any] | None = None,
+        aspect: tuple[int, int] | None = None,
     ) -> Job:
         width, height = frame_size(
             orientation, large, self.video_width_small, self.video_width_large
         )
+        if aspect:
+            # The clip keeps the requested shape (1:1, 21:9, 1280*720 ...), scaled down.
+            short = min(width, height)
+            w, h = aspect
+            width, height = (
+                (max(2, round(short * w / h) // 2 * 2), short)
+                if w >= h
+                else (short, max(2, round(short * h / w) // 2 * 2))
+            )
         if faults.slow_seconds is None:
             run = self.job_seconds
         else:
@@ -1135,7 +1168,8 @@ class _Handler(BaseHTTPRequestHandler):
             large=size == "large",
             images=list(images),
             faults=faults,
-            extra={k: data[k] for k in ("watermark", "private") if k in data},
+            extra={k: data[k] for k in ("watermark", "private", "aspect_ratio") if k in data},
+            aspect=_ratio(data.get("aspect_ratio")),
         )
         self._after_store(job)
         self._send(
@@ -1363,11 +1397,10 @@ class _Handler(BaseHTTPRequestHandler):
                 param="seconds",
                 code="invalid_type",
             )
-        known = model in sim.model_rules
-        if (known and seconds not in OPENAI_SECONDS) or not seconds.isdigit() or int(seconds) < 1:
+        if seconds not in rule.openai_seconds:
             raise _error(
                 400,
-                f"Invalid value: '{seconds}'. Supported values are: {_quoted(OPENAI_SECONDS)}.",
+                f"Invalid value: '{seconds}'. Supported values are: {_quoted(rule.openai_seconds)}.",
                 param="seconds",
                 code="invalid_value",
             )
@@ -1460,6 +1493,7 @@ class _Handler(BaseHTTPRequestHandler):
             images=images,
             faults=faults,
             remixed_from=remixed_from,
+            aspect=dims,
         )
 
     def _video_object(self, job: Job) -> dict[str, Any]:
@@ -1673,14 +1707,21 @@ class _Handler(BaseHTTPRequestHandler):
                 "Field 'duration' must be an integer (or 'seconds' a numeric string).",
                 param="duration",
             )
-        _check_duration(sim.rule_for(model), model, duration)
+        rule = sim.rule_for(model)
+        _check_duration(rule, model, duration, "newapi")
+        _check_content_roles(rule, metadata.get("content"))
         size = data.get("size") or "small"
         if not isinstance(size, str):
             raise _error(400, "Field 'size' must be a string.", param="size")
-        dims = _wxh(size)
+        dims = _wxh(size.replace("*", "x"))
         orientation = data.get("orientation") or metadata.get("orientation")
+        # Vendors name the ratio differently; new-api copies metadata onto the vendor's body.
+        ratio = _ratio(
+            metadata.get("ratio") or metadata.get("aspect_ratio") or metadata.get("aspectRatio")
+        )
+        shape = dims or ratio
         if orientation is None:
-            orientation = "landscape" if dims and dims[0] > dims[1] else "portrait"
+            orientation = "landscape" if shape and shape[0] > shape[1] else "portrait"
         if orientation not in ORIENTATIONS:
             raise _error(400, f"Invalid orientation {orientation!r}.", param="orientation")
         if dims is None and size.lower() not in ("small", "large", "720p", "1080p"):
@@ -1703,6 +1744,7 @@ class _Handler(BaseHTTPRequestHandler):
             images=images,
             faults=faults,
             extra={"metadata": metadata},
+            aspect=shape,
         )
         self._after_store(job)
         self._send(200, {"task_id": job.id, "status": "queued"})
@@ -1795,19 +1837,54 @@ def _int_value(value: Any) -> int | None:
     return None
 
 
-def _check_duration(rule: ModelRule, model: str, duration: int) -> None:
-    if rule.durations is None:
+def _check_duration(rule: ModelRule, model: str, duration: int, fmt: str = "unified") -> None:
+    durations = rule.durations_for(fmt)
+    if durations is None:
         if not 1 <= duration <= 60:
             raise _error(
                 400, f"Invalid duration {duration}: use 1 to 60 seconds.", param="duration"
             )
-    elif duration not in rule.durations:
-        allowed = " or ".join(str(d) for d in rule.durations)
+    elif duration not in durations:
+        allowed = " or ".join(str(d) for d in durations)
         raise _error(
             400,
             f"Model {model} does not support duration {duration}: use {allowed}.",
             param="duration",
         )
+
+
+def _check_content_roles(rule: ModelRule, content: Any) -> None:
+    """Vendor content[] items (new-api metadata): a last frame needs a first one, and no role
+    may carry more items than the model declares."""
+    if content is None:
+        return
+    if not isinstance(content, list) or not all(isinstance(i, dict) for i in content):
+        raise _error(400, "Field 'metadata.content' must be an array of objects.", param="content")
+    roles = [str(item.get("role", "")) for item in content]
+    if "last_frame" in roles and "first_frame" not in roles:
+        raise _error(
+            400,
+            "A content item with role 'last_frame' needs one with role 'first_frame'.",
+            param="content",
+            code="invalid_value",
+        )
+    for role in dict.fromkeys(roles):
+        limit = rule.role_limits.get(role)
+        if limit is not None and roles.count(role) > limit:
+            raise _error(
+                400,
+                f"At most {limit} content item(s) with role '{role}' are allowed.",
+                param="content",
+                code="invalid_value",
+            )
+
+
+def _ratio(value: Any) -> tuple[int, int] | None:
+    """``"16:9"`` as (16, 9); anything else (adaptive, missing) as None."""
+    match = re.fullmatch(r"(\d{1,3}):(\d{1,3})", str(value or "").strip())
+    if not match or not int(match.group(1)) or not int(match.group(2)):
+        return None
+    return int(match.group(1)), int(match.group(2))
 
 
 def _wxh(value: str) -> tuple[int, int] | None:
@@ -2017,6 +2094,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=_env("DRIFT", ""),
         help="comma-separated drift markers applied to every job, e.g. longid,nourl,nodelete",
     )
+    add(
+        "--catalogue",
+        action="append",
+        default=[f for f in (_env("CATALOGUE") or "").split(",") if f],
+        help="a catalogue JSON file whose models the relay sells as well as the presets "
+        "(repeatable; the file an admin exported or imports)",
+    )
     add("--serve-seconds", type=float, default=None, help=argparse.SUPPRESS)
 
 
@@ -2024,6 +2108,8 @@ def simulator_from_options(
     options: Mapping[str, Any], *, log_stream: TextIO | None = None, quiet: bool = False
 ) -> Simulator:
     ttl = options.get("result_ttl")
+    files = list(options.get("catalogue") or [])
+    rules = rules_from_catalogue([catalogue_models.PRESETS_FILE, *files]) if files else None
     return Simulator(
         host=options["host"],
         port=options["port"],
@@ -2038,6 +2124,7 @@ def simulator_from_options(
         chat_result_style=options["chat_result_style"],
         public_base_url=options.get("public_url"),
         drift=(options.get("drift") or "").split(","),
+        model_rules=rules,
         quiet=quiet,
         log_stream=log_stream,
     )
