@@ -405,6 +405,15 @@ def gallery(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _download_name(job: VideoJob, extension: str) -> str:
+    """A name a person can find again in their downloads: date, the prompt's first words, model."""
+    from django.utils.text import slugify
+
+    words = slugify(" ".join(job.prompt.text.split()[:6]), allow_unicode=True)
+    parts = [f"{job.created_at:%Y-%m-%d}", words[:48].strip("-"), slugify(job.model_name)]
+    return "-".join(part for part in parts if part) + extension
+
+
 @require_GET
 def job_video(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
@@ -415,7 +424,7 @@ def job_video(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         job.video,
         content_type="video/mp4",
-        filename=f"soraweb-{job.pk}.mp4",
+        filename=_download_name(job, ".mp4"),
         attachment=download,
     )
 
@@ -430,7 +439,7 @@ def job_poster(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         job.poster,
         content_type="image/jpeg",
-        filename=f"soraweb-{job.pk}.jpg",
+        filename=_download_name(job, ".jpg"),
         attachment=download,
     )
 
