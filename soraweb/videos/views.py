@@ -243,7 +243,13 @@ def _review_context(job: VideoJob, form: ReviewForm | None = None) -> dict:
 
 @require_GET
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from soraweb.ops import services as ops_services
+    from soraweb.ops.models import Notice
+
     job = _job_or_404(pk)
+    # Opening the job a notice is about is reading that notice: the bell stops counting it.
+    unread = Notice.objects.filter(user=request.user, job=job, read_at__isnull=True)
+    ops_services.notices_mark_read(user=request.user, ids=list(unread.values_list("pk", flat=True)))
     return render(request, "videos/job_detail.html", _detail_context(request, job))
 
 

@@ -117,3 +117,17 @@ def test_static_files_have_hashed_names_a_year_of_cache_and_come_compressed(fres
     assert "immutable" in cache
     assert int(re.search(r"max-age=(\d+)", cache).group(1)) >= 365 * 24 * 3600
     assert ".job-card" in css.text
+
+
+def test_every_page_names_a_favicon_that_is_served(fresh_stack):
+    html = requests.get(fresh_stack.url("/accounts/login/"), timeout=10).text
+    icons = re.findall(r'<link rel="icon" href="([^"]+)"', html)
+    assert any(href.endswith(".ico") for href in icons) and any(".svg" in h for h in icons)
+    for href in icons:
+        answer = requests.get(fresh_stack.url(href), timeout=10)
+        assert answer.status_code == 200, href
+        assert answer.headers["Content-Type"] in {
+            "image/x-icon",
+            "image/vnd.microsoft.icon",
+            "image/svg+xml",
+        }
