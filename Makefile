@@ -28,6 +28,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py soraweb_setup
 	$(PY) manage.py runstack
 

@@ -107,11 +107,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+class QuietForbidden(logging.Filter):
+    """A 403 is an answer, not a fault: keep Django's one-line warning, drop its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "django.request" and getattr(record, "status_code", None) == 403:
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def logging_config(*, fmt: str, level: str = "INFO", queue_level: str = "WARNING") -> dict:
     """A dictConfig for Django and gunicorn alike. ``fmt`` is "json" or "plain"."""
     if fmt not in {"json", "plain"}:
         raise ValueError(f"SORAWEB_LOG_FORMAT must be json or plain, got {fmt!r}")
-    console = {"class": "logging.StreamHandler", "formatter": fmt, "stream": "ext://sys.stderr"}
+    console = {
+        "class": "logging.StreamHandler",
+        "formatter": fmt,
+        "stream": "ext://sys.stderr",
+        "filters": ["quiet_forbidden"],
+    }
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -122,6 +137,7 @@ def logging_config(*, fmt: str, level: str = "INFO", queue_level: str = "WARNING
                 "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
             },
         },
+        "filters": {"quiet_forbidden": {"()": "soraweb.logs.QuietForbidden"}},
         "handlers": {"console": console},
         "root": {"handlers": ["console"], "level": level.upper()},
         "loggers": {

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "soraweb.security.ContentSecurityPolicyMiddleware",
+    "soraweb.compression.TextGZipMiddleware",  # pages only; static files come precompressed
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -269,14 +270,14 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("SORAWEB_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
-# Serve straight from the source folders until collectstatic has been run (development, tests).
+# Serve straight from the source folders until collectstatic has been run.
 WHITENOISE_USE_FINDERS = not any(STATIC_ROOT.iterdir())
+# Hashed names, precompressed copies, cached for a year, in every mode (the same code path the
+# image uses): collectstatic runs in `make run`, at image build time and in the test set-up.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-if PRODUCTION:  # hashed, compressed, cached forever; collectstatic runs at image build time
-    STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
 MEDIA_ROOT = Path(env_str("SORAWEB_MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "/media/"  # never served directly: videos go through a login-checked view
 _private_dir(MEDIA_ROOT)

@@ -13,3 +13,6 @@ Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="soraweb-test-media-"))
 SORAWEB_POLL_LOOP_SECONDS = 0.0
+# The manifest storage of every mode, on files collected once per test session (tests/conftest.py).
+STATIC_ROOT = Path(tempfile.mkdtemp(prefix="soraweb-test-static-"))
+WHITENOISE_USE_FINDERS = False

@@ -17,6 +17,17 @@ if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
     hypothesis_settings.load_profile("ci")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _collected_static():
+    """Static files collected as `make run` and the image do, so pages render hashed names
+    from the manifest (a missing entry fails the page, as it would in production)."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    if settings.configured and "django.contrib.staticfiles" in settings.INSTALLED_APPS:
+        call_command("collectstatic", "--noinput", verbosity=0)
+
+
 def wait_http(url: str, timeout: float = 20.0) -> None:
     """Block until ``url`` answers at all (any status), or raise after ``timeout`` seconds."""
     import time

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 
 from soraweb.videos import media_delivery
 
@@ -73,6 +74,6 @@ def ranged_file_response(
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, max-age=3600"
     if filename:
-        disposition = "attachment" if attachment else "inline"
-        response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+        # RFC 6266: a plain filename when it is ASCII, else filename*=utf-8'' (Chinese prompts).
+        response["Content-Disposition"] = content_disposition_header(attachment, filename)
     return response

@@ -307,7 +307,13 @@ def _review_context(job: VideoJob, form: ReviewForm | None = None) -> dict:
 
 @require_GET
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from soraweb.ops import services as ops_services
+    from soraweb.ops.models import Notice
+
     job = _job_or_404(pk)
+    # Opening the job a notice is about is reading that notice: the bell stops counting it.
+    unread = Notice.objects.filter(user=request.user, job=job, read_at__isnull=True)
+    ops_services.notices_mark_read(user=request.user, ids=list(unread.values_list("pk", flat=True)))
     return render(request, "videos/job_detail.html", _detail_context(request, job))
 
 
@@ -495,6 +501,15 @@ def gallery(request: HttpRequest) -> HttpResponse:
     return response
 
 
+def _download_name(job: VideoJob, extension: str) -> str:
+    """A name a person can find again in their downloads: date, the prompt's first words, model."""
+    from django.utils.text import slugify
+
+    words = slugify(" ".join(job.prompt.text.split()[:6]), allow_unicode=True)
+    parts = [f"{job.created_at:%Y-%m-%d}", words[:48].strip("-"), slugify(job.model_name)]
+    return "-".join(part for part in parts if part) + extension
+
+
 @require_GET
 def job_video(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
@@ -505,7 +520,7 @@ def job_video(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         job.video,
         content_type="video/mp4",
-        filename=f"soraweb-{job.pk}.mp4",
+        filename=_download_name(job, ".mp4"),
         attachment=download,
     )
 
@@ -520,7 +535,7 @@ def job_poster(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         job.poster,
         content_type="image/jpeg",
-        filename=f"soraweb-{job.pk}.jpg",
+        filename=_download_name(job, ".jpg"),
         attachment=download,
     )
 

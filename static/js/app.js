@@ -210,7 +210,21 @@
     });
   });
 
+  // The sticky "My jobs" link counts the cards still being made (they are the ones that poll).
+  function countRunning() {
+    var link = document.querySelector("a.jobs-jump");
+    if (!link) return;
+    var n = document.querySelectorAll("#job-list .job-card[hx-get]").length;
+    link.textContent = n ? fill(link.getAttribute("data-text-running"), { n: n }) : link.getAttribute("data-text-none");
+  }
+  document.addEventListener("htmx:afterSettle", countRunning);
+  document.addEventListener("htmx:oobAfterSwap", countRunning);
+
   document.addEventListener("DOMContentLoaded", function () {
+    countRunning();
+    // The gallery's filters fold away on phones only: wide screens have room to show them.
+    var more = document.querySelector("details.filter-more");
+    if (more && window.matchMedia("(min-width: 861px)").matches) more.open = true;
     // Marks in the first page load are not the result of an action: never act on them later.
     document.querySelectorAll("[data-focus-after-swap]").forEach(function (el) {
       el.removeAttribute("data-focus-after-swap");

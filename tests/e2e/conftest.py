@@ -76,7 +76,7 @@ def _wait_for(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60.0
 
 
 def start_stack(tmp: Path, extra_env: dict[str, str] | None = None) -> Stack:
-    """migrate + soraweb_setup + runstack, exactly as `make run` does, on free ports."""
+    """migrate, collectstatic, soraweb_setup and runstack, as `make run` does, on free ports."""
     web_port, sim_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -88,14 +88,14 @@ def start_stack(tmp: Path, extra_env: dict[str, str] | None = None) -> Stack:
         "SORAWEB_ADMIN_USER": ADMIN_USER,
         "SORAWEB_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "SORAWEB_WORKERS": "2",
+        "SORAWEB_STATIC_ROOT": str(tmp / "static"),
         **(extra_env or {}),
     }
     for key in ("SORAWEB_PROVIDER_BASE_URL", "DATABASE_URL", "REDIS_URL"):
         env.pop(key, None)
     manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run(
-        [*manage, "migrate", "--noinput"], env=env, check=True, capture_output=True, cwd=ROOT
-    )
+    for step in (["migrate", "--noinput"], ["collectstatic", "--noinput", "-v0"]):
+        subprocess.run([*manage, *step], env=env, check=True, capture_output=True, cwd=ROOT)
     subprocess.run([*manage, "soraweb_setup"], env=env, check=True, capture_output=True, cwd=ROOT)
     log = tmp / "stack.log"
     proc = subprocess.Popen(

@@ -99,3 +99,49 @@ def test_try_again_in_chinese_on_a_desktop(zh_page, stack):
     ready.wait_for(timeout=60_000)
     assert "已完成" in ready.inner_text()
     screenshot(page, "zh-retry-new-card-ready-desktop")
+
+
+LONG_REASON = (
+    "[sim:moderation=The prompt was flagged by content moderation: it depicts a real, living"
+    " public figure in a situation they did not agree to, which the policy does not allow]"
+)
+NOT_CUT = """el => getComputedStyle(el).whiteSpace !== 'nowrap' && el.scrollWidth <= el.clientWidth
+  && el.getBoundingClientRect().bottom <= el.closest('.job-card').getBoundingClientRect().bottom"""
+
+
+@pytest.mark.parametrize(
+    ("fixture", "words", "name"),
+    [
+        (
+            "phone",
+            ["Refused by the provider’s safety check.", "Not charged.", "Edit the prompt"],
+            "en-phone",
+        ),
+        ("zh_page", ["服务商的安全审核", "未扣费。", "修改提示词"], "zh-desktop"),
+    ],
+)
+def test_a_refused_card_shows_its_whole_reason_the_charge_and_offers_to_edit(
+    request, stack, fixture, words, name
+):
+    page = request.getfixturevalue(fixture)
+    login(page, stack)
+    prompt = f"A senator dances on the table {LONG_REASON}"
+    page.locator("#id_prompt").fill(prompt)
+    page.locator("#create-form button[type=submit]").click()
+    card = page.locator('.job-card[data-state="failed"]', has_text="A senator dances")
+    card.wait_for(timeout=60_000)
+    headline, reason = card.locator(".job-error strong"), card.locator(".job-reason")
+    # Wrapped in full, inside the card: readable without a tooltip, on a touch screen too.
+    assert headline.evaluate(NOT_CUT) and reason.evaluate(NOT_CUT)
+    assert "which the policy does not allow" in reason.inner_text()
+    assert reason.is_visible()
+    text = card.inner_text()
+    headline_words, charge, edit = words
+    assert headline_words in text and charge in text
+    assert card.get_by_role("button", name="Try again").count() == 0
+    assert card.get_by_role("button", name="重试").count() == 0
+    screenshot(page, f"failed-card-reason-{name}")
+    card.get_by_role("link", name=edit).click()
+    page.wait_for_function(
+        "() => document.querySelector('#id_prompt').value.startsWith('A senator dances')"
+    )

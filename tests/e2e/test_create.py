@@ -105,7 +105,9 @@ def test_disabled_choices_are_explained_and_failures_are_in_plain_words(page, st
     failed.wait_for(timeout=60_000)
     assert "Refused by the provider’s safety check." in failed.inner_text()
     assert "Reason: depicts a real person" in failed.inner_text()
-    assert failed.get_by_role("button", name="Try again").is_visible()
+    # The same words would be refused again: the card offers to edit them, not a blind retry.
+    assert failed.get_by_role("link", name="Edit the prompt").is_visible()
+    assert failed.get_by_role("button", name="Try again").count() == 0
 
     page.get_by_label("Prompt", exact=True).fill("A very slow sunrise [sim:slow=300]")
     page.get_by_role("button", name="Generate").click()

@@ -21,7 +21,8 @@ from django.core.management.base import BaseCommand
 from django.utils.translation import gettext as _
 
 from soraweb import supervise
-from soraweb.env import env_int
+from soraweb.env import env_bool, env_int
+from soraweb.videos.management.commands.soraweb_setup import announce_first_admin_when_ready
 
 STOP_GRACE_SECONDS = 15
 
@@ -108,8 +109,8 @@ class Command(BaseCommand):
                     "120",
                     "--graceful-timeout",
                     "10",
-                    "--access-logfile",
-                    "-",
+                    # One line per card poll drowns what matters: SORAWEB_ACCESS_LOG=1 brings it.
+                    *(["--access-logfile", "-"] if env_bool("SORAWEB_ACCESS_LOG") else []),
                     "--error-logfile",
                     "-",
                 ],
@@ -148,6 +149,7 @@ class Command(BaseCommand):
                 f"No provider configured: using the built-in simulator at {settings.SORAWEB_SIMULATOR_URL}"
             )
         sys.stdout.flush()
+        announce_first_admin_when_ready(write=self._say, site_url=url)
         exit_code = 0
         try:
             while not stopping:
@@ -166,6 +168,10 @@ class Command(BaseCommand):
         self._say("soraweb stopped.")
         if exit_code:
             sys.exit(exit_code)
+
+    def _say(self, text: str) -> None:
+        self.stdout.write(self.style.WARNING(text))
+        sys.stdout.flush()
 
     def _stop_all(self, procs: dict[str, subprocess.Popen]) -> None:
         # A worker finishes the step it is on; after the grace period it is killed, which is
