@@ -176,6 +176,7 @@ def poll_loop(patience: float = 0.0) -> dict:
     try:
         while True:
             services.jobs_recover()
+            services.providers_probe_unreachable()
             polled += poll_pass()
             passes += 1
             elapsed = time.monotonic() - started
