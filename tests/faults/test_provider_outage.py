@@ -150,3 +150,64 @@ def test_a_relay_outage_is_waited_out_and_its_end_noticed_at_once(installation, 
     assert db_rows(db, "SELECT unreachable_since FROM videos_provider") == [(None,)] * len(
         db_rows(db, "SELECT 1 FROM videos_provider")
     )
+
+
+@pytest.mark.scale
+def test_a_relay_that_comes_back_without_its_store(installation, relay, tmp_path):
+    """The relay returns having lost every job: each job at the provider fails with the relay's
+    own reason within seconds of its return (no endless polling), and new jobs work again."""
+    relay.job_seconds = 120.0
+    env = {
+        **installation,
+        "SORAWEB_SIMULATOR_URL": relay.base_url,
+        "SORAWEB_WORKERS": "2",
+        "SORAWEB_QUEUE_LOG_LEVEL": "INFO",
+    }
+    db = installation["DATABASE_URL"]
+    lost = [f"outage lost store {i}" for i in range(2)]
+    log = (tmp_path / "cluster.log").open("ab")
+    cluster = start_cluster(env, log)
+    try:
+        create_jobs(env, lost, user="lost")
+
+        def polled():
+            jobs = _jobs(db)
+            return all(
+                jobs[p]["remote_id"] and relay.poll_times[jobs[p]["remote_id"]] for p in lost
+            )
+
+        wait_for("every job at the provider and polled", polled, timeout=90)
+        created = {p: relay.creates_for_prompt(p) for p in lost}
+        relay.stop()
+        wait_for(
+            "the provider marked unreachable",
+            lambda: db_rows(
+                db, "SELECT 1 FROM videos_provider WHERE unreachable_since IS NOT NULL"
+            ),
+            timeout=30,
+        )
+        relay.restart(keep_store=False)
+        back = time.monotonic()
+        wait_for(
+            "the lost jobs settled",
+            lambda: all(_jobs(db)[p]["state"] in SETTLED for p in lost),
+            timeout=90,
+        )
+        bench_row("jobs lost by the relay settled after its return", time.monotonic() - back, 30)
+        assert time.monotonic() - back <= 30
+        relay.job_seconds = 3.0
+        create_jobs(env, ["outage after the lost store"], user="lost-after")
+        wait_for(
+            "a new job after the relay's return",
+            lambda: _jobs(db)["outage after the lost store"]["state"] in SETTLED,
+            timeout=90,
+        )
+    finally:
+        kill(cluster, signal.SIGKILL)
+        log.close()
+    jobs = _jobs(db)
+    assert created == dict.fromkeys(lost, 1), created
+    for prompt in lost:
+        assert jobs[prompt]["state"] == "failed", (prompt, jobs[prompt])
+        assert "not found" in jobs[prompt]["error"].lower(), jobs[prompt]
+    assert jobs["outage after the lost store"]["state"] == "succeeded"
