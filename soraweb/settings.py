@@ -355,6 +355,8 @@ SORAWEB_SIMULATOR_URL = env_str(
 SORAWEB_POLL_LOOP_SECONDS = env_float("SORAWEB_POLL_LOOP_SECONDS", 50.0)
 # The poll loop's lease: renewed every quarter of this; a dead holder blocks polling at most this long.
 SORAWEB_POLL_LEASE_SECONDS = env_float("SORAWEB_POLL_LEASE_SECONDS", 10.0)
+# How long a new job keeps trying to reach a provider that refuses connections before it fails.
+SORAWEB_PROVIDER_OUTAGE_MINUTES = env_float("SORAWEB_PROVIDER_OUTAGE_MINUTES", 10.0)
 # A job still "submitting" this long after its last sign of life was interrupted mid-create
 # (worker killed). Must exceed the provider read timeout; chat streams renew it as they go.
 SORAWEB_SUBMIT_LEASE_SECONDS = env_int("SORAWEB_SUBMIT_LEASE_SECONDS", 60)

@@ -54,6 +54,8 @@ class ProviderError(Exception):
     provider (for example a read timeout after the request was sent): such a create must never
     be retried automatically. ``expired`` is set when a result link answered 403/404/410: the
     provider no longer has the file, so the job should show the distinct "expired" state.
+    ``unreachable`` is set when no connection could be made at all (refused, host not found,
+    connect timeout): not one byte of the request was sent, so even a create can be sent again.
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class ProviderError(Exception):
         retry_after: float | None = None,
         outcome_unknown: bool = False,
         expired: bool = False,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -73,6 +76,7 @@ class ProviderError(Exception):
         self.retry_after = retry_after
         self.outcome_unknown = outcome_unknown
         self.expired = expired
+        self.unreachable = unreachable and not outcome_unknown
 
     def __str__(self) -> str:
         return self.message

@@ -430,6 +430,7 @@ class HttpClient:
                 f"Could not connect to the provider at {host} (connection refused or host "
                 "not found); nothing was sent.",
                 permanent=False,
+                unreachable=True,
             )
         if isinstance(exc, requests.exceptions.ConnectTimeout) or _caused_by(
             exc, ConnectTimeoutError
@@ -437,6 +438,7 @@ class HttpClient:
             return self.error(
                 f"Could not connect to the provider at {host} in time; nothing was sent.",
                 permanent=False,
+                unreachable=True,
             )
         if isinstance(exc, requests.exceptions.SSLError):
             return self.error(

@@ -66,6 +66,11 @@ class Provider(models.Model):
         ),
     )
     enabled = models.BooleanField(_("enabled"), default=True)
+    # Set by the first call that could not connect at all, cleared by the next that got an answer:
+    # cards say since when, and the first answer after an outage makes every waiting job due.
+    unreachable_since = models.DateTimeField(
+        _("unreachable since"), null=True, blank=True, editable=False
+    )
 
     class Meta:
         ordering = ["name"]

@@ -63,8 +63,14 @@ class RecordingSimulator(Simulator):
         with self._times_lock:
             return sorted(t for times in self.poll_times.values() for t in times if t >= moment)
 
-    def restart(self) -> None:
-        """Listen again on the same port, with the jobs it had before it stopped."""
+    def restart(self, *, keep_store: bool = True) -> None:
+        """Listen again on the same port, with the jobs it had before it stopped or (a relay
+        that lost its store) with none."""
+        if not keep_store:
+            with self._lock:
+                self._jobs.clear()
+                self._by_token.clear()
+                self._pending.clear()
         self.start()
 
 

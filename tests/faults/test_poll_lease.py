@@ -14,10 +14,48 @@ import time
 
 import pytest
 
-from tests.clusters import create_jobs, kill, start_cluster
+from tests.clusters import create_jobs, kill, run_script, start_cluster
 from tests.faults.conftest import bench_row, db_rows, wait_for
 
 JOBS = 4
+
+TAKEOVER_RACE = r"""
+import json, sys, threading
+import django
+django.setup()
+from django.db import connection
+from soraweb.videos import lease
+from soraweb.videos.pipeline import loop
+from soraweb.videos.models import WorkerLease
+
+spec = json.loads(sys.stdin.read())
+dead = lease.new_holder().rsplit(":", 2)[0] + ":" + str(spec["dead_pid"]) + ":dead00"
+rounds = []
+WorkerLease.objects.all().delete()
+for n in range(spec["rounds"]):
+    barrier = threading.Barrier(spec["threads"])
+    won, errors = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            if loop._lease_acquire(lease.new_holder()):
+                won.append(1)
+        except Exception as exc:
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(spec["threads"])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    rounds.append({"winners": len(won), "errors": errors})
+    # The winner "dies" holding a fresh lease: a pid of this machine that is not running.
+    WorkerLease.objects.update(holder=dead)
+print(json.dumps(rounds))
+"""
 TARGET_SECONDS = 10.0
 
 
@@ -74,3 +112,17 @@ def test_a_new_cluster_takes_over_the_lease_of_a_killed_one(installation, relay,
             if proc is not None:
                 kill(proc, signal.SIGKILL)
         log.close()
+
+
+@pytest.mark.scale
+def test_eight_threads_race_for_a_dead_holders_lease_and_one_wins(installation):
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    rounds = run_script(
+        installation, TAKEOVER_RACE, {"threads": 8, "rounds": 12, "dead_pid": gone.pid}
+    )
+    assert [r["winners"] for r in rounds] == [1] * 12, rounds
+    assert all(not r["errors"] for r in rounds), rounds

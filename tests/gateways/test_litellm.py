@@ -26,6 +26,7 @@ from soraweb.providers import http as provider_http
 from soraweb.providers.base import ChatTools
 from soraweb.videos import services
 from soraweb.videos.models import JobEvent, JobState, Provider, VideoModel
+from soraweb.videos.pipeline import poll
 from tests.videos.test_formats import submit
 from tests.videos.test_pipeline import drive
 
@@ -123,10 +124,10 @@ def test_remix_is_made_upstream_but_litellm_cannot_follow_it(litellm, gateway_si
     assert upstream["remixed_from"] == upstream_id(source.remote_id)  # made, once, upstream
     assert gateway_simulator.creates_for_prompt("via-r2") == 1
     assert fields["model_id"] == ""  # LiteLLM lost the deployment
-    outcome = services.job_fetch_status(job=remix)
+    outcome = poll.job_fetch_status(job=remix)
     assert isinstance(outcome, ProviderError)
     assert "api.openai.com" in outcome.message and not outcome.permanent
-    services.job_apply_poll(job=remix, outcome=outcome)
+    poll.job_apply_poll(job=remix, outcome=outcome)
     remix.refresh_from_db()
     assert remix.state in (JobState.QUEUED, JobState.RUNNING)
     assert remix.poll_errors == 1

@@ -215,6 +215,7 @@ def test_it_calls_a_create_read_timeout_outcome_unknown(fake):
     error = create_error(fake, read_timeout=0.3)
     assert time.monotonic() - started < 2
     assert error.outcome_unknown is True
+    assert error.unreachable is False  # sent: never retried as if the provider were down
     assert error.permanent is False
     assert error.message == (
         "The provider did not answer in time; the video may or may not have been started. "
@@ -242,6 +243,7 @@ def test_it_calls_a_create_dropped_after_sending_outcome_unknown(fake):
     assert error.outcome_unknown is True
     assert error.permanent is False
     assert "dropped" in error.message
+    assert error.unreachable is False
 
 
 def test_it_calls_a_dropped_status_call_transient(fake):
@@ -267,6 +269,7 @@ def test_it_knows_a_refused_create_never_arrived(fake):
     assert caught.value.permanent is False
     assert caught.value.outcome_unknown is False
     assert "nothing was sent" in caught.value.message
+    assert caught.value.unreachable is True  # so a create may wait out a provider outage
 
 
 def test_it_knows_a_create_that_could_not_connect_in_time_never_arrived(fake):
@@ -295,6 +298,7 @@ def test_it_knows_a_create_that_could_not_connect_in_time_never_arrived(fake):
     assert caught.value.outcome_unknown is False
     assert caught.value.permanent is False
     assert "in time; nothing was sent" in caught.value.message
+    assert caught.value.unreachable is True
 
 
 @pytest.mark.parametrize(

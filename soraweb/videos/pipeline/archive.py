@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from datetime import timedelta
 
@@ -55,6 +56,20 @@ def job_archive(*, job_id: int) -> None:
     except download.ArchiveError as exc:
         _archive_failed(job, str(exc), permanent=exc.permanent, expired=False, retry_after=None)
         return
+    except OSError as exc:
+        # Our own storage failed (disk full, read-only, gone): a cause with a name, tried a few
+        # times with room to free space in between, then failed; "Save the video again" fetches
+        # it anew while the provider's link lives.
+        logger.warning("job %s: storage error while saving the video", job.pk, exc_info=True)
+        _archive_failed(
+            job,
+            storage_problem(exc),
+            permanent=False,
+            expired=False,
+            retry_after=None,
+            base_delay=STORAGE_RETRY_BASE_SECONDS,
+        )
+        return
     try:
         saved = job.transition(
             JobState.SUCCEEDED,
@@ -76,8 +91,24 @@ def job_archive(*, job_id: int) -> None:
         download.discard(result)
 
 
+STORAGE_RETRY_BASE_SECONDS = 30.0
+
+
+def storage_problem(exc: OSError) -> str:
+    """A plain sentence for a storage error (no paths, no raw output)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return _("storage full: there is no free space left where soraweb keeps videos")
+    return _("storage unavailable: %(error)s") % {"error": exc.strerror or type(exc).__name__}
+
+
 def _archive_failed(
-    job: VideoJob, message: str, *, permanent: bool, expired: bool, retry_after: float | None
+    job: VideoJob,
+    message: str,
+    *,
+    permanent: bool,
+    expired: bool,
+    retry_after: float | None,
+    base_delay: float = 2.0,
 ) -> None:
     if expired:
         job.transition(
@@ -95,7 +126,7 @@ def _archive_failed(
             lease_until=None,
         )
     else:
-        delay = backoff_seconds(job.archive_attempts, retry_after=retry_after)
+        delay = backoff_seconds(job.archive_attempts, base=base_delay, retry_after=retry_after)
         VideoJob.objects.filter(pk=job.pk, state=JobState.ARCHIVING).update(
             lease_until=timezone.now() + timedelta(seconds=delay)
         )
@@ -130,7 +161,9 @@ def job_rearchive(*, job: VideoJob, by) -> bool:
         )
     if job.state == JobState.ARCHIVING:
         with transaction.atomic():
-            VideoJob.objects.filter(pk=job.pk, state=JobState.ARCHIVING).update(lease_until=None)
+            VideoJob.objects.filter(pk=job.pk, state=JobState.ARCHIVING).update(
+                lease_until=None, archive_attempts=0
+            )
             JobEvent.objects.create(
                 job=job,
                 from_state=job.state,

@@ -7,6 +7,7 @@ the provider's thumbnail where the format offers one, else a frame taken with ff
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import logging
@@ -161,9 +162,12 @@ def make_poster(video: Path, seconds: float) -> Path:
     proc = subprocess.run(cmd, capture_output=True, timeout=60, check=False)
     if proc.returncode != 0 or not os.path.getsize(name):
         Path(name).unlink(missing_ok=True)
-        raise ArchiveError(
-            "could not take a poster frame: " + proc.stderr.decode(errors="replace")[-300:]
-        )
+        output = proc.stderr.decode(errors="replace")
+        if "No space left on device" in output or "Disk quota exceeded" in output:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        # ffmpeg's own words go to the log; the job's history gets a sentence.
+        logger.warning("ffmpeg could not take a poster frame: %s", output[-1000:])
+        raise ArchiveError("could not take a poster frame from the video")
     return Path(name)
 
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from soraweb.videos import lease
 from soraweb.videos.models import ACTIVE_STATES, AT_PROVIDER_STATES, VideoJob
-from soraweb.videos.pipeline import poll, queue, recover
+from soraweb.videos.pipeline import outage, poll, queue, recover
 from soraweb.videos.pipeline.common import provider_client
 
 logger = logging.getLogger(__name__)
@@ -136,6 +136,7 @@ def poll_loop(patience: float = 0.0) -> dict:
     try:
         while True:
             recover.jobs_recover()
+            outage.providers_probe_unreachable()
             polled += poll_pass()
             passes += 1
             elapsed = time.monotonic() - started

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from soraweb.ops.redaction import provider_secrets, redact
 from soraweb.providers.base import JobStatus, ProviderError, RemoteState
 from soraweb.videos.models import JobState, VideoJob
-from soraweb.videos.pipeline import queue
+from soraweb.videos.pipeline import outage, queue
 from soraweb.videos.pipeline.common import (
     MAX_PERMANENT_POLL_ERRORS,
     MAX_SUBMIT_ATTEMPTS,
@@ -183,6 +183,8 @@ def _create_refused(job: VideoJob, exc: ProviderError) -> None:
             error_message=exc.message,
             lease_until=None,
         )
+    elif exc.unreachable:
+        outage.submit_unreachable(job, exc)
     elif job.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
         job.transition(
             JobState.FAILED,

@@ -17,7 +17,7 @@ from soraweb.videos.models import (
     VideoJob,
     WebhookDelivery,
 )
-from soraweb.videos.pipeline import queue
+from soraweb.videos.pipeline import outage, queue
 from soraweb.videos.pipeline.common import (
     provider_client,
 )
@@ -40,6 +40,11 @@ def job_fetch_status(
 
 
 def job_apply_poll(*, job: VideoJob, outcome: JobStatus | ProviderError) -> None:
+    if isinstance(outcome, ProviderError):
+        if outcome.unreachable:
+            outage.provider_mark_unreachable(provider_id=job.provider_id)
+    elif job.provider.unreachable_since is not None:
+        outage.provider_mark_reachable(provider_id=job.provider_id)
     job_apply_answer(job=job, answer=outcome, step=Step.POLL)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -14,6 +16,7 @@ from soraweb.catalogue import wire
 from soraweb.ops.redaction import provider_secrets
 from soraweb.providers.base import (
     CreateRequest,
+    CreateResult,
     ImageInput,
     JobStatus,
     ProviderError,
@@ -23,6 +26,7 @@ from soraweb.providers.common import image_url
 from soraweb.videos.images import fit_image
 from soraweb.videos.models import JobEvent, JobState, VideoJob
 from soraweb.videos.params import assign_slots, job_values, mask_body
+from soraweb.videos.pipeline import outage
 from soraweb.videos.pipeline.common import (
     provider_client,
     reference_fit_for,
@@ -155,4 +159,64 @@ def job_submit(*, job_id: int) -> None:
             ),
         )
         return
+    _record_created_with_retry(job, result)
+
+
+# After the provider accepted a create, how long to keep trying to record its answer while the
+# database is unreachable (inside the task's time limit): the job was billed; its id must stay.
+RECORD_CREATE_SECONDS = 300.0
+
+
+def _record_created_with_retry(job: VideoJob, result: CreateResult) -> None:
+    """Record the provider's answer to a create, retrying while the database is unreachable.
+
+    The provider has created (and billed) the job: losing its id to a database blip would park a
+    paid video in "Needs attention". So the write is retried with backoff until the database
+    answers again (within ``RECORD_CREATE_SECONDS``); the id is in the log meanwhile.
+    """
+    deadline = time.monotonic() + RECORD_CREATE_SECONDS
+    attempt = 0
+    while True:
+        if attempt and job.state != JobState.SUBMITTING:
+            return  # the answer was recorded; what failed came after it
+        try:
+            _record_created(job, result, late=bool(attempt))
+            return
+        except (OperationalError, InterfaceError):
+            attempt += 1
+            if time.monotonic() > deadline or connection.in_atomic_block:
+                logger.error(
+                    "job %s: created at the provider as %s, but the database could not record it",
+                    job.pk,
+                    result.remote_id,
+                )
+                raise
+            logger.warning(
+                "job %s: created at the provider as %s; the database is unreachable, recording "
+                "it again (try %d)",
+                job.pk,
+                result.remote_id,
+                attempt,
+                exc_info=attempt == 1,
+            )
+            connection.close()  # a broken connection is not reused; the next query reconnects
+            time.sleep(min(5.0, 0.25 * 2**attempt))
+
+
+def _record_created(job: VideoJob, result: CreateResult, *, late: bool = False) -> None:
+    if late:
+        current = VideoJob.objects.filter(pk=job.pk).values_list("state", "remote_id").first()
+        if current and current[0] == JobState.NEEDS_ATTENTION and not current[1]:
+            # The sweep gave up on this create while the database was away (its lease ran out):
+            # keep the id the provider gave, so a person can find the video there.
+            VideoJob.objects.filter(pk=job.pk, remote_id="").update(remote_id=result.remote_id)
+            JobEvent.objects.create(
+                job_id=job.pk,
+                from_state=current[0],
+                to_state=current[0],
+                message=f"The provider had accepted it as {result.remote_id} (recorded late)",
+            )
+            return
+    if job.provider.unreachable_since is not None:
+        outage.provider_mark_reachable(provider_id=job.provider_id)
     job_apply_answer(job=job, answer=result.status, step=Step.SUBMIT, remote_id=result.remote_id)
