@@ -276,7 +276,7 @@ WHITENOISE_USE_FINDERS = not any(STATIC_ROOT.iterdir())
 # image uses): collectstatic runs in `make run`, at image build time and in the test set-up.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "soraweb.compression.StaticFilesStorage"},
 }
 MEDIA_ROOT = Path(env_str("SORAWEB_MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "/media/"  # never served directly: videos go through a login-checked view

@@ -56,6 +56,8 @@ def test_a_teammate_finds_a_video_and_approves_it_with_a_comment(page, stack, ri
     review = page.locator("#review")
     review.locator(".thread-comment", has_text="Great light on the bridge. Ship it!").wait_for()
     assert review.locator(".review-status .badge").inner_text() == "Approved"
+    # The sidebar follows without a reload.
+    assert page.locator("#review-fact .badge").inner_text() == "Approved"
     assert re.search(r"by rita, \w", review.locator(".review-status").inner_text())
     assert review.locator(".thread-item strong").inner_text() == "rita"
     assert review.locator(".thread-item time").inner_text()  # when, next to who
