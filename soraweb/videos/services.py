@@ -16,6 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from soraweb.catalogue import rules as catalogue_rules
+from soraweb.catalogue.legacy import params_from_legacy
 from soraweb.ops import services as ops_services
 from soraweb.providers.base import (
     ProviderError,
@@ -183,9 +185,27 @@ def job_cancel(*, job: VideoJob, by) -> bool:
     return True
 
 
-def job_settings(job: VideoJob, *, with_images: bool = True) -> dict:
-    """An earlier job's settings and pictures, as ``job_create`` takes them (retry, remix)."""
+def job_settings(job: VideoJob, *, with_images: bool = True, lenient: bool = False) -> dict:
+    """An earlier job's settings and pictures, as ``job_create`` takes them (retry, remix).
+
+    ``lenient`` (a remix: the provider changes the finished video, the settings only describe
+    it) keeps the settings the model still takes and lets its defaults fill the rest; it
+    carries no pictures."""
     stored = dict(job.params or {})
+    if lenient:
+        spec = job.video_model.sold_spec()
+        stored = stored or params_from_legacy(
+            orientation=job.orientation, size=job.size, duration=job.duration
+        )
+        if spec is not None:
+            stored = {
+                k: v
+                for k, v in stored.items()
+                if spec.param(k) is not None
+                and not spec.param(k).is_slot
+                and not catalogue_rules.resolve(spec, {k: v}).problems
+            }
+        return {"params": stored, "slots": {}}
     if not stored:
         return {
             "orientation": job.orientation,
@@ -455,7 +475,7 @@ def job_remix(
         owner=by,
         video_model=job.video_model,
         prompt_text=prompt_text,
-        **job_settings(job, with_images=False),
+        **job_settings(job, with_images=False, lenient=True),
         idempotency_key=idempotency_key,
         remix_of=job,
     )

@@ -27,7 +27,7 @@ def test_a_batch_from_lines_and_from_a_csv_with_a_report_per_row(page, stack, tm
     page.wait_for_function(
         "() => document.querySelector('#estimate').innerText.includes('for 3 videos')"
     )
-    page.get_by_label("Orientation").select_option("landscape")
+    page.get_by_label("Aspect ratio").select_option("16:9")
     assert "$3.00" in page.locator("#estimate").inner_text()
     page.get_by_role("button", name="Create all").click()
     report = page.locator("#batch-report")

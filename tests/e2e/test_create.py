@@ -24,7 +24,7 @@ def test_one_video_from_a_picture_with_preview_cost_and_live_card(page, stack, w
     login(page, stack)
     page.get_by_label("Prompt", exact=True).fill("A harbour at dawn, gulls over the water")
     page.get_by_label("Model").select_option(label="Sora 2")
-    page.get_by_label("Orientation").select_option("landscape")
+    page.get_by_label("Aspect ratio").select_option("16:9")
     estimate = page.locator("#estimate")
     assert "$1.00" in estimate.inner_text()
     page.get_by_label("Duration").select_option("15")
@@ -80,7 +80,7 @@ def test_one_video_from_a_picture_with_preview_cost_and_live_card(page, stack, w
         == "A harbour at dawn, gulls over the water"
     )
     assert page.get_by_label("Duration").input_value() == "15"
-    assert page.get_by_label("Orientation").input_value() == "landscape"
+    assert page.get_by_label("Aspect ratio").input_value() == "16:9"
     assert page.get_by_label(re.compile("Use the same picture")).is_checked()
     assert page.get_by_label("Add bars to fit the frame").is_checked()
 
@@ -88,15 +88,15 @@ def test_one_video_from_a_picture_with_preview_cost_and_live_card(page, stack, w
 def test_disabled_choices_are_explained_and_failures_are_in_plain_words(page, stack):
     login(page, stack)
     page.get_by_label("Model").select_option(label="Sora 2 Pro")
-    page.wait_for_function("() => document.querySelector('#id_size option[disabled]')")
-    small = page.locator("#id_size option", has_text="Small")
+    page.wait_for_function("() => document.querySelector('#id_resolution option[disabled]')")
+    small = page.locator("#id_resolution option", has_text="720p")
     assert small.get_attribute("disabled") is not None
-    assert small.inner_text() == "Small (720p) (not with Sora 2 Pro)"
+    assert small.inner_text() == "720p HD (not with Sora 2 Pro)"
     assert page.get_by_text("Sora 2 Pro only makes videos of 15 seconds.").is_visible()
     page.wait_for_function("() => document.querySelector('#estimate').innerText.includes('$7.50')")
 
     page.get_by_label("Model").select_option(label="Sora 2")
-    page.wait_for_function("() => !document.querySelector('#id_size option[disabled]')")
+    page.wait_for_function("() => !document.querySelector('#id_resolution option[disabled]')")
     page.get_by_label("Prompt", exact=True).fill(
         "A famous actor waves at the camera [sim:moderation]"
     )

@@ -19,7 +19,7 @@ def test_a_person_makes_a_video_and_watches_it_in_the_gallery(page, stack):
 
     page.get_by_label("Prompt").fill("A paper boat drifts down a rainy street at dusk")
     page.get_by_label("Model").select_option(label="Sora 2")
-    page.get_by_label("Orientation").select_option("landscape")
+    page.get_by_label("Aspect ratio").select_option("16:9")
     page.get_by_role("button", name="Generate").click()
 
     # Other journeys share this stack, so find this job's card by its prompt.
@@ -61,13 +61,13 @@ def test_the_form_refuses_a_combination_the_model_does_not_allow(page, stack):
     page.get_by_label("Model").select_option(label="Sora 2 Pro")
     # The options follow the model: Sora 2 Pro makes large, 15 second videos only.
     page.wait_for_function(
-        "() => [...document.querySelectorAll('#id_size option:not([disabled])')].map(o => o.value).join() === 'large'"
+        "() => [...document.querySelectorAll('#id_resolution option:not([disabled])')].map(o => o.value).join() === '1080p'"
     )
     assert page.locator("#id_duration option:not([disabled])").all_inner_texts() == ["15 seconds"]
     # What it lacks stays visible, disabled, with the reason.
     assert (
-        page.locator("#id_size option[disabled]").inner_text()
-        == "Small (720p) (not with Sora 2 Pro)"
+        page.locator("#id_resolution option[disabled]").inner_text()
+        == "720p HD (not with Sora 2 Pro)"
     )
     page.get_by_role("button", name="Generate").click()  # no prompt
     page.get_by_text("Describe the video you want.").wait_for()
