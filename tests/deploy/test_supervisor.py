@@ -75,12 +75,15 @@ def installation(tmp_path_factory) -> dict[str, str]:
     data = tmp_path_factory.mktemp("supervised")
     env = clean_env(
         SORAWEB_DATA_DIR=str(data),
+        SORAWEB_STATIC_ROOT=str(data / "static"),
         SORAWEB_PORT=str(free_port()),
         SORAWEB_SIMULATOR_PORT=str(free_port()),
         SORAWEB_WORKERS="2",
         SORAWEB_WEB_WORKERS="2",
     )
+    # As `make run` does before it starts the stack.
     manage(env, "migrate", "--noinput")
+    manage(env, "collectstatic", "--noinput", "-v0")
     return env
 
 

@@ -53,6 +53,8 @@ def submit_unreachable(job: VideoJob, exc: ProviderError) -> None:
     # spread out as the wait grows (about 2, 4, 8, then every 15 s at most).
     waited = (now - since).total_seconds()
     delay = backoff_seconds(1 + int(waited // 5), cap=OUTAGE_RETRY_CAP_SECONDS)
+    # The last try comes when the wait is over, not up to a whole delay after it.
+    delay = max(1.0, min(delay, minutes * 60 - waited + 0.5))
     job.transition(
         JobState.PENDING,
         message=f"{WAITING_FOR_PROVIDER} (next try in {delay:.0f} s): {exc.message}",
