@@ -131,3 +131,13 @@ def staff(django_user_model):
     )
     user.user_permissions.add(*Permission.objects.filter(codename__in=STUDIO_ADMIN_PERMISSIONS))
     return user
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after_each_test():
+    """A request made in one test activates its language in this thread; the next test must not
+    inherit it (messages stored by inline tasks would come out in that language)."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
