@@ -22,15 +22,17 @@ class WebhookError(Exception):
     """Why a delivery was refused (safe to return to the sender: it names no secret)."""
 
 
-def _checked_secret(secret: str) -> str:
+def secret_bytes(secret: str) -> bytes:
+    """The key a ``whsec_`` secret stands for; WebhookError when it is not usable."""
     raw = secret.strip()
     body = raw[len("whsec_") :] if raw.startswith("whsec_") else raw
     try:
-        if not base64.b64decode(body, validate=True):
-            raise ValueError("empty")
+        key = base64.b64decode(body, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise WebhookError("the configured webhook secret is not valid base64") from exc
-    return raw
+    if not key:
+        raise WebhookError("the configured webhook secret is empty")
+    return key
 
 
 def verify(secret: str, headers: Mapping[str, str], body: bytes) -> str:
@@ -41,7 +43,7 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes) -> str:
     wanted["webhook-signature"] = headers.get("webhook-signature", "")
     if not all(wanted.values()):
         raise WebhookError("missing webhook-id, webhook-timestamp or webhook-signature header")
-    hook = Webhook(_checked_secret(secret))
+    hook = Webhook(secret_bytes(secret))
     try:
         hook.verify(body, wanted, json_parse=False)
     except WebhookVerificationError as exc:

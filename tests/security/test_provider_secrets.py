@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
+from standardwebhooks.webhooks import Webhook
 
 from soraweb.videos import webhooks
 from soraweb.videos.models import Provider, WebhookDelivery
@@ -198,8 +200,9 @@ def _attempts(client, provider_id: int) -> list[tuple[int, bytes]]:
     url = reverse("videos:provider_webhook", args=[provider_id])
     body = json.dumps({"type": "video.completed", "data": {"id": "x"}}).encode()
     now = int(time.time())
-    guessed = webhooks.sign(
-        "whsec_" + base64.b64encode(b"a guess at the secret, 32 bytes").decode(), "m1", now, body
+    guess = "whsec_" + base64.b64encode(b"a guess at the secret, 32 bytes").decode()
+    guessed = Webhook(guess).sign(
+        msg_id="m1", timestamp=datetime.fromtimestamp(now, tz=UTC), data=body.decode()
     )
     tries = [
         {},
