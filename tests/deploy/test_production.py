@@ -95,9 +95,10 @@ def production_server(tmp_path):
         while True:
             assert proc.poll() is None, log.read_text()
             try:
-                requests.get(base + "/healthz", timeout=1)
+                # The first answer may be slow (workers still importing): wait, don't fail.
+                requests.get(base + "/healthz", timeout=5)
                 break
-            except requests.ConnectionError:
+            except requests.RequestException:
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
         yield base, log, env

@@ -241,7 +241,7 @@ def test_the_first_admin_gets_a_password_the_rules_accept(monkeypatch):
     monkeypatch.setenv("SORAWEB_ADMIN_USER", "boss")
     out = StringIO()
     call_command("soraweb_setup", stdout=out)
-    password = out.getvalue().split("shown only this once): ")[1].split()[0]
+    password = out.getvalue().split("Its password: ")[1].split()[0]
     validate_password(password, User.objects.get(username="boss"))
     assert User.objects.get(username="boss").check_password(password)
 
