@@ -47,7 +47,14 @@ def test_a_person_makes_a_video_and_watches_it_in_the_gallery(page, stack):
     duration = video.evaluate("v => v.duration")
     assert duration == pytest.approx(10, abs=0.6)
     # Seeking works because the server answers Range requests.
-    video.evaluate("v => { v.currentTime = v.duration - 1; }")
+    # Seek once the length is known for sure (a media element may briefly report NaN while it
+    # switches from metadata to playback).
+    page.wait_for_function(
+        "() => { const v = document.querySelector('video.tile-video');"
+        " if (!v || !isFinite(v.duration) || v.duration <= 0) return false;"
+        " v.currentTime = v.duration - 1; return true; }",
+        timeout=30_000,
+    )
     page.wait_for_function("() => document.querySelector('video.tile-video').currentTime > 8")
     screenshot(page, "gallery-desktop")
     page.set_viewport_size({"width": 390, "height": 844})
@@ -70,7 +77,9 @@ def test_the_form_refuses_a_combination_the_model_does_not_allow(page, stack):
         == "720p HD (not with Sora 2 Pro)"
     )
     page.get_by_role("button", name="Generate").click()  # no prompt
-    page.get_by_text("Describe the video you want.").wait_for()
+    # Said at the field and again next to the button, where the person is.
+    page.get_by_text("Describe the video you want.", exact=True).wait_for()
+    page.get_by_text("Prompt: Describe the video you want.").wait_for()
     assert page.locator(".job-card").count() == 0 or "Describe" in page.content()
 
 

@@ -45,7 +45,7 @@ def test_the_whole_journey_in_chinese(zh_page, stack, browser):
 
     # One video.
     page.get_by_label("提示词", exact=True).fill("一只纸船在下雨的街道上漂流，黄昏，电影感")
-    page.get_by_label("方向").select_option(label="横屏（横向）")
+    page.get_by_label("画面比例").select_option("16:9")
     page.wait_for_function(
         "() => document.querySelector('#estimate').innerText.includes('预计费用')"
     )
