@@ -180,10 +180,12 @@ class BaseClient:
         except ProviderError as exc:
             if exc.status_code is None:
                 raise
-            # Neither a link nor a content endpoint: say both, not just "404".
+            # Neither a link nor a content endpoint: say both, not just "404". The id is named
+            # (cut: gateway ids run to hundreds of characters) so staff can look it up.
+            shown = remote_id if len(remote_id) <= 40 else remote_id[:37] + "..."
             raise self.http.error(
-                f"The provider reported the job as finished but gave no link to its {variant}, "
-                f"and its content endpoint /videos/{{id}}/content answered: {exc.message}",
+                f"The provider reported job {shown} as finished but gave no link to its "
+                f"{variant}, and its content endpoint /videos/…/content answered: {exc.message}",
                 permanent=True,
                 status_code=exc.status_code,
             ) from None

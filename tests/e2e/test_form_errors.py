@@ -21,9 +21,14 @@ def _set_limits(stack, username: str, daily: str) -> None:
         "from decimal import Decimal\n"
         "from django.contrib.auth.models import User\n"
         "from soraweb.ops.models import BudgetPolicy, UserBudget\n"
-        "policy = BudgetPolicy.load(); policy.team_monthly_limit = Decimal('100.00'); policy.save()\n"
-        f"UserBudget.objects.update_or_create(user=User.objects.get(username={username!r}),"
-        f" defaults={{'daily_limit': Decimal({daily!r})}})",
+        "from soraweb.ops.selectors import spend_totals\n"
+        f"user = User.objects.get(username={username!r})\n"
+        # The stack is shared: what earlier tests spent this month is added, so exactly
+        # $100.00 is left for the team whatever ran before.
+        "spent = spend_totals(user=user).team_month\n"
+        "policy = BudgetPolicy.load(); policy.team_monthly_limit = Decimal('100.00') + spent\n"
+        "policy.save()\n"
+        f"UserBudget.objects.update_or_create(user=user, defaults={{'daily_limit': Decimal({daily!r})}})",
     )
 
 

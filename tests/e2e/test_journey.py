@@ -17,7 +17,7 @@ def test_a_person_makes_a_video_and_watches_it_in_the_gallery(page, stack):
     assert page.get_by_text("Demo provider").is_visible()
     screenshot(page, "studio-empty-desktop")
 
-    page.get_by_label("Prompt").fill("A paper boat drifts down a rainy street at dusk")
+    page.get_by_label("Prompt", exact=True).fill("A paper boat drifts down a rainy street at dusk")
     page.get_by_label("Model").select_option(label="Sora 2")
     page.get_by_label("Aspect ratio").select_option("16:9")
     page.get_by_role("button", name="Generate").click()

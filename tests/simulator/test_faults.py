@@ -142,16 +142,16 @@ def test_it_hangs_on_a_status_query(sim, tag):
 
 
 def test_it_expires_the_result_url_after_completion(sim, tag):
-    unified_id = unified_create(sim, f"{tag} [sim:expire=1]").json()["id"]
+    unified_id = unified_create(sim, f"{tag} [sim:expire=3]").json()["id"]
     openai_id = requests.post(
-        f"{sim.base_url}/videos", json={"prompt": f"{tag} [sim:expire=1]"}, timeout=5
+        f"{sim.base_url}/videos", json={"prompt": f"{tag} [sim:expire=3]"}, timeout=5
     ).json()["id"]
     sim.complete_now(unified_id)
     sim.complete_now(openai_id)
     url = unified_query(sim, unified_id).json()["video_url"]
     fresh = requests.get(url, timeout=5)
 
-    time.sleep(1.2)
+    time.sleep(3.2)  # the links live 3 s: long enough to be read on a busy machine
     status = unified_query(sim, unified_id).json()
     stale = requests.get(url, timeout=5)
     video = requests.get(f"{sim.base_url}/videos/{openai_id}", timeout=5).json()
