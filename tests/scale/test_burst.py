@@ -237,18 +237,18 @@ def test_burst_through_two_clusters_has_no_duplicates(installation, s3, tmp_path
         total_allowed += allowed
     print(f"status requests: {total_polls} (bound {total_allowed})")
 
-    # Poll loops held the lease one at a time: the loops that ran never overlapped.
+    # Poll loops held the lease one at a time: the times each loop held it never overlapped.
+    # (A task's own start and stop are wider: a fresh worker's loop waits for the lease first.)
     ran = sorted(
         (
-            loop
+            loop["result"]["held"]
             for loop in report["loops"]
             if isinstance(loop["result"], dict) and loop["result"].get("ran")
         ),
-        key=lambda loop: loop["started"],
     )
     assert ran, "no poll loop ran"
     for before, after in zip(ran, ran[1:], strict=False):
-        assert after["started"] >= before["stopped"] - 0.5, (before, after)
+        assert after[0] >= before[1], (before, after)
 
     # Each succeeded video was downloaded once, saved once and stored once, byte-identical.
     stored = s3.objects("videos/")

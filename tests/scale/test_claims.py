@@ -65,7 +65,10 @@ submitted = VideoJob.objects.filter(pk__in=spec["submit_ids"])
 out["submitted"] = dict(submitted.values_list("pk", "state"))
 out["remote_ids"] = list(submitted.values_list("remote_id", flat=True))
 
-# Poll claims: many jobs due at once; threads claim small batches until nothing is due.
+# Poll claims: many jobs due at once; threads claim small batches until nothing is due. The
+# jobs just submitted are not part of this race: on a slow machine their first poll would fall
+# due while it runs, so it is moved out of the way (the archive race below polls them by id).
+submitted.update(next_poll_at=timezone.now() + timedelta(hours=1))
 VideoJob.objects.filter(pk__in=spec["poll_ids"]).update(
     state=JobState.RUNNING, remote_id="remote", next_poll_at=timezone.now() - timedelta(seconds=1)
 )

@@ -130,6 +130,7 @@ def poll_loop(patience: float = 0.0) -> dict:
     budget = settings.SORAWEB_POLL_LOOP_SECONDS
     if not _lease_acquire(holder, patience=patience):
         return {"ran": False}
+    held_from = time.time()
     started = time.monotonic()
     polled = passes = 0
     heartbeat = lease.Heartbeat(POLL_LEASE, holder).__enter__()
@@ -150,6 +151,8 @@ def poll_loop(patience: float = 0.0) -> dict:
             time.sleep(min(1.0, wait if wait is not None else 1.0, max(0.0, budget - elapsed)))
             close_old_connections()
     finally:
+        # Taken inside the hold (before the release), as held_from is after the acquire.
+        held_until = time.time()
         heartbeat.__exit__()
         if not heartbeat.lost.is_set():
             _lease_release(holder)
@@ -157,4 +160,6 @@ def poll_loop(patience: float = 0.0) -> dict:
     # new job is not turned away while this one is on its way out.
     if budget > 0 and VideoJob.objects.filter(state__in=ACTIVE_STATES).exists():
         queue.enqueue("poll_loop")
-    return {"ran": True, "passes": passes, "polled": polled}
+    # When this loop held the lease (wall clock): loops of several workers can be checked for
+    # overlap from their task results alone.
+    return {"ran": True, "passes": passes, "polled": polled, "held": [held_from, held_until]}
