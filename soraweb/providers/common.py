@@ -185,7 +185,7 @@ class BaseClient:
             shown = remote_id if len(remote_id) <= 40 else remote_id[:37] + "..."
             raise self.http.error(
                 f"The provider reported job {shown} as finished but gave no link to its "
-                f"{variant}, and its content endpoint /videos/…/content answered: {exc.message}",
+                f"{variant}, and its content endpoint /videos/{{id}}/content answered: {exc.message}",
                 permanent=True,
                 status_code=exc.status_code,
             ) from None
