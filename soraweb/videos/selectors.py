@@ -190,10 +190,6 @@ def prompt_history(*, owner, limit: int = 8) -> list[VideoJob]:
     return jobs
 
 
-def reference_image_get(*, pk: int) -> ReferenceImage | None:
-    return ReferenceImage.objects.filter(pk=pk).first()
-
-
 # --- Catalogue and providers -----------------------------------------------------------------------
 
 

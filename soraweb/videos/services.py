@@ -40,7 +40,7 @@ from soraweb.videos.models import (
 from soraweb.videos.params import CheckedSettings, check_settings
 from soraweb.videos.pipeline import poll, queue
 from soraweb.videos.pipeline.common import provider_client
-from soraweb.videos.selectors import provider_can_remix
+from soraweb.videos.selectors import job_for_idempotency_key, provider_can_remix
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ def job_create(
     resent form creates exactly one job.
     """
     if idempotency_key:
-        existing = VideoJob.objects.filter(idempotency_key=idempotency_key, owner=owner).first()
+        existing = job_for_idempotency_key(owner=owner, key=idempotency_key)
         if existing:
             return existing
     prompt_text = prompt_text.strip()
@@ -151,7 +151,7 @@ def job_create(
             transaction.on_commit(lambda: queue.hand_over("submit_job", job.pk))
     except IntegrityError:
         # Two identical requests raced past the check above: the other one won.
-        existing = VideoJob.objects.filter(idempotency_key=idempotency_key, owner=owner).first()
+        existing = job_for_idempotency_key(owner=owner, key=idempotency_key)
         if existing is None:
             raise
         return existing
