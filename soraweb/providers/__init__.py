@@ -4,7 +4,7 @@ Plain Python with ``requests``; nothing here imports Django. Typical use::
 
     client = make_client(ProviderConfig(base_url=..., wire_format=WireFormat.OPENAI, api_key=...))
     result = client.create(CreateRequest(...))        # never retried automatically
-    status = retry_call(lambda: client.status(result.remote_id))
+    status = client.status(result.remote_id)          # the pipeline decides when to ask again
     with client.open_content(result.remote_id, video_url=status.video_url) as stream:
         for chunk in stream.chunks(): ...
 """
@@ -27,7 +27,7 @@ from .base import (
     WireFormat,
 )
 from .chat import ChatClient
-from .http import ResponseStream, retry_call, scrub
+from .http import ResponseStream, scrub
 from .newapi import NewApiClient
 from .normalise import find_error_text, normalise_status, parse_progress
 from .openai_videos import OpenAIVideosClient, openai_size
@@ -83,6 +83,5 @@ __all__ = [
     "normalise_status",
     "openai_size",
     "parse_progress",
-    "retry_call",
     "scrub",
 ]

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC
 from html.parser import HTMLParser
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -33,7 +33,6 @@ from .normalise import find_error_text
 from .transport import FetchPolicy, guard_session, parse_fetch_url
 from .urlguard import guarded_get
 
-T = TypeVar("T")
 
 USER_AGENT = "soraweb/0.1"
 _REASON_LIMIT = 300  # characters of a provider's reason shown to a person
@@ -637,36 +636,3 @@ def full_jitter_delay(
     """Exponential backoff with full jitter: a random wait between 0 and ``base * 2**(n-1)``,
     capped at ``cap``, so that many workers hitting one rate-limited relay spread out."""
     return jitter() * min(cap, base * 2 ** max(0, attempt - 1))
-
-
-def retry_call(
-    fn: Callable[[], T],
-    attempts: int = 3,
-    base_delay: float = 1.0,
-    max_delay: float = 30.0,
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    jitter: Callable[[], float] = random.random,
-) -> T:
-    """Call ``fn`` until it succeeds, retrying transient ProviderErrors. Never for creates.
-
-    Waits use exponential backoff with full jitter (a random delay between 0 and
-    ``base_delay * 2**n``, capped at ``max_delay``) so that many workers hitting one
-    rate-limited relay spread out. A provider's ``retry_after`` is a floor on the wait; if it
-    asks for longer than ``max_delay`` we give up at once and let the caller reschedule rather
-    than block a worker. Permanent errors and ``outcome_unknown`` errors are raised at once.
-    """
-    attempts = max(1, attempts)
-    for attempt in range(1, attempts + 1):
-        try:
-            return fn()
-        except ProviderError as exc:
-            if exc.permanent or exc.outcome_unknown or attempt >= attempts:
-                raise
-            delay = full_jitter_delay(attempt, base=base_delay, cap=max_delay, jitter=jitter)
-            if exc.retry_after is not None:
-                if exc.retry_after > max_delay:
-                    raise
-                delay = max(delay, exc.retry_after)
-            sleep(delay)
-    raise AssertionError("unreachable: the loop returns or raises")

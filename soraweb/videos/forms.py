@@ -310,11 +310,6 @@ class JobForm(forms.Form):
         value = self.data.get(name) if self.is_bound else self.initial.get(name)
         return "" if value is None else str(value)
 
-    @property
-    def option_fields(self):
-        spec = self.spec
-        return [self[p.name] for p in spec.settings()] if spec else []
-
     def option_menus(self) -> list[dict]:
         """Each setting with every value some model offers: values this model lacks, and values
         a rule forbids with the rest as picked, are disabled and say why ("4K needs 8

@@ -473,10 +473,6 @@ class VideoJob(models.Model):
         return self.state in ACTIVE_STATES
 
     @property
-    def is_terminal(self) -> bool:
-        return not TRANSITIONS[self.state]
-
-    @property
     def can_cancel(self) -> bool:
         return JobState.CANCELLED in TRANSITIONS[self.state]
 

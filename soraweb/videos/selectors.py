@@ -193,12 +193,6 @@ def prompt_history(*, owner, limit: int = 8) -> list[VideoJob]:
 # --- Catalogue and providers -----------------------------------------------------------------------
 
 
-def catalogue_models() -> list[VideoModel]:
-    return list(
-        VideoModel.objects.filter(enabled=True, provider__enabled=True).select_related("provider")
-    )
-
-
 def demo_provider_in_use() -> bool:
     """True while any usable model is served by the built-in simulator."""
     return any(

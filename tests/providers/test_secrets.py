@@ -1,4 +1,4 @@
-"""The API key never reaches a message; retry_call backs off only where it is safe."""
+"""The API key never reaches a message."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from soraweb.providers import (
     RemoteState,
     WireFormat,
     make_client,
-    retry_call,
     scrub,
 )
 
@@ -225,80 +224,3 @@ def test_it_scrubs_bearer_tokens_and_key_shaped_strings_it_was_not_told_about():
 
 def test_it_scrubs_a_url_encoded_key():
     assert scrub("?k=a%2Fb%2Bc", ("a/b+c",)) == "?k=[redacted]"
-
-
-class Flaky:
-    def __init__(self, *outcomes):
-        self.outcomes = list(outcomes)
-        self.calls = 0
-
-    def __call__(self):
-        self.calls += 1
-        outcome = self.outcomes.pop(0)
-        if isinstance(outcome, Exception):
-            raise outcome
-        return outcome
-
-
-def transient(**kwargs) -> ProviderError:
-    return ProviderError("busy", permanent=False, **kwargs)
-
-
-def test_it_retries_transient_errors_until_success():
-    sleeps: list[float] = []
-    fn = Flaky(transient(), transient(), "ok")
-    assert retry_call(fn, 5, 1.0, 30.0, sleep=sleeps.append, jitter=lambda: 1.0) == "ok"
-    assert fn.calls == 3
-    assert sleeps == [1.0, 2.0]  # exponential: base * 2**n
-
-
-def test_it_caps_backoff_and_applies_full_jitter():
-    sleeps: list[float] = []
-    fn = Flaky(*[transient()] * 5, "ok")
-    retry_call(fn, 6, 1.0, 5.0, sleep=sleeps.append, jitter=lambda: 1.0)
-    assert sleeps == [1.0, 2.0, 4.0, 5.0, 5.0]
-    sleeps.clear()
-    retry_call(Flaky(transient(), "ok"), 2, 4.0, 5.0, sleep=sleeps.append, jitter=lambda: 0.25)
-    assert sleeps == [1.0]
-
-
-def test_it_waits_at_least_as_long_as_the_provider_asks():
-    sleeps: list[float] = []
-    retry_call(
-        Flaky(transient(retry_after=3.5), "ok"),
-        3,
-        1.0,
-        10.0,
-        sleep=sleeps.append,
-        jitter=lambda: 0.0,
-    )
-    assert sleeps == [3.5]
-
-
-def test_it_gives_up_at_once_when_the_provider_asks_for_longer_than_max_delay():
-    fn = Flaky(transient(retry_after=600), "ok")
-    with pytest.raises(ProviderError):
-        retry_call(fn, 3, 1.0, 30.0, sleep=lambda s: None)
-    assert fn.calls == 1
-
-
-@pytest.mark.parametrize(
-    "error",
-    [
-        ProviderError("no", permanent=True),
-        ProviderError("maybe billed", permanent=False, outcome_unknown=True),
-    ],
-)
-def test_it_never_retries_permanent_or_outcome_unknown_errors(error):
-    fn = Flaky(error, "ok")
-    with pytest.raises(ProviderError):
-        retry_call(fn, 5, 0.0, 0.0, sleep=lambda s: None)
-    assert fn.calls == 1
-
-
-def test_it_raises_the_last_error_after_the_last_attempt():
-    fn = Flaky(transient(), transient(), ProviderError("third", permanent=False))
-    with pytest.raises(ProviderError) as caught:
-        retry_call(fn, 3, 0.0, 0.0, sleep=lambda s: None)
-    assert caught.value.message == "third"
-    assert fn.calls == 3
