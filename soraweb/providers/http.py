@@ -33,7 +33,6 @@ from .normalise import find_error_text
 from .transport import FetchPolicy, guard_session, parse_fetch_url
 from .urlguard import guarded_get
 
-
 USER_AGENT = "soraweb/0.1"
 _REASON_LIMIT = 300  # characters of a provider's reason shown to a person
 _SNIPPET_LIMIT = 200  # characters of an unparseable body shown to a person
