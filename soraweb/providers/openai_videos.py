@@ -7,10 +7,12 @@ import math
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import requests
 
+from . import gateway_ids
 from .base import (
     CreateRequest,
     CreateResult,
@@ -143,7 +145,10 @@ class OpenAIVideosClient(BaseClient):
         response = self.http.request(
             "POST", f"/videos/{path_id(remote_id)}/remix", json_body={"prompt": prompt}, create=True
         )
-        return self._created(self.http.json(response, create=True))
+        created = self._created(self.http.json(response, create=True))
+        return replace(
+            created, remote_id=gateway_ids.remix_id(created.remote_id, source_id=remote_id)
+        )
 
     def cancel(self, remote_id: str) -> None:
         try:
