@@ -127,18 +127,8 @@ def test_the_walk_sees_real_arrows():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-# The one circle left, in ops: TeamWebhook.clean imports ops.services for webhook_url_problem,
-# and ops.services and ops.tasks import each other for enqueue. pipeline-split.md PART 1 (moving
-# the webhook URL checks to ops/webhook_urls.py and enqueue to ops/queue.py) breaks it; that work
-# is another engineer's. Listed exactly, so any other circle fails, and so does this test once
-# PART 1 lands, to say this entry must go.
-KNOWN_CIRCLES = [
-    ["soraweb.ops.models", "soraweb.ops.selectors", "soraweb.ops.services", "soraweb.ops.tasks"],
-]
-
-
 def test_there_is_no_import_circle_inside_soraweb():
-    assert cycles(import_graph()) == KNOWN_CIRCLES
+    assert cycles(import_graph()) == []
 
 
 def test_the_pipeline_never_imports_the_user_writes_or_the_task_entry_points():

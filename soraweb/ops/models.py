@@ -8,11 +8,13 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from soraweb.ops.webhook_urls import webhook_url_problem
 from soraweb.videos.models import Provider, VideoJob, VideoModel
 
 _MONEY = {"max_digits": 10, "decimal_places": 2, "validators": [MinValueValidator(Decimal("0"))]}
@@ -269,12 +271,8 @@ class TeamWebhook(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from soraweb.ops.services import webhook_url_problem
-
         problem = webhook_url_problem(self.url) if self.url else None
         if problem:
-            from django.core.exceptions import ValidationError
-
             raise ValidationError({"url": problem})
 
 

@@ -11,7 +11,8 @@ import logging
 
 from django.conf import settings
 
-from soraweb.ops import selectors, services, tasks
+from soraweb.ops import selectors, services
+from soraweb.ops.queue import enqueue
 from soraweb.videos.models import VideoJob
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ def on_job_settled(sender, job: VideoJob, from_state: str, to_state: str, **kwar
     # "Needs attention" waits for a person; only an ending is announced outside the app.
     if to_state in selectors.ENDED_STATES:
         if settings.SORAWEB_EMAIL_NOTIFICATIONS and job.owner.email:
-            steps.append(("e-mail", lambda: tasks.enqueue("send_job_email", job.pk, to_state)))
+            steps.append(("e-mail", lambda: enqueue("send_job_email", job.pk, to_state)))
         steps.append(
             ("webhook", lambda: services.webhook_deliveries_create(job=job, state=to_state))
         )

@@ -39,15 +39,15 @@ from soraweb.ops.models import (
     OutgoingDelivery,
     TeamWebhook,
 )
+from soraweb.ops.queue import enqueue
+from soraweb.ops.webhook_urls import WebhookRefused, allowed_origins, check_url, private_refusal
 from soraweb.providers import ProviderError, make_client
 from soraweb.providers.http import shorten
 from soraweb.providers.transport import (
     AddressRefused,
     guarded_session,
-    origin_of,
     parse_fetch_url,
 )
-from soraweb.providers.urlguard import check_fetch_url
 from soraweb.videos.models import JobState, Provider, VideoJob
 
 logger = logging.getLogger(__name__)
@@ -280,67 +280,6 @@ CLAIM_SECONDS = 60  # an attempt in progress holds its delivery this long
 USER_AGENT = "soraweb-webhook/1"
 
 
-class WebhookRefused(Exception):
-    """The address may not be sent to; trying again would not help."""
-
-
-def _allowed_origins(url: str) -> list[str]:
-    """The webhook's own URL when an operator allowed its host (private addresses then pass)."""
-    # Parsed the way the HTTP client parses it (urlsplit reads "a:1\@b" as host b, urllib3 as a).
-    origin = origin_of(url)
-    if origin is None:
-        return []
-    _scheme, host, port = origin
-    allowed = {h.strip().lower() for h in settings.SORAWEB_WEBHOOK_ALLOWED_HOSTS if h.strip()}
-    if host in allowed or (port and f"{host}:{port}" in allowed):
-        return [url]
-    return []
-
-
-def _check_url(url: str) -> None:
-    """Raise WebhookRefused for an address soraweb must not post to; ProviderError (transient)
-    when its host name cannot be looked up right now."""
-    scheme = url.split(":", 1)[0].strip().lower()  # urlsplit can raise on a broken host
-    if scheme not in ("http", "https"):
-        raise WebhookRefused(_("The webhook address must start with http:// or https://."))
-    try:
-        parsed = parse_fetch_url(url)
-    except ProviderError:
-        raise WebhookRefused(
-            _(
-                "The webhook address is not one soraweb can send to: it must be a plain "
-                "http(s) address without spaces, backslashes or a user name."
-            )
-        ) from None
-    try:
-        check_fetch_url(url, allowed_origins=_allowed_origins(url))
-    except ProviderError as exc:
-        if not exc.permanent:
-            raise
-        raise _private_refusal(parsed.host) from None
-
-
-def _private_refusal(host: str) -> WebhookRefused:
-    return WebhookRefused(
-        _(
-            "The webhook address %(host)s is on a private or local network, so soraweb will "
-            "not send to it. The server's SORAWEB_WEBHOOK_ALLOWED_HOSTS setting can allow it."
-        )
-        % {"host": host}
-    )
-
-
-def webhook_url_problem(url: str) -> str | None:
-    """Why soraweb would refuse to post to ``url``, or None (shown when the webhook is saved)."""
-    try:
-        _check_url(url)
-    except WebhookRefused as exc:
-        return str(exc)
-    except ProviderError:
-        return None  # DNS trouble now says nothing about the address itself
-    return None
-
-
 def webhook_sign(secret: str, body: bytes) -> str:
     """The legacy X-Soraweb-Signature value: ``sha256=`` and the hex HMAC-SHA256 of the raw body.
 
@@ -446,9 +385,7 @@ def delivery_send_again(*, delivery: OutgoingDelivery) -> None:
 
 
 def _enqueue_delivery(delivery_id: int) -> None:
-    from soraweb.ops import tasks
-
-    transaction.on_commit(lambda: tasks.enqueue("deliver_webhook", delivery_id))
+    transaction.on_commit(lambda: enqueue("deliver_webhook", delivery_id))
 
 
 def delivery_backoff(attempt: int) -> float:
@@ -515,7 +452,7 @@ def delivery_attempt(*, delivery_id: int, now: datetime | None = None) -> str:
 def _post(delivery: OutgoingDelivery) -> tuple[int, str]:
     """POST the signed body; the HTTP status and, unless it is 2xx, what went wrong."""
     hook = delivery.webhook
-    _check_url(hook.url)
+    check_url(hook.url)
     timestamp = int(time.time())
     # The timestamp is in the signed body as well as in its header, so a receiver that checks
     # the signature also knows the header was not changed, and can refuse old replays.
@@ -540,7 +477,7 @@ def _post(delivery: OutgoingDelivery) -> tuple[int, str]:
     # that changes after _check_url cannot send this to a private address.
     try:
         with (
-            guarded_session(allowed_urls=_allowed_origins(hook.url)) as session,
+            guarded_session(allowed_urls=allowed_origins(hook.url)) as session,
             session.post(
                 parse_fetch_url(hook.url).url,
                 data=body,
@@ -555,7 +492,7 @@ def _post(delivery: OutgoingDelivery) -> tuple[int, str]:
                 return code, ""
             snippet = response.raw.read(300, decode_content=True).decode("utf-8", "replace")
     except AddressRefused as exc:
-        raise _private_refusal(exc.host) from None
+        raise private_refusal(exc.host) from None
     said = f": {shorten(snippet, 200)}" if snippet.strip() else ""
     return code, _("The receiver answered HTTP %(code)d%(said)s") % {"code": code, "said": said}
 

@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from django_q.tasks import async_task
-
 from soraweb.ops import services
-
-
-def enqueue(task: str, *args) -> None:
-    async_task(f"soraweb.ops.tasks.{task}", *args, task_name=f"{task}{args or ''}")
 
 
 def deliver_webhook(delivery_id: int) -> str:

@@ -19,6 +19,7 @@ import pytest
 from django.utils import timezone
 
 from soraweb.ops import services as ops_services
+from soraweb.ops import webhook_urls
 from soraweb.ops.models import DeliveryStatus, TeamWebhook
 from soraweb.providers import CreateRequest, ProviderConfig, RemoteState, WireFormat, make_client
 from soraweb.videos.models import JobState, Provider, VideoJob, VideoModel
@@ -275,7 +276,7 @@ def test_a_team_webhook_test_message_never_reaches_an_internal_service(
     settings.SORAWEB_WEBHOOK_ALLOWED_HOSTS = []
     url = hostile(template, listener, "http://93.184.216.34")
     if template in DIFFERENTIAL:  # refused on sight, when the webhook is saved
-        assert ops_services.webhook_url_problem(url), "the admin form would have accepted it"
+        assert webhook_urls.webhook_url_problem(url), "the admin form would have accepted it"
     hook = TeamWebhook.objects.create(name="chat", url=url, secret="whsec_test-secret")
     delivery = ops_services.webhook_send_test(webhook=hook)
     assert_nothing_reached(listener)
@@ -409,4 +410,4 @@ def test_the_simulator_on_loopback_still_works_at_its_exact_origin(
 
 
 def test_a_webhook_address_with_a_broken_host_gets_a_clear_refusal_not_a_crash():
-    assert ops_services.webhook_url_problem("http://[::1/hook")
+    assert webhook_urls.webhook_url_problem("http://[::1/hook")
