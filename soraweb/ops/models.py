@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from soraweb.ops.webhook_urls import webhook_url_problem
+from soraweb.videos import causes
 from soraweb.videos.models import Provider, VideoJob, VideoModel
 
 _MONEY = {"max_digits": 10, "decimal_places": 2, "validators": [MinValueValidator(Decimal("0"))]}
@@ -215,7 +216,10 @@ class Notice(models.Model):
     # reader's language.
     kind = models.CharField(_("kind"), max_length=20)
     prompt_excerpt = models.CharField(_("prompt"), max_length=120, blank=True)
-    detail = models.TextField(_("detail"), blank=True)
+    detail = models.TextField(_("detail"), blank=True)  # in English, as written
+    # Why, as the job recorded it when the notice was made: the words are rendered when shown.
+    cause = models.CharField(_("cause"), max_length=40, blank=True)
+    cause_facts = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     read_at = models.DateTimeField(_("read"), null=True, blank=True)
 
@@ -227,6 +231,11 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.kind} job {self.job_id}"
+
+    @property
+    def detail_text(self) -> str:
+        """The detail in the reader's language."""
+        return (causes.problem(self.cause, self.cause_facts) if self.cause else "") or self.detail
 
 
 def _new_secret() -> str:

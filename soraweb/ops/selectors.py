@@ -11,11 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from soraweb.ops.models import (
     SPENDING_STATUSES,
@@ -27,10 +26,10 @@ from soraweb.ops.models import (
     OutgoingDelivery,
     UserBudget,
 )
+from soraweb.videos import causes
 from soraweb.videos.models import (
     ACTIVE_STATES,
     AT_PROVIDER_STATES,
-    JobEvent,
     JobState,
     VideoJob,
 )
@@ -364,35 +363,6 @@ def jobs_stuck(*, now: datetime | None = None, limit: int = 50) -> list[StuckJob
 # --- Dashboard ---------------------------------------------------------------------------------
 
 
-# Causes written by the pipeline (JobEvent.message of the failing transition), in plain words.
-_CAUSES = [
-    ("Marked failed by", gettext_lazy("Marked failed by an administrator")),
-    ("Deadline passed", gettext_lazy("Timed out at the provider")),
-    ("Provider refused the job", gettext_lazy("Refused by the provider")),
-    ("Provider reports failure", gettext_lazy("Failed at the provider")),
-    ("Provider refuses status queries", gettext_lazy("Provider stopped answering status checks")),
-    ("Could not save the video", gettext_lazy("Could not save the video")),
-    ("Gave up starting", gettext_lazy("Provider could not be reached")),
-    ("Provider says expired", gettext_lazy("Result expired at the provider")),
-    ("Provider reports expired", gettext_lazy("Result expired at the provider")),
-    ("Result gone", gettext_lazy("Result expired before it was saved")),
-]
-_MODERATION_WORDS = ("moderation", "content policy", "safety", "flagged", "审核", "违规", "敏感")
-
-
-def failure_cause(*, state: str, event_message: str, error_message: str) -> str:
-    """A short, stable label for why a job failed or expired, for counting."""
-    error = error_message.lower()
-    if any(word in error for word in _MODERATION_WORDS):
-        return _("Refused by content moderation")
-    for prefix, label in _CAUSES:
-        if event_message.startswith(prefix):
-            return str(label)
-    if state == JobState.EXPIRED:
-        return _("Result expired at the provider")
-    return _("Other")
-
-
 @dataclass
 class CauseCount:
     cause: str
@@ -401,23 +371,20 @@ class CauseCount:
 
 
 def failures_by_cause(*, since: datetime) -> list[CauseCount]:
-    last_event = JobEvent.objects.filter(job=OuterRef("pk"), to_state=OuterRef("state")).order_by(
-        "-at", "-id"
-    )
+    """Failed and expired jobs by their recorded cause, most frequent first."""
     rows = (
         VideoJob.objects.filter(
             state__in=[JobState.FAILED, JobState.EXPIRED], finished_at__gte=since
         )
-        .annotate(cause_message=Subquery(last_event.values("message")[:1]))
         .order_by("-finished_at")
-        .values_list("state", "cause_message", "error_message")
+        .values_list("cause", "error_message")
     )
     counts: dict[str, CauseCount] = {}
-    for state, message, error in rows:
-        cause = failure_cause(state=state, event_message=message or "", error_message=error)
-        if cause not in counts:
-            counts[cause] = CauseCount(cause, 0, error)
-        counts[cause].count += 1
+    for cause, error in rows:
+        label = causes.label(cause) if cause else _("Other")
+        if label not in counts:
+            counts[label] = CauseCount(label, 0, error)
+        counts[label].count += 1
     return sorted(counts.values(), key=lambda c: (-c.count, c.cause))
 
 

@@ -220,6 +220,8 @@ def notice_create_for_job(*, job: VideoJob, state: str) -> Notice:
         kind=state,
         prompt_excerpt=shorten(job.prompt.text, 100),
         detail=job.error_message[:2000] if state != JobState.SUCCEEDED else "",
+        cause=job.cause if state != JobState.SUCCEEDED else "",
+        cause_facts=job.cause_facts if state != JobState.SUCCEEDED else {},
     )
 
 
@@ -260,8 +262,8 @@ def job_email_send(*, job_id: int, state: str) -> bool:
 
     sentence = _job_sentence(job, state)
     lines = [_("Hello %(name)s,") % {"name": job.owner.get_username()}, "", sentence]
-    if state != JobState.SUCCEEDED and job.error_message:
-        lines += ["", _("Reason: %(reason)s") % {"reason": job.error_message}]
+    if state != JobState.SUCCEEDED and job.problem_text:
+        lines += ["", _("Reason: %(reason)s") % {"reason": job.problem_text}]
     lines += ["", _site_url(reverse("videos:job_detail", args=[job.pk])), "", "soraweb"]
     send_mail(
         subject=f"soraweb: {sentence}",

@@ -126,6 +126,16 @@ def is_moderation(text: str | None) -> bool:
     return any(word in lowered for word in _MODERATION_WORDS)
 
 
+# A provider refusing a reference picture because its size does not match the video's.
+_PICTURE_SIZE_WORDS = ("must match", "input_reference", "inpaint image", "width and height")
+
+
+def is_picture_size_refusal(text: str | None) -> bool:
+    """Whether a provider's reason says the picture's size does not match the video."""
+    lowered = (text or "").lower()
+    return any(word in lowered for word in _PICTURE_SIZE_WORDS)
+
+
 def find_error_text(obj: object) -> str | None:
     """Find the provider's own explanation in a response body, or None.
 

@@ -21,7 +21,8 @@ from soraweb.ops import services as ops_services
 from soraweb.ops.redaction import provider_secrets, redact
 from soraweb.providers.base import ChatTools
 from soraweb.providers.transport import origin_of
-from soraweb.videos import selectors, services
+from soraweb.videos import causes, selectors, services
+from soraweb.videos.causes import Cause
 from soraweb.videos.models import (
     AT_PROVIDER_STATES,
     TRANSITIONS,
@@ -258,6 +259,19 @@ class VideoModelAdmin(admin.ModelAdmin):
 # --- Jobs ----------------------------------------------------------------------------------------
 
 
+class CauseFilter(admin.SimpleListFilter):
+    """Why jobs ended badly or wait for a person, by their recorded cause."""
+
+    title = gettext_lazy("cause")
+    parameter_name = "cause"
+
+    def lookups(self, request, model_admin):
+        return [(c.value, c.label) for c in Cause if c.value in causes.PROBLEMS]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(cause=self.value()) if self.value() else queryset
+
+
 class StuckFilter(admin.SimpleListFilter):
     title = gettext_lazy("needs a look")
     parameter_name = "stuck"
@@ -279,7 +293,7 @@ class JobEventInline(admin.TabularInline):
     can_delete = False
     verbose_name = gettext_lazy("event")
     verbose_name_plural = gettext_lazy("Event log")
-    fields = ["at", "change", "message", "provider_response"]
+    fields = ["at", "change", "what", "provider_response"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -293,6 +307,10 @@ class JobEventInline(admin.TabularInline):
         if obj.from_state == obj.to_state:
             return label(obj.to_state)
         return f"{label(obj.from_state)} → {label(obj.to_state)}"
+
+    @admin.display(description=gettext_lazy("what happened"))
+    def what(self, obj: JobEvent) -> str:
+        return obj.sentence
 
     @admin.display(description=gettext_lazy("provider's answer"))
     def provider_response(self, obj: JobEvent) -> str:
@@ -383,6 +401,7 @@ class VideoJobAdmin(admin.ModelAdmin):
     list_filter = [
         StuckFilter,
         "state",
+        CauseFilter,
         "provider",
         "video_model",
         ("owner", admin.RelatedOnlyFieldListFilter),

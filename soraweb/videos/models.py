@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from soraweb.providers.base import ChatTools, ProviderConfig, WireFormat
+from soraweb.videos import causes
 
 
 class Provider(models.Model):
@@ -310,6 +311,10 @@ ACTIVE_STATES = frozenset(
 AT_PROVIDER_STATES = frozenset({JobState.QUEUED, JobState.RUNNING})
 # States that wait for no machine: finished, or waiting for a person.
 SETTLED_STATES = frozenset(set(JobState.values) - set(ACTIVE_STATES))
+# States whose cause the job keeps (VideoJob.cause): why it ended badly or waits for a person.
+CAUSED_STATES = frozenset(
+    {JobState.FAILED, JobState.EXPIRED, JobState.NEEDS_ATTENTION, JobState.CANCELLED}
+)
 
 
 class InvalidTransition(Exception):
@@ -385,6 +390,10 @@ class VideoJob(models.Model):
     raw_status = models.CharField(_("provider status"), max_length=100, blank=True)
     progress = models.PositiveSmallIntegerField(_("progress"), default=0)
     error_message = models.TextField(_("error"), blank=True)
+    # Why the job ended (or waits for a person): the cause of that transition and its facts.
+    # Pages render their words from these; error_message is the same sentence in English.
+    cause = models.CharField(_("cause"), max_length=40, blank=True, db_index=True)  # a Cause
+    cause_facts = models.JSONField(default=dict, blank=True)
 
     # One moment per phase.
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
@@ -502,16 +511,38 @@ class VideoJob(models.Model):
         return (self.finished_at or timezone.now()) - self.created_at
 
     def transition(
-        self, to: str, *, message: str = "", data: dict | None = None, **fields: Any
+        self,
+        to: str,
+        *,
+        cause: str = "",
+        facts: dict | None = None,
+        message: str = "",
+        data: dict | None = None,
+        **fields: Any,
     ) -> bool:
         """Move to ``to`` only if the job is still in the state this object was loaded in.
 
         The conditional UPDATE is the claim: when two workers race, exactly one sees a row
         change. Returns False (and changes nothing) when another process got there first.
+
+        ``cause`` and its ``facts`` say why (soraweb.videos.causes); the history line and, for an
+        ending, the job's ``error_message`` are rendered from them unless given.
         """
         old = self.state
         if to not in TRANSITIONS[old]:
             raise InvalidTransition(f"{old} -> {to} is not allowed")
+        facts = facts or {}
+        if cause:
+            message = message or causes.in_english(causes.history_line, cause, facts)
+            if cause in causes.PROBLEMS and not fields.get("error_message"):
+                fields["error_message"] = causes.in_english(causes.problem, cause, facts)
+        if to in CAUSED_STATES:
+            fields.setdefault("cause", cause)
+            fields.setdefault("cause_facts", facts)
+        elif old in CAUSED_STATES:
+            fields.setdefault("cause", "")  # saved again after all: the old ending is history
+            fields.setdefault("cause_facts", {})
+            fields.setdefault("error_message", "")
         if "remote_id" in fields:
             fields["remote_id_sha256"] = remote_id_digest(fields["remote_id"])
         now = timezone.now()
@@ -522,7 +553,12 @@ class VideoJob(models.Model):
             if not changed:
                 return False
             JobEvent.objects.create(
-                job_id=self.pk, from_state=old, to_state=to, message=message[:2000], data=data or {}
+                job_id=self.pk,
+                from_state=old,
+                to_state=to,
+                cause=cause,
+                message=message[:2000],
+                data={**facts, **(data or {})},
             )
             if to in SETTLED_STATES:
                 job_id = self.pk
@@ -532,6 +568,25 @@ class VideoJob(models.Model):
             if not hasattr(value, "resolve_expression"):  # F() counters: left for refresh_from_db
                 setattr(self, name, value)
         return True
+
+    @property
+    def problem_text(self) -> str:
+        """What went wrong, in the viewer's language (the stored English for old jobs)."""
+        return (causes.problem(self.cause, self.cause_facts) if self.cause else "") or (
+            self.error_message
+        )
+
+    def note(self, cause: str, facts: dict | None = None, **data: Any) -> JobEvent:
+        """A history entry without a state change (a retry planned, a webhook, files deleted)."""
+        facts = facts or {}
+        return JobEvent.objects.create(
+            job_id=self.pk,
+            from_state=self.state,
+            to_state=self.state,
+            cause=cause,
+            message=causes.in_english(causes.history_line, cause, facts)[:2000],
+            data={**facts, **data},
+        )
 
 
 def _send_settled(job_id: int, from_state: str, to_state: str) -> None:
@@ -550,7 +605,8 @@ class JobEvent(models.Model):
     at = models.DateTimeField(default=timezone.now)
     from_state = models.CharField(max_length=20, blank=True)
     to_state = models.CharField(max_length=20, blank=True)
-    message = models.TextField(blank=True)
+    cause = models.CharField(max_length=40, blank=True, db_index=True)  # a Cause
+    message = models.TextField(blank=True)  # the history line in English, as written
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -558,6 +614,11 @@ class JobEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_state} -> {self.to_state}"
+
+    @property
+    def sentence(self) -> str:
+        """The history line in the viewer's language, from its cause and facts."""
+        return (causes.history_line(self.cause, self.data) if self.cause else "") or self.message
 
 
 class WorkerLease(models.Model):

@@ -22,6 +22,7 @@ from soraweb.ops import services as ops_services
 from soraweb.providers.base import (
     ProviderError,
 )
+from soraweb.videos.causes import Cause
 from soraweb.videos.limits import jobs_limit_check
 from soraweb.videos.models import (
     AT_PROVIDER_STATES,
@@ -146,7 +147,9 @@ def job_create(
             )
             if images:
                 job.images.set(images)
-            JobEvent.objects.create(job=job, to_state=JobState.PENDING, message="Created")
+            JobEvent.objects.create(
+                job=job, to_state=JobState.PENDING, cause=Cause.CREATED, message="Created"
+            )
             ops_services.ledger_record(job=job)
             transaction.on_commit(lambda: queue.hand_over("submit_job", job.pk))
     except IntegrityError:
@@ -167,7 +170,11 @@ def job_cancel(*, job: VideoJob, by) -> bool:
     if not job.can_cancel:
         return False
     if not job.transition(
-        JobState.CANCELLED, message=f"Cancelled by {by}", lease_until=None, next_poll_at=None
+        JobState.CANCELLED,
+        cause=Cause.CANCELLED,
+        facts={"by": str(by)},
+        lease_until=None,
+        next_poll_at=None,
     ):
         return False
     if had_remote:
@@ -176,12 +183,7 @@ def job_cancel(*, job: VideoJob, by) -> bool:
             try:
                 client.cancel(job.remote_id)
             except ProviderError as exc:
-                JobEvent.objects.create(
-                    job=job,
-                    from_state=job.state,
-                    to_state=job.state,
-                    message=f"Remote cancel failed: {exc.message}",
-                )
+                job.note(Cause.REMOTE_CANCEL_FAILED, {"reason": exc.message})
     return True
 
 
@@ -283,8 +285,8 @@ def job_mark_failed(*, job: VideoJob, by, reason: str) -> bool:
         )
     return job.transition(
         JobState.FAILED,
-        message=f"Marked failed by {by}: {reason}"[:2000],
-        error_message=reason[:2000],
+        cause=Cause.MARKED_FAILED,
+        facts={"by": str(by), "reason": reason[:2000]},
         lease_until=None,
         next_poll_at=None,
     )
@@ -299,13 +301,7 @@ def job_delete_files(*, job: VideoJob, by) -> list[str]:
     storage = job.video.storage
     with transaction.atomic():
         VideoJob.objects.filter(pk=job.pk).update(video="", poster="")
-        JobEvent.objects.create(
-            job=job,
-            from_state=job.state,
-            to_state=job.state,
-            message=f"Video files deleted by {by}",
-            data={"files": names},
-        )
+        job.note(Cause.FILES_DELETED, {"by": str(by)}, files=names)
 
         def remove() -> None:
             for name in names:

@@ -145,3 +145,25 @@ def test_a_refused_card_shows_its_whole_reason_the_charge_and_offers_to_edit(
     page.wait_for_function(
         "() => document.querySelector('#id_prompt').value.startsWith('A senator dances')"
     )
+
+
+def test_a_failed_jobs_history_reads_in_chinese(zh_page, stack):
+    """The history is rendered from each entry's cause, in the reader's language."""
+    page = zh_page
+    login(page, stack)
+    page.locator("#id_prompt").fill("一位议员在桌上跳舞 history-zh [sim:moderation]")
+    page.locator("#create-form button[type=submit]").click()
+    card = page.locator('.job-card[data-state="failed"]', has_text="history-zh")
+    card.wait_for(timeout=60_000)
+    job_id = card.get_attribute("id").removeprefix("job-")
+    page.goto(stack.url(f"/jobs/{job_id}/"))
+    history = page.locator(".event-message")
+    history.first.wait_for()
+    lines = history.all_inner_texts()
+    assert any("正在发送给服务商" in line for line in lines), lines
+    assert any("服务商报告失败" in line for line in lines), lines
+    assert not any(
+        "Sending to the provider" in line or "Provider reports" in line for line in lines
+    )
+    assert "服务商的安全审核" in page.locator(".error-box").inner_text()
+    screenshot(page, "zh-failed-job-history-desktop")

@@ -53,12 +53,12 @@ for day in range(14):
                        cost=cost, ledger=LedgerStatus.CHARGED, prompt=rng.choice(prompts))
         elif roll < 0.88:
             seeded_job(owner, model=model, state=JobState.FAILED, created_at=created, cost=cost,
-                       error=moderation, cause="Provider reports failure",
+                       error=moderation, cause="moderation",
                        ledger=LedgerStatus.NOT_CHARGED, prompt=rng.choice(prompts))
         else:
             seeded_job(owner, model=model, state=JobState.FAILED, created_at=created, cost=cost,
                        error="Timed out at the provider: no result after 30 minutes",
-                       cause="Deadline passed", ledger=LedgerStatus.NOT_CHARGED,
+                       cause="timeout", ledger=LedgerStatus.NOT_CHARGED,
                        prompt=rng.choice(prompts))
 seeded_job(people[1], state=JobState.NEEDS_ATTENTION, created_at=now - timedelta(minutes=40),
            error="The connection to the provider dropped before it answered; the video may or "

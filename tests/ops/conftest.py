@@ -7,6 +7,7 @@ import pytest
 from django.utils import timezone
 
 from soraweb.ops.models import BudgetPolicy, LedgerEntry, LedgerStatus
+from soraweb.videos.causes import history_line
 from soraweb.videos.models import JobEvent, JobState, Prompt, VideoJob, VideoModel
 
 
@@ -26,8 +27,8 @@ def seeded_job(
 ) -> VideoJob:
     """A job written straight to the database, in a known state at a known time.
 
-    ``seconds``: how long it took from created to finished. ``cause``: the message of the event
-    that moved it into ``state``. ``ledger``: add a ledger entry with this status.
+    ``seconds``: how long it took from created to finished. ``cause``: the ``Cause`` of the
+    event that moved it into ``state`` (also kept on the job). ``ledger``: add a ledger entry with this status.
     """
     video_model = VideoModel.objects.get(name=model)
     created_at = created_at or timezone.now() - timedelta(minutes=5)
@@ -52,6 +53,7 @@ def seeded_job(
         estimated_cost=Decimal(cost),
         state=state,
         error_message=error,
+        cause=cause,
         created_at=created_at,
         finished_at=finished_at,
         **fields,
@@ -63,7 +65,8 @@ def seeded_job(
             at=finished_at or created_at,
             from_state=JobState.RUNNING,
             to_state=state,
-            message=cause or "seeded",
+            cause=cause,
+            message=history_line(cause) if cause else "seeded",
         )
     if ledger:
         LedgerEntry.objects.create(

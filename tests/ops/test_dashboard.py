@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from soraweb.ops import selectors
 from soraweb.ops.models import LedgerStatus
+from soraweb.videos.causes import Cause
 from soraweb.videos.models import JobState
 from tests.ops.conftest import seeded_job
 
@@ -35,13 +36,11 @@ def known(member, other_member):
     seeded_job(member, created_at=ago(days=3), seconds=600)
     seeded_job(other_member, model="sora-2-pro", created_at=ago(days=2), seconds=400)
     # Failures this week: two refused by moderation, one timed out, one expired; one older.
-    seeded_job(member, state=JobState.FAILED, error=MODERATION, cause="Provider reports failure")
-    seeded_job(
-        other_member, state=JobState.FAILED, error=MODERATION, cause="Provider refused the job"
-    )
-    seeded_job(member, state=JobState.FAILED, error="Timed out", cause="Deadline passed")
-    seeded_job(member, state=JobState.EXPIRED, cause="Provider reports expired")
-    seeded_job(member, state=JobState.FAILED, created_at=ago(days=10), cause="Deadline passed")
+    seeded_job(member, state=JobState.FAILED, error=MODERATION, cause=Cause.MODERATION)
+    seeded_job(other_member, state=JobState.FAILED, error=MODERATION, cause=Cause.MODERATION)
+    seeded_job(member, state=JobState.FAILED, error="Timed out", cause=Cause.TIMEOUT)
+    seeded_job(member, state=JobState.EXPIRED, cause=Cause.EXPIRED)
+    seeded_job(member, state=JobState.FAILED, created_at=ago(days=10), cause=Cause.TIMEOUT)
     # Right now: one waiting too long, one moving normally, one needing a person.
     stuck = seeded_job(
         member, state=JobState.PENDING, created_at=ago(minutes=20), next_poll_at=ago(minutes=15)

@@ -14,10 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from soraweb.providers.base import ProviderError
-from soraweb.videos.models import SETTLED_STATES, TRANSITIONS, JobEvent, JobState, VideoJob
+from soraweb.videos.causes import Cause
+from soraweb.videos.models import SETTLED_STATES, TRANSITIONS, JobState, VideoJob
 from soraweb.videos.pipeline import download, queue
 from soraweb.videos.pipeline.common import MAX_ARCHIVE_ATTEMPTS, backoff_seconds, provider_client
-from soraweb.videos.pipeline.outcome import expired_message
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +68,14 @@ def job_archive(*, job_id: int) -> None:
             expired=False,
             retry_after=None,
             base_delay=STORAGE_RETRY_BASE_SECONDS,
+            storage=True,
         )
         return
     try:
         saved = job.transition(
             JobState.SUCCEEDED,
-            message=f"Saved {result.size} bytes, sha256 {result.sha256[:12]}",
+            cause=Cause.SAVED,
+            facts={"size": result.size, "sha256": result.sha256[:12]},
             video=result.video_name,
             poster=result.poster_name,
             video_sha256=result.sha256,
@@ -109,20 +111,17 @@ def _archive_failed(
     expired: bool,
     retry_after: float | None,
     base_delay: float = 2.0,
+    storage: bool = False,
 ) -> None:
     if expired:
         job.transition(
-            JobState.EXPIRED,
-            message=f"Result gone: {message}",
-            error_message=expired_message(),
-            lease_until=None,
+            JobState.EXPIRED, cause=Cause.RESULT_GONE, facts={"reason": message}, lease_until=None
         )
     elif permanent or job.archive_attempts >= MAX_ARCHIVE_ATTEMPTS:
         job.transition(
             JobState.FAILED,
-            message="Could not save the video",
-            error_message=_("The video was made but could not be saved: %(reason)s")
-            % {"reason": message},
+            cause=Cause.STORAGE if storage else Cause.SAVE_FAILED,
+            facts={"reason": message},
             lease_until=None,
         )
     else:
@@ -130,12 +129,7 @@ def _archive_failed(
         VideoJob.objects.filter(pk=job.pk, state=JobState.ARCHIVING).update(
             lease_until=timezone.now() + timedelta(seconds=delay)
         )
-        JobEvent.objects.create(
-            job=job,
-            from_state=job.state,
-            to_state=job.state,
-            message=f"Saving failed, will try again in {delay:.0f} s: {message}",
-        )
+        job.note(Cause.SAVE_RETRY, {"delay": f"{delay:.0f}", "reason": message})
 
 
 def job_can_rearchive(job: VideoJob) -> bool:
@@ -164,17 +158,13 @@ def job_rearchive(*, job: VideoJob, by) -> bool:
             VideoJob.objects.filter(pk=job.pk, state=JobState.ARCHIVING).update(
                 lease_until=None, archive_attempts=0
             )
-            JobEvent.objects.create(
-                job=job,
-                from_state=job.state,
-                to_state=job.state,
-                message=f"Saving restarted by {by}",
-            )
+            job.note(Cause.SAVE_RESTARTED, {"by": str(by)})
             transaction.on_commit(lambda: queue.hand_over("archive_job", job.pk))
         return True
     moved = job.transition(
         JobState.ARCHIVING,
-        message=f"Saving again, asked by {by}",
+        cause=Cause.SAVE_AGAIN,
+        facts={"by": str(by)},
         lease_until=None,
         next_poll_at=None,
         archive_attempts=0,

@@ -14,9 +14,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from soraweb.providers.base import ProviderError
+from soraweb.videos.causes import Cause
 from soraweb.videos.models import AT_PROVIDER_STATES, JobEvent, JobState, Provider, VideoJob
 from soraweb.videos.pipeline.common import backoff_seconds
 
@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 # one job of the provider is checked this often, so its return is noticed within seconds.
 OUTAGE_RETRY_CAP_SECONDS = 15.0
 OUTAGE_PROBE_SECONDS = 5.0
-WAITING_FOR_PROVIDER = "Waiting for the provider"  # the history entry of such a wait
 
 
 def submit_unreachable(job: VideoJob, exc: ProviderError) -> None:
@@ -34,7 +33,7 @@ def submit_unreachable(job: VideoJob, exc: ProviderError) -> None:
     provider_mark_unreachable(provider_id=job.provider_id)
     now = timezone.now()
     since = (
-        JobEvent.objects.filter(job_id=job.pk, message__startswith=WAITING_FOR_PROVIDER)
+        JobEvent.objects.filter(job_id=job.pk, cause=Cause.WAITING_FOR_PROVIDER)
         .order_by("at")
         .values_list("at", flat=True)
         .first()
@@ -43,9 +42,8 @@ def submit_unreachable(job: VideoJob, exc: ProviderError) -> None:
     if now - since >= timedelta(minutes=minutes):
         job.transition(
             JobState.FAILED,
-            message="Gave up waiting for the provider",
-            error_message=_("The provider could not be reached for %(minutes)s minutes: %(reason)s")
-            % {"minutes": f"{minutes:g}", "reason": exc.message},
+            cause=Cause.GAVE_UP_WAITING,
+            facts={"minutes": f"{minutes:g}", "reason": exc.message},
             lease_until=None,
         )
         return
@@ -57,7 +55,8 @@ def submit_unreachable(job: VideoJob, exc: ProviderError) -> None:
     delay = max(1.0, min(delay, minutes * 60 - waited + 0.5))
     job.transition(
         JobState.PENDING,
-        message=f"{WAITING_FOR_PROVIDER} (next try in {delay:.0f} s): {exc.message}",
+        cause=Cause.WAITING_FOR_PROVIDER,
+        facts={"delay": f"{delay:.0f}", "reason": exc.message},
         error_message="",
         lease_until=None,
         next_poll_at=now + timedelta(seconds=delay),

@@ -19,6 +19,8 @@ from django.utils.translation import gettext as _
 
 from soraweb.ops.redaction import provider_secrets, redact
 from soraweb.providers.base import JobStatus, ProviderError, RemoteState
+from soraweb.providers.normalise import is_moderation, is_picture_size_refusal
+from soraweb.videos.causes import Cause
 from soraweb.videos.models import JobState, VideoJob
 from soraweb.videos.pipeline import outage, queue
 from soraweb.videos.pipeline.common import (
@@ -37,10 +39,6 @@ class Step(StrEnum):
     POLL = "poll"  # a status query; the job is at the provider
 
 
-def expired_message() -> str:
-    return _("The provider's link to this video expired before soraweb could save a copy.")
-
-
 def provider_said(job: VideoJob, status: JobStatus) -> dict:
     """The provider's raw answer for the job's history, with every secret in it masked."""
     if not status.raw:
@@ -51,7 +49,7 @@ def provider_said(job: VideoJob, status: JobStatus) -> dict:
 def to_archiving(job: VideoJob, status: JobStatus, **fields) -> None:
     moved = job.transition(
         JobState.ARCHIVING,
-        message="Provider finished; saving the video",
+        cause=Cause.PROVIDER_FINISHED,
         # Which field the result's link came from, or the content endpoint when there was none.
         data={"video_source": status.video_source, **provider_said(job, status)},
         **{
@@ -105,35 +103,30 @@ def job_apply_answer(
         to_archiving(job, status, **fields)
         return
     if status.state == RemoteState.FAILED:
+        reason = status.error or _("The provider could not make this video (no reason given).")
         job.transition(
             JobState.FAILED,
-            message="Provider reports failure",
+            cause=Cause.MODERATION if status.moderation else Cause.PROVIDER_FAILED,
+            facts={"reason": reason},
             data=provider_said(job, status),
-            **{
-                **fields,
-                "error_message": status.error
-                or _("The provider could not make this video (no reason given)."),
-            },
+            **fields,
         )
         return
     if status.state == RemoteState.EXPIRED:
         job.transition(
-            JobState.EXPIRED,
-            message="Provider reports expired",
-            data=provider_said(job, status),
-            **{**fields, "error_message": expired_message()},
+            JobState.EXPIRED, cause=Cause.EXPIRED, data=provider_said(job, status), **fields
         )
         return
     # A job just accepted is never failed for its deadline: it was created (and billed) now.
     if step == Step.POLL and job.deadline_at and now >= job.deadline_at:
         job.transition(
             JobState.FAILED,
-            message="Deadline passed",
+            cause=Cause.TIMEOUT,
+            facts={
+                "minutes": job.video_model.deadline_minutes,
+                "status": status.raw_status or "none",
+            },
             data=provider_said(job, status),
-            error_message=_(
-                "Timed out at the provider: no result after %(minutes)d minutes (last status seen: %(status)s)."
-            )
-            % {"minutes": job.video_model.deadline_minutes, "status": status.raw_status or "none"},
             **fields,
         )
         return
@@ -147,9 +140,10 @@ def job_apply_answer(
     if step == Step.SUBMIT:
         job.transition(
             JobState.RUNNING if running else JobState.QUEUED,
-            message=f"Accepted by the provider as {remote_id}",
+            cause=Cause.ACCEPTED,
             # The whole id, however long: the provider's raw answer below is cut for size.
-            data={"remote_id": remote_id, **provider_said(job, status)},
+            facts={"remote_id": remote_id},
+            data=provider_said(job, status),
             started_at=now if running else None,
             **fields,
         )
@@ -157,7 +151,7 @@ def job_apply_answer(
     elif running and job.state == JobState.QUEUED:
         job.transition(
             JobState.RUNNING,
-            message="Generating",
+            cause=Cause.GENERATING,
             data=provider_said(job, status),
             started_at=now,
             **fields,
@@ -168,19 +162,28 @@ def job_apply_answer(
         VideoJob.objects.filter(pk=job.pk, state=job.state).update(**fields)
 
 
+def refusal_cause(exc: ProviderError) -> Cause:
+    """Why a provider refused a create, from its own words (the one place they are read)."""
+    if is_moderation(exc.message):
+        return Cause.MODERATION
+    if is_picture_size_refusal(exc.message):
+        return Cause.PICTURE_SIZE
+    return Cause.PROVIDER_REFUSED
+
+
 def _create_refused(job: VideoJob, exc: ProviderError) -> None:
     if exc.outcome_unknown:
         job.transition(
             JobState.NEEDS_ATTENTION,
-            message="Create outcome unknown",
-            error_message=exc.message,
+            cause=Cause.OUTCOME_UNKNOWN,
+            facts={"reason": exc.message},
             lease_until=None,
         )
     elif exc.permanent:
         job.transition(
             JobState.FAILED,
-            message="Provider refused the job",
-            error_message=exc.message,
+            cause=refusal_cause(exc),
+            facts={"reason": exc.message},
             lease_until=None,
         )
     elif exc.unreachable:
@@ -188,9 +191,8 @@ def _create_refused(job: VideoJob, exc: ProviderError) -> None:
     elif job.submit_attempts >= MAX_SUBMIT_ATTEMPTS:
         job.transition(
             JobState.FAILED,
-            message="Gave up starting",
-            error_message=_("The provider could not be reached after %(n)d tries: %(reason)s")
-            % {"n": job.submit_attempts, "reason": exc.message},
+            cause=Cause.UNREACHABLE,
+            facts={"n": job.submit_attempts, "reason": exc.message},
             lease_until=None,
         )
     else:
@@ -199,7 +201,8 @@ def _create_refused(job: VideoJob, exc: ProviderError) -> None:
         delay = backoff_seconds(job.submit_attempts, retry_after=exc.retry_after)
         job.transition(
             JobState.PENDING,
-            message=f"Will try again in {delay:.0f} s: {exc.message}",
+            cause=Cause.RETRY_LATER,
+            facts={"delay": f"{delay:.0f}", "reason": exc.message},
             error_message="",
             lease_until=None,
             next_poll_at=timezone.now() + timedelta(seconds=delay),
@@ -212,17 +215,16 @@ def _status_query_failed(job: VideoJob, exc: ProviderError) -> None:
     if job.deadline_at and now >= job.deadline_at:
         job.transition(
             JobState.FAILED,
-            message="Deadline passed while the provider was unreachable",
-            error_message=_(
-                "Timed out at the provider (last status seen: %(status)s; last error: %(error)s)."
-            )
-            % {"status": job.raw_status or "none", "error": exc.message},
+            cause=Cause.TIMEOUT,
+            facts={
+                "minutes": job.video_model.deadline_minutes,
+                "status": job.raw_status or "none",
+                "reason": exc.message,
+            },
         )
         return
     if exc.permanent and errors >= MAX_PERMANENT_POLL_ERRORS:
-        job.transition(
-            JobState.FAILED, message="Provider refuses status queries", error_message=exc.message
-        )
+        job.transition(JobState.FAILED, cause=Cause.POLL_REFUSED, facts={"reason": exc.message})
         return
     delay = backoff_seconds(
         errors, base=job.provider.effective_poll_interval, cap=120, retry_after=exc.retry_after

@@ -10,9 +10,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from soraweb.providers.base import JobStatus, ProviderError, VideoProvider
+from soraweb.videos.causes import Cause
 from soraweb.videos.models import (
     AT_PROVIDER_STATES,
-    JobEvent,
     Provider,
     VideoJob,
     WebhookDelivery,
@@ -126,8 +126,6 @@ def webhook_receive(*, provider: Provider, webhook_id: str, event_type: str, rem
     )
     if job is None:
         return "ignored"
-    JobEvent.objects.create(
-        job=job, from_state=job.state, to_state=job.state, message=f"Webhook {event_type} received"
-    )
+    job.note(Cause.WEBHOOK, {"event_type": event_type})
     transaction.on_commit(lambda: queue.enqueue("poll_job", job.pk))
     return "accepted"

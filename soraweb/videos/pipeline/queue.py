@@ -12,6 +12,7 @@ from django_q.tasks import async_task
 
 from soraweb.providers.http import scrub
 from soraweb.videos import lease
+from soraweb.videos.causes import Cause, history_line, in_english
 from soraweb.videos.models import JobEvent, JobState, VideoJob
 
 logger = logging.getLogger(__name__)
@@ -98,7 +99,8 @@ def hand_over(task: str, job_id: int) -> None:
                 job_id=job_id,
                 from_state=state,
                 to_state=state,
-                message="Worker unreachable; waiting for the sweep to hand it over",
+                cause=Cause.WORKER_UNREACHABLE,
+                message=in_english(history_line, Cause.WORKER_UNREACHABLE),
                 data=HANDOVER_FAILED,
             )
     except Exception:  # the request that saved the job must still succeed

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
+from soraweb.videos.causes import Cause
 from soraweb.videos.models import JobState, VideoJob
 from soraweb.videos.pipeline import queue
 
@@ -41,11 +41,7 @@ def jobs_recover(*, now=None) -> dict[str, list[int]]:
     for job in interrupted:
         job.transition(
             JobState.NEEDS_ATTENTION,
-            message="Worker stopped while starting this job",
-            error_message=_(
-                "soraweb was interrupted while starting this video, so it may or may not have been "
-                "started (and billed) at the provider. Check the provider, then retry or cancel."
-            ),
+            cause=Cause.WORKER_STOPPED,
             lease_until=None,
         )
     for pk in resubmit:

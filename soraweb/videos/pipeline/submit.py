@@ -10,7 +10,6 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 from django.db.models import F
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from soraweb.catalogue import wire
 from soraweb.ops.redaction import provider_secrets
@@ -23,6 +22,7 @@ from soraweb.providers.base import (
     VideoProvider,
 )
 from soraweb.providers.common import image_url
+from soraweb.videos.causes import Cause
 from soraweb.videos.images import fit_image
 from soraweb.videos.models import JobEvent, JobState, VideoJob
 from soraweb.videos.params import assign_slots, job_values, mask_body
@@ -121,7 +121,7 @@ def job_submit(*, job_id: int) -> None:
     now = timezone.now()
     claimed = job.transition(
         JobState.SUBMITTING,
-        message="Sending to the provider",
+        cause=Cause.SENDING,
         lease_until=now + timedelta(seconds=settings.SORAWEB_SUBMIT_LEASE_SECONDS),
         submit_attempts=F("submit_attempts") + 1,
         next_poll_at=None,
@@ -153,10 +153,8 @@ def job_submit(*, job_id: int) -> None:
         logger.exception("job %s: unexpected error while submitting", job.pk)
         job.transition(
             JobState.NEEDS_ATTENTION,
-            message=f"Unexpected error while starting: {type(exc).__name__}",
-            error_message=_(
-                "Something went wrong while starting this video. An administrator can check the job's history."
-            ),
+            cause=Cause.UNEXPECTED,
+            facts={"error_type": type(exc).__name__},
         )
         return
     _record_created_with_retry(job, result)
@@ -210,12 +208,8 @@ def _record_created(job: VideoJob, result: CreateResult, *, late: bool = False) 
             # The sweep gave up on this create while the database was away (its lease ran out):
             # keep the id the provider gave, so a person can find the video there.
             VideoJob.objects.filter(pk=job.pk, remote_id="").update(remote_id=result.remote_id)
-            JobEvent.objects.create(
-                job_id=job.pk,
-                from_state=current[0],
-                to_state=current[0],
-                message=f"The provider had accepted it as {result.remote_id} (recorded late)",
-            )
+            job.state = current[0]
+            job.note(Cause.ACCEPTED_LATE, {"remote_id": result.remote_id})
             return
     if job.provider.unreachable_since is not None:
         outage.provider_mark_reachable(provider_id=job.provider_id)

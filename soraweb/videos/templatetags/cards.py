@@ -7,7 +7,8 @@ from django import template
 from django.utils.translation import gettext as _
 
 from soraweb.ops.models import LedgerEntry, LedgerStatus
-from soraweb.videos.templatetags.studio import _MODERATION, money
+from soraweb.videos.causes import Cause
+from soraweb.videos.templatetags.studio import money
 
 register = template.Library()
 
@@ -30,5 +31,4 @@ def charge_note(job) -> str:
 @register.filter
 def refused_by_moderation(job) -> bool:
     """The same prompt would be refused again: offer to edit it instead of a blind retry."""
-    text = (job.error_message or "").lower()
-    return job.state == "failed" and any(word in text for word in _MODERATION)
+    return job.state == "failed" and job.cause == Cause.MODERATION

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django import template
 from django.utils.translation import gettext as _
 
+from soraweb.videos import causes
 from soraweb.videos.forms import orientation_label, size_label
 
 register = template.Library()
@@ -60,53 +61,39 @@ def review_tone(state: str) -> str:
     }.get(state, "muted")
 
 
-_MODERATION = (
-    "moderation",
-    "flagged",
-    "content policy",
-    "safety",
-    "violat",
-    "审核",
-    "违规",
-    "敏感",
-)
-_PICTURE_SIZE = ("must match", "input_reference", "inpaint image", "width and height")
-_TIMEOUT = ("timed out", "deadline", "timeout")
-_UNREACHABLE = ("could not be reached", "connection", "unavailable", "502", "503", "504")
-
-
 @register.simple_tag
 def error_summary(job) -> dict | None:
     """What went wrong, in plain words for a person who is not a developer: a headline, the
-    provider's own reason where it gave one, and what to do next."""
-    detail = (job.error_message or "").strip()
-    lowered = detail.lower()
-    reason = ""
-    if job.state == "needs_attention":
-        headline = _("soraweb cannot tell whether the provider started this video.")
-        advice = _("Check with the provider before you try again, so you are not billed twice.")
-    elif job.state == "expired":
-        headline = _("The finished video expired at the provider before soraweb could save it.")
-        advice = _("Try again to make it anew.")
-    elif job.state != "failed":
+    provider's own reason where it gave one, and what to do next. Read from the job's cause,
+    rendered in the viewer's language."""
+    if job.state not in ("failed", "expired", "needs_attention"):
         return None
-    elif any(word in lowered for word in _MODERATION):
-        headline = _("Refused by the provider’s safety check.")
-        advice = _("Change the wording (or the picture) and try again.")
-        reason = detail.split(":", 1)[1].strip() if ":" in detail else ""
-    elif any(word in lowered for word in _PICTURE_SIZE):
-        headline = _("The provider refused the picture: its size does not match the video.")
-        advice = _("Choose “Crop to fill the frame” or “Add bars to fit the frame” and try again.")
-    elif any(word in lowered for word in _TIMEOUT):
-        headline = _("The provider took too long, so soraweb stopped waiting.")
-        advice = _("Try again. If it keeps happening, tell an administrator.")
-    elif any(word in lowered for word in _UNREACHABLE):
-        headline = _("soraweb could not reach the provider.")
-        advice = _("Try again in a few minutes.")
-    else:
-        headline = _("The provider could not make this video.")
-        advice = _("Try again, or change the prompt.")
-    return {"headline": headline, "reason": reason, "detail": detail, "advice": advice}
+    words = causes.headline(job.cause)
+    if words is None:  # a job older than causes that could not be recognised
+        words = {
+            "needs_attention": (
+                _("soraweb cannot tell whether the provider started this video."),
+                _("Check with the provider before you try again, so you are not billed twice."),
+            ),
+            "expired": (
+                _("The finished video expired at the provider before soraweb could save it."),
+                _("Try again to make it anew."),
+            ),
+        }.get(job.state) or (
+            _("The provider could not make this video."),
+            _("Try again, or change the prompt."),
+        )
+    headline, advice = words
+    reason = str((job.cause_facts or {}).get("reason", "")).strip()
+    detail = job.problem_text.strip()
+    return {
+        "headline": headline,
+        "reason": reason,
+        # Whether ``reason`` is the provider's own words (labelled so), not soraweb's.
+        "provider_said": bool(reason) and causes.from_provider(job.cause),
+        "detail": "" if detail == reason else detail,
+        "advice": advice,
+    }
 
 
 @register.filter
