@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from standardwebhooks.webhooks import Webhook
@@ -221,6 +221,47 @@ def notice_create_for_job(*, job: VideoJob, state: str) -> Notice:
         prompt_excerpt=shorten(job.prompt.text, 100),
         detail=job.error_message[:2000] if state != JobState.SUCCEEDED else "",
     )
+
+
+STORAGE_NOTICE_KINDS = ("storage_full", "storage_unavailable")
+
+
+def notices_create_for_storage(*, job: VideoJob, cause: str) -> int:
+    """Tell the people who run soraweb that videos cannot be saved, once per outage.
+
+    Everyone who may see the operations page gets one notice (the job that first hit it is
+    linked). An outage lasts until a video is saved again: the next jobs that fail the same way
+    add nothing. Returns how many notices were written.
+    """
+    from django.contrib.auth import get_user_model
+
+    if cause not in STORAGE_NOTICE_KINDS:
+        raise ValueError(f"not a storage cause: {cause!r}")
+    last_saved = VideoJob.objects.filter(state=JobState.SUCCEEDED).aggregate(at=Max("finished_at"))[
+        "at"
+    ]
+    told = Notice.objects.filter(kind__in=STORAGE_NOTICE_KINDS)
+    if last_saved is not None:
+        told = told.filter(created_at__gt=last_saved)
+    staff = get_user_model().objects.with_perm(
+        "ops.view_operations", backend="django.contrib.auth.backends.ModelBackend"
+    )
+    with transaction.atomic():
+        # Two workers failing at once: the second waits here, then sees the first one's notices.
+        recipients = list(
+            get_user_model()
+            .objects.select_for_update()
+            .filter(pk__in=staff.values("pk"))
+            .exclude(pk__in=told.values("user_id"))
+            .order_by("pk")
+        )
+        Notice.objects.bulk_create(
+            Notice(user=user, job=job, kind=cause, prompt_excerpt=shorten(job.prompt.text, 100))
+            for user in recipients
+        )
+    if recipients:
+        logger.warning("job %s: %s; %d staff notified", job.pk, cause, len(recipients))
+    return len(recipients)
 
 
 def notices_mark_read(*, user, ids: list[int] | None = None) -> int:
