@@ -159,14 +159,23 @@ def services_problems(postgres_url: str, redis_url: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def scratch_database(postgres_url: str, prefix: str = "soraweb_scale") -> Iterator[str]:
-    """A database created for one test or benchmark and dropped after it; yields its URL."""
+def scratch_database(
+    postgres_url: str, prefix: str = "soraweb_scale", *, template: str | None = None
+) -> Iterator[str]:
+    """A database created for one test or benchmark and dropped after it; yields its URL.
+
+    ``template``: the URL of a database to copy (nobody may be connected to it), e.g. one
+    migrated once for several runs."""
     import psycopg
     from psycopg import sql
 
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        source = urlsplit(template).path.lstrip("/")
+        create = sql.SQL("{} TEMPLATE {}").format(create, sql.Identifier(source))
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(create)
     try:
         yield urlunsplit(urlsplit(postgres_url)._replace(path=f"/{name}"))
     finally:

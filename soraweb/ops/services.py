@@ -237,27 +237,30 @@ def notices_create_for_storage(*, job: VideoJob, cause: str) -> int:
 
     if cause not in STORAGE_NOTICE_KINDS:
         raise ValueError(f"not a storage cause: {cause!r}")
-    last_saved = VideoJob.objects.filter(state=JobState.SUCCEEDED).aggregate(at=Max("finished_at"))[
-        "at"
-    ]
-    told = Notice.objects.filter(kind__in=STORAGE_NOTICE_KINDS)
-    if last_saved is not None:
-        told = told.filter(created_at__gt=last_saved)
-    staff = get_user_model().objects.with_perm(
+    User = get_user_model()
+    staff = User.objects.with_perm(
         "ops.view_operations", backend="django.contrib.auth.backends.ModelBackend"
     )
     with transaction.atomic():
-        # Two workers failing at once: the second waits here, then sees the first one's notices.
-        recipients = list(
-            get_user_model()
-            .objects.select_for_update()
+        # Two workers failing at once: the second waits for the first one's lock here, and the
+        # queries after it (a statement later, so a newer snapshot) see the first one's notices.
+        staff_ids = list(
+            User.objects.select_for_update()
             .filter(pk__in=staff.values("pk"))
-            .exclude(pk__in=told.values("user_id"))
             .order_by("pk")
+            .values_list("pk", flat=True)
         )
+        last_saved = VideoJob.objects.filter(state=JobState.SUCCEEDED).aggregate(
+            at=Max("finished_at")
+        )["at"]
+        told = Notice.objects.filter(kind__in=STORAGE_NOTICE_KINDS, user_id__in=staff_ids)
+        if last_saved is not None:
+            told = told.filter(created_at__gt=last_saved)
+        already = set(told.values_list("user_id", flat=True))
+        recipients = [pk for pk in staff_ids if pk not in already]
         Notice.objects.bulk_create(
-            Notice(user=user, job=job, kind=cause, prompt_excerpt=shorten(job.prompt.text, 100))
-            for user in recipients
+            Notice(user_id=pk, job=job, kind=cause, prompt_excerpt=shorten(job.prompt.text, 100))
+            for pk in recipients
         )
     if recipients:
         logger.warning("job %s: %s; %d staff notified", job.pk, cause, len(recipients))

@@ -70,8 +70,12 @@ def wait_for(what: str, check, *, timeout: float, every: float = 0.2):
         time.sleep(every)
 
 
-def installation(database_url: str, redis_url: str, cluster_name: str, data_dir: Path) -> dict:
-    """The environment of a migrated installation on PostgreSQL and Redis; media on local disk."""
+def installation(
+    database_url: str, redis_url: str, cluster_name: str, data_dir: Path, *, migrate: bool = True
+) -> dict:
+    """The environment of a migrated installation on PostgreSQL and Redis; media on local disk.
+
+    ``migrate=False``: the database is a copy of one migrated already."""
     env = clean_env(
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
@@ -79,7 +83,8 @@ def installation(database_url: str, redis_url: str, cluster_name: str, data_dir:
         SORAWEB_DATA_DIR=str(data_dir),
         SORAWEB_SECRET_KEY="faults-test-secret-key-" + uuid.uuid4().hex,
     )
-    manage(env, "migrate", "--noinput")
+    if migrate:
+        manage(env, "migrate", "--noinput")
     return env
 
 

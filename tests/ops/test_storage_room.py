@@ -178,3 +178,75 @@ def test_staff_get_one_notice_per_storage_outage(client, staff, member, django_u
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "zh-hans"
     html = client.get(reverse("notices:list")).content.decode()
     assert "存储已满" in html and "“重新保存视频”" in html
+
+
+def test_the_pipelines_storage_signal_reaches_staff_and_never_raises(staff, member, caplog):
+    from soraweb.videos.models import VideoJob
+    from soraweb.videos.signals import storage_failed
+
+    job = in_flight(member, state=JobState.ARCHIVING)
+    storage_failed.send(sender=VideoJob, job=job, cause="storage_full")
+    assert list(Notice.objects.values_list("user", "kind")) == [(staff.pk, "storage_full")]
+    # A notice that cannot be written is logged; saving the video goes on regardless.
+    storage_failed.send(sender=VideoJob, job=job, cause="no such cause")
+    assert "the staff notice about no such cause could not be written" in caplog.text
+
+
+NOTICE_RACE = r"""
+import json, sys, threading
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db import connection
+from soraweb.ops import services
+from soraweb.ops.models import Notice
+from soraweb.videos.models import JobState
+from tests.ops.conftest import seeded_job
+
+spec = json.loads(sys.stdin.read())
+User = get_user_model()
+admins = [User.objects.create_user(username=f"admin{i}", password="x-admin-pass-1") for i in range(2)]
+for user in admins:
+    user.user_permissions.add(Permission.objects.get(codename="view_operations"))
+owner = User.objects.create_user(username="owner", password="x-owner-pass-1")
+jobs = [seeded_job(owner, state=JobState.ARCHIVING) for _ in range(spec["threads"])]
+barrier = threading.Barrier(spec["threads"])
+written, errors = [], []
+
+def fail(job):
+    try:
+        barrier.wait()
+        written.append(services.notices_create_for_storage(job=job, cause="storage_full"))
+    except Exception as exc:
+        errors.append(repr(exc))
+    finally:
+        connection.close()
+
+threads = [threading.Thread(target=fail, args=(job,)) for job in jobs]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print(json.dumps({"written": sorted(written), "errors": errors,
+                  "notices": Notice.objects.filter(kind="storage_full").count()}))
+"""
+
+
+@pytest.mark.scale
+def test_on_postgresql_jobs_failing_at_once_still_make_one_notice_each(tmp_path):
+    """Eight workers hit the full disk at the same moment: the staff rows' lock makes the later
+    ones see the first one's notices."""
+    from tests.clusters import clean_env, manage, run_script, scratch_database, services_problems
+    from tests.scale.conftest import POSTGRES_URL, REDIS_URL
+
+    problems = services_problems(POSTGRES_URL, REDIS_URL)
+    if problems:
+        pytest.fail("this test needs PostgreSQL: " + "; ".join(problems), pytrace=False)
+    with scratch_database(POSTGRES_URL, prefix="soraweb_ops_notice") as url:
+        env = clean_env(DATABASE_URL=url, SORAWEB_DATA_DIR=str(tmp_path))
+        manage(env, "migrate", "--noinput")
+        result = run_script(env, NOTICE_RACE, {"threads": 8})
+    assert result["errors"] == [], result
+    assert result["notices"] == 2, result  # one for each of the two administrators
+    assert sum(result["written"]) == 2, result
