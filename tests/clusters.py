@@ -3,12 +3,16 @@ django-q2 clusters in their own process groups, against a throwaway installation
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTLED = {"succeeded", "failed", "expired", "needs_attention", "cancelled"}
@@ -132,3 +136,66 @@ def stop(proc: subprocess.Popen, timeout: float = 30) -> bool:
     except subprocess.TimeoutExpired:
         kill(proc, signal.SIGKILL)
         return False
+
+
+# --- Shared services: PostgreSQL and Redis, used without stepping on anyone else --------------
+
+
+def services_problems(postgres_url: str, redis_url: str) -> list[str]:
+    """Why PostgreSQL or Redis cannot be used (empty when both answer)."""
+    import psycopg
+    import redis
+
+    problems = []
+    try:
+        psycopg.connect(postgres_url, connect_timeout=3).close()
+    except Exception as exc:
+        problems.append(f"PostgreSQL at {postgres_url}: {exc}")
+    try:
+        redis.Redis.from_url(redis_url, socket_connect_timeout=3).ping()
+    except Exception as exc:
+        problems.append(f"Redis at {redis_url}: {exc}")
+    return problems
+
+
+@contextlib.contextmanager
+def scratch_database(
+    postgres_url: str, prefix: str = "soraweb_scale", *, template: str | None = None
+) -> Iterator[str]:
+    """A database created for one test or benchmark and dropped after it; yields its URL.
+
+    ``template``: the URL of a database to copy (nobody may be connected to it), e.g. one
+    migrated once for several runs."""
+    import psycopg
+    from psycopg import sql
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        source = urlsplit(template).path.lstrip("/")
+        create = sql.SQL("{} TEMPLATE {}").format(create, sql.Identifier(source))
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(create)
+    try:
+        yield urlunsplit(urlsplit(postgres_url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@contextlib.contextmanager
+def queue_namespace(redis_url: str, prefix: str = "soraweb-scale") -> Iterator[str]:
+    """A django-q2 cluster name of its own: its queue and cache keys meet nobody else's, and
+    are deleted afterwards."""
+    import redis
+
+    name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    try:
+        yield name
+    finally:
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter(match=f"*{name}*", count=1000))
+        if keys:
+            client.delete(*keys)

@@ -11,6 +11,9 @@ class OpsConfig(AppConfig):
 
     def ready(self) -> None:
         from soraweb.ops import receivers
-        from soraweb.videos.signals import job_settled
+        from soraweb.videos.signals import job_settled, storage_failed
 
         job_settled.connect(receivers.on_job_settled, dispatch_uid="soraweb-ops-job-settled")
+        storage_failed.connect(
+            receivers.on_storage_failed, dispatch_uid="soraweb-ops-storage-failed"
+        )

@@ -1,4 +1,5 @@
-"""What happens when a job settles: its ledger entry, a notice, an e-mail, the team webhook.
+"""What happens when a job settles: its ledger entry, a notice, an e-mail, the team webhook;
+and the staff notice when videos cannot be saved.
 
 Runs after the job's transaction has committed, in whichever process moved the job. Each step
 is independent and a failure in one is logged, never raised: the pipeline must not stop because
@@ -35,3 +36,11 @@ def on_job_settled(sender, job: VideoJob, from_state: str, to_state: str, **kwar
             step()
         except Exception:
             logger.exception("job %s settled as %s: the %s step failed", job.pk, to_state, name)
+
+
+def on_storage_failed(sender, job: VideoJob, cause: str, **kwargs) -> None:
+    """Saving a video failed on our own storage: staff hear of the outage once."""
+    try:
+        services.notices_create_for_storage(job=job, cause=cause)
+    except Exception:
+        logger.exception("job %s: the staff notice about %s could not be written", job.pk, cause)

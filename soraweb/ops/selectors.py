@@ -504,3 +504,103 @@ def notices_for(*, user, limit: int = 50) -> list[Notice]:
 
 def notices_unread_count(*, user) -> int:
     return Notice.objects.filter(user=user, read_at__isnull=True).count()
+
+
+# --- Room for the videos being made -------------------------------------------------------------
+
+# Bytes per second of video when no saved video of the model tells better: about 16 Mbit/s, more
+# than the 720p and 1080p files relays serve, so a guess errs on the side of warning.
+DEFAULT_BYTES_PER_SECOND = 2 * 1024 * 1024
+SIZE_SAMPLES = 50  # the latest saved videos per model that set its bytes-per-second figure
+
+
+@dataclass(frozen=True)
+class StorageRoom:
+    """Free space on the video storage beside what the jobs in flight will need when saved."""
+
+    measured: bool  # False: the storage is not a local folder (S3) or could not be read
+    jobs: int  # jobs in flight (waiting, starting, at the provider, being saved)
+    needed_bytes: int
+    free_bytes: int | None = None
+    total_bytes: int | None = None
+    problem: str = ""  # why it was not measured, for the page
+
+    @property
+    def short(self) -> bool:
+        return self.measured and self.jobs > 0 and self.needed_bytes > (self.free_bytes or 0)
+
+
+def _bytes_per_second(model_ids: set[int]) -> dict[tuple[int, str | None], float]:
+    """Bytes per second of saved video, per (model, size) and per model (size None)."""
+    sums: dict[tuple[int, str | None], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for model_id in model_ids:
+        rows = (
+            VideoJob.objects.filter(
+                video_model_id=model_id,
+                state=JobState.SUCCEEDED,
+                video_bytes__gt=0,
+                video_seconds__gt=0,
+            )
+            .order_by("-finished_at")
+            .values_list("size", "video_bytes", "video_seconds")[:SIZE_SAMPLES]
+        )
+        for size, nbytes, seconds in rows:
+            for key in ((model_id, size), (model_id, None)):
+                sums[key][0] += nbytes
+                sums[key][1] += seconds
+    return {key: nbytes / seconds for key, (nbytes, seconds) in sums.items() if seconds}
+
+
+def jobs_in_flight_bytes() -> tuple[int, int]:
+    """(jobs in flight, the bytes their videos are expected to take once saved).
+
+    Each job's size is its duration times the bytes per second of the latest saved videos of
+    the same model and size (else of the model, else a generous default).
+    """
+    jobs = list(
+        VideoJob.objects.filter(state__in=ACTIVE_STATES).values_list(
+            "video_model_id", "size", "duration"
+        )
+    )
+    rates = _bytes_per_second({model_id for model_id, _size, _duration in jobs})
+    needed = 0.0
+    for model_id, size, duration in jobs:
+        rate = (
+            rates.get((model_id, size)) or rates.get((model_id, None)) or DEFAULT_BYTES_PER_SECOND
+        )
+        needed += rate * max(duration or 0, 1)
+    return len(jobs), int(needed)
+
+
+def storage_room() -> StorageRoom:
+    """Measured on local media storage (the MEDIA_ROOT folder); an object store is not."""
+    import shutil
+
+    from django.conf import settings
+    from django.core.files.storage import FileSystemStorage, default_storage
+
+    jobs, needed = jobs_in_flight_bytes()
+    if not isinstance(default_storage, FileSystemStorage):
+        return StorageRoom(
+            measured=False,
+            jobs=jobs,
+            needed_bytes=needed,
+            problem=_("Videos are kept in an object store (S3); its free space is not measured."),
+        )
+    try:
+        usage = shutil.disk_usage(settings.MEDIA_ROOT)
+    except OSError as exc:
+        return StorageRoom(
+            measured=False,
+            jobs=jobs,
+            needed_bytes=needed,
+            problem=_("The video folder could not be read: %(error)s")
+            % {"error": exc.strerror or type(exc).__name__},
+        )
+    return StorageRoom(
+        measured=True,
+        jobs=jobs,
+        needed_bytes=needed,
+        free_bytes=usage.free,
+        total_bytes=usage.total,
+    )

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Max, Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from standardwebhooks.webhooks import Webhook
@@ -223,6 +223,50 @@ def notice_create_for_job(*, job: VideoJob, state: str) -> Notice:
         cause=job.cause if state != JobState.SUCCEEDED else "",
         cause_facts=job.cause_facts if state != JobState.SUCCEEDED else {},
     )
+
+
+STORAGE_NOTICE_KINDS = ("storage_full", "storage_unavailable")
+
+
+def notices_create_for_storage(*, job: VideoJob, cause: str) -> int:
+    """Tell the people who run soraweb that videos cannot be saved, once per outage.
+
+    Everyone who may see the operations page gets one notice (the job that first hit it is
+    linked). An outage lasts until a video is saved again: the next jobs that fail the same way
+    add nothing. Returns how many notices were written.
+    """
+    from django.contrib.auth import get_user_model
+
+    if cause not in STORAGE_NOTICE_KINDS:
+        raise ValueError(f"not a storage cause: {cause!r}")
+    User = get_user_model()
+    staff = User.objects.with_perm(
+        "ops.view_operations", backend="django.contrib.auth.backends.ModelBackend"
+    )
+    with transaction.atomic():
+        # Two workers failing at once: the second waits for the first one's lock here, and the
+        # queries after it (a statement later, so a newer snapshot) see the first one's notices.
+        staff_ids = list(
+            User.objects.select_for_update()
+            .filter(pk__in=staff.values("pk"))
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        last_saved = VideoJob.objects.filter(state=JobState.SUCCEEDED).aggregate(
+            at=Max("finished_at")
+        )["at"]
+        told = Notice.objects.filter(kind__in=STORAGE_NOTICE_KINDS, user_id__in=staff_ids)
+        if last_saved is not None:
+            told = told.filter(created_at__gt=last_saved)
+        already = set(told.values_list("user_id", flat=True))
+        recipients = [pk for pk in staff_ids if pk not in already]
+        Notice.objects.bulk_create(
+            Notice(user_id=pk, job=job, kind=cause, prompt_excerpt=shorten(job.prompt.text, 100))
+            for pk in recipients
+        )
+    if recipients:
+        logger.warning("job %s: %s; %d staff notified", job.pk, cause, len(recipients))
+    return len(recipients)
 
 
 def notices_mark_read(*, user, ids: list[int] | None = None) -> int:

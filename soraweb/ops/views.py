@@ -121,6 +121,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "spend_chart": spend_chart,
         "failed_deliveries": selectors.failed_deliveries(since=week_ago),
         "no_budget": _no_budget_set(),
+        "room": selectors.storage_room(),
     }
     return render(request, "ops/dashboard.html", context)
 

@@ -108,3 +108,68 @@ def test_an_admin_reads_the_dashboard_and_the_spend_report(page, tmp_path):
         screenshot(page, "ops-notices")
     finally:
         stop_stack(stack)
+
+
+SEED_SHORT_OF_SPACE = """
+import shutil
+from datetime import timedelta
+
+import django
+django.setup()
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from soraweb.ops import services
+from soraweb.videos.models import JobState
+from tests.ops.conftest import seeded_job
+
+User = get_user_model()
+mia = User.objects.create_user(username="mia", password="x-mia-pass-1")
+now = timezone.now()
+later = now + timedelta(hours=1)  # the stack's worker leaves these jobs alone meanwhile
+jobs = [
+    seeded_job(mia, state=JobState.RUNNING, prompt=f"a harbour at dawn, take {i}", duration=10,
+               next_poll_at=later, deadline_at=later, created_at=now - timedelta(minutes=3))
+    for i in range(3)
+]
+stuck = seeded_job(mia, state=JobState.ARCHIVING, prompt="a lighthouse in a storm", duration=10,
+                   lease_until=later, archive_attempts=2, created_at=now - timedelta(minutes=8),
+                   provider_completed_at=now - timedelta(minutes=6),
+                   error="storage full: there is no free space left where soraweb keeps videos")
+# One video saved earlier teaches the estimate: its bytes per second make the four videos in
+# flight need a quarter more than the disk really has free right now.
+free = shutil.disk_usage(settings.MEDIA_ROOT).free
+seeded_job(mia, prompt="saved last week", created_at=now - timedelta(days=7), duration=10,
+           video_seconds=10.0, video_bytes=int(free * 1.25 / 4))
+services.notices_create_for_storage(job=stuck, cause="storage_full")
+"""
+
+
+def test_ops_warns_when_the_videos_in_flight_will_not_fit(page, zh_page, tmp_path):
+    stack = start_stack(tmp_path)
+    try:
+        env = {**stack.env}
+        subprocess.run([sys.executable, "-c", SEED_SHORT_OF_SPACE], env=env, cwd=ROOT, check=True)
+        login(page, stack)
+        assert page.locator("#notice-bell .badge").inner_text() == "1"
+        page.goto(stack.url("/ops/"))
+        warning = page.locator("#storage-warning")
+        warning.wait_for()
+        text = " ".join(warning.inner_text().split())
+        assert "Space is running out where videos are saved:" in text, text
+        assert "the 4 videos being made need about" in text, text
+        assert "“Save the video again”" in text
+        screenshot(page, "ops-storage-warning")
+
+        page.goto(stack.url("/notices/"))
+        page.get_by_text("Finished videos cannot be saved").wait_for()
+        screenshot(page, "ops-storage-notice")
+
+        login(zh_page, stack)
+        zh_page.goto(stack.url("/ops/"))
+        zh_text = zh_page.locator("#storage-warning").inner_text()
+        assert "保存视频的空间快用完了" in zh_text and "个视频保存时约需" in zh_text, zh_text
+        screenshot(zh_page, "ops-storage-warning-zh")
+    finally:
+        stop_stack(stack)

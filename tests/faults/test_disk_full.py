@@ -4,6 +4,8 @@ Real parts: the media directory is a real tmpfs far too small for the video (mou
 test; it needs root), the simulator serves the video over HTTP. Saving fails with "storage
 full" a limited number of times, then the job fails with a plain sentence; after space is
 freed (the tmpfs grown), "Save the video again" fetches it anew and stores it byte for byte.
+Staff get one notice about the full storage, and /ops/ (reading the real tmpfs) warns that the
+video being saved will not fit.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
+from soraweb.ops.models import Notice
 from soraweb.videos import services
 from soraweb.videos.models import JobEvent, JobState, VideoJob, VideoModel
 from soraweb.videos.pipeline import archive, common, loop
@@ -49,7 +53,7 @@ def small_media(settings) -> Iterator[Path]:
 
 
 def test_disk_full_while_saving_is_named_limited_and_recoverable(
-    small_media, sim_provider, simulator, member, staff
+    small_media, sim_provider, simulator, member, staff, client
 ):
     model = VideoModel.objects.get(name="sora-2")
     job = services.job_create(
@@ -68,6 +72,13 @@ def test_disk_full_while_saving_is_named_limited_and_recoverable(
         VideoJob.objects.filter(pk=job.pk).update(next_poll_at=timezone.now())
         loop.poll_pass()
         time.sleep(0.2)
+    # While it is being saved, /ops/ measures the real tmpfs: the video will not fit.
+    job.refresh_from_db()
+    assert job.state == JobState.ARCHIVING, (job.state, job.error_message)
+    client.force_login(staff)
+    page = client.get(reverse("ops:dashboard")).content.decode()
+    assert 'id="storage-warning"' in page, page
+    assert "Space is running out where videos are saved" in page
     for _ in range(common.MAX_ARCHIVE_ATTEMPTS + 3):
         job.refresh_from_db()
         if job.state != JobState.ARCHIVING:
@@ -83,6 +94,10 @@ def test_disk_full_while_saving_is_named_limited_and_recoverable(
     assert retries.count() == common.MAX_ARCHIVE_ATTEMPTS - 1
     assert all("storage full" in e.message for e in retries)
     assert not list(small_media.rglob("*.part")), "a partial download was left behind"
+    # Staff heard of it once, not once per try; the owner has the failure's own notice.
+    told = Notice.objects.filter(kind="storage_full")
+    assert list(told.values_list("user", "job")) == [(staff.pk, job.pk)]
+    assert Notice.objects.filter(user=member, job=job, kind=JobState.FAILED).exists()
 
     # Space is freed; staff save the video again: fetched anew from the provider, stored whole.
     _mount("-o", "remount,size=64m", str(small_media))

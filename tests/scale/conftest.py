@@ -11,14 +11,16 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
-import redis
-from psycopg import sql
 
-from tests.clusters import clean_env, manage
+from tests.clusters import (
+    clean_env,
+    manage,
+    queue_namespace,
+    scratch_database,
+    services_problems,
+)
 from tests.s3server import S3Server, moto_s3
 
 POSTGRES_URL = os.environ.get(
@@ -29,15 +31,7 @@ REDIS_URL = os.environ.get("SORAWEB_SCALE_REDIS_URL", "redis://127.0.0.1:6379/0"
 
 @pytest.fixture(scope="session")
 def services() -> None:
-    problems = []
-    try:
-        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
-    except Exception as exc:
-        problems.append(f"PostgreSQL at {POSTGRES_URL}: {exc}")
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except Exception as exc:
-        problems.append(f"Redis at {REDIS_URL}: {exc}")
+    problems = services_problems(POSTGRES_URL, REDIS_URL)
     if problems:
         pytest.fail(
             "scale-out tests need PostgreSQL and Redis (set SORAWEB_SCALE_POSTGRES_URL / "
@@ -49,28 +43,15 @@ def services() -> None:
 @pytest.fixture
 def pg_database(services) -> Iterator[str]:
     """A database created for this test and dropped after it; yields its URL."""
-    name = f"soraweb_scale_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    parts = urlsplit(POSTGRES_URL)
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with scratch_database(POSTGRES_URL) as url:
+        yield url
 
 
 @pytest.fixture
 def cluster_name(services) -> Iterator[str]:
     """A django-q2 cluster name of its own: its queue and cache keys do not meet anyone else's."""
-    name = f"soraweb-scale-{uuid.uuid4().hex[:12]}"
-    yield name
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=f"*{name}*", count=1000))
-    if keys:
-        client.delete(*keys)
+    with queue_namespace(REDIS_URL) as name:
+        yield name
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from soraweb.videos.causes import Cause
 from soraweb.videos.models import SETTLED_STATES, TRANSITIONS, JobState, VideoJob
 from soraweb.videos.pipeline import download, queue
 from soraweb.videos.pipeline.common import MAX_ARCHIVE_ATTEMPTS, backoff_seconds, provider_client
+from soraweb.videos.signals import storage_failed
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ def job_archive(*, job_id: int) -> None:
             base_delay=STORAGE_RETRY_BASE_SECONDS,
             storage=True,
         )
+        storage_failed.send(sender=VideoJob, job=job, cause=storage_cause(exc))
         return
     try:
         saved = job.transition(
@@ -96,9 +98,17 @@ def job_archive(*, job_id: int) -> None:
 STORAGE_RETRY_BASE_SECONDS = 30.0
 
 
+STORAGE_FULL_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+
+
+def storage_cause(exc: OSError) -> str:
+    """The typed cause of a storage error: "storage_full" or "storage_unavailable"."""
+    return "storage_full" if exc.errno in STORAGE_FULL_ERRNOS else "storage_unavailable"
+
+
 def storage_problem(exc: OSError) -> str:
     """A plain sentence for a storage error (no paths, no raw output)."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    if storage_cause(exc) == "storage_full":
         return _("storage full: there is no free space left where soraweb keeps videos")
     return _("storage unavailable: %(error)s") % {"error": exc.strerror or type(exc).__name__}
 
