@@ -163,3 +163,41 @@ def test_task_paths_for_schedules_are_written_in_one_place():
         if re.search(r"soraweb(\.\w+)+\.tasks\.\w+", path.read_text()):
             holders.add(name)
     assert holders == {"soraweb.schedules"}
+
+
+def _format_checks(tree: ast.AST) -> list[str]:
+    """Comparisons against a wire format (``x.wire_format == ...``, ``WireFormat.OPENAI in ...``)
+    and reaches into a client's HTTP layer (``client.http``)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            parts = [node.left, *node.comparators]
+            text = " ".join(ast.unparse(p) for p in parts)
+            if "wire_format" in text or "WireFormat." in text:
+                found.append(ast.unparse(node))
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr == "http"
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "client"
+        ):
+            found.append(ast.unparse(node))
+    return found
+
+
+def test_callers_ask_a_clients_capabilities_not_its_format():
+    """What a format can do (remix, cancel, exact picture size, thumbnails, the connection check)
+    is the Protocol's to say; outside the provider layer and the simulator nobody compares
+    formats or uses a client's HTTP layer. The catalogue's wire mapping picks its table by the
+    format's name, which is data, not a comparison."""
+    offenders = {}
+    for name, path in all_modules().items():
+        if name.startswith(("soraweb.providers", "soraweb.simulator")):
+            continue
+        found = _format_checks(ast.parse(path.read_text()))
+        if found:
+            offenders[name] = found
+    assert offenders == {}
+    # Guards the test itself: the walk does find both kinds where they belong.
+    tree = ast.parse("if client.wire_format == WireFormat.OPENAI: client.http.get('/')")
+    assert len(_format_checks(tree)) == 2

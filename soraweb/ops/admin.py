@@ -10,6 +10,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from soraweb.money import money
 from soraweb.ops import selectors, services
 from soraweb.ops.models import (
     BudgetPolicy,
@@ -66,11 +67,11 @@ class UserBudgetAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("spent today"))
     def spent_today(self, obj: UserBudget) -> str:
-        return services.money(selectors.spend_totals(user=obj.user).user_day)
+        return money(selectors.spend_totals(user=obj.user).user_day)
 
     @admin.display(description=_("spent this month"))
     def spent_this_month(self, obj: UserBudget) -> str:
-        return services.money(selectors.spend_totals(user=obj.user).user_month)
+        return money(selectors.spend_totals(user=obj.user).user_month)
 
 
 @admin.register(LedgerEntry)

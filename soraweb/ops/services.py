@@ -15,7 +15,6 @@ import json
 import logging
 import random
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -29,6 +28,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from standardwebhooks.webhooks import Webhook
 
+from soraweb.money import money
 from soraweb.ops import selectors
 from soraweb.ops.models import (
     BudgetPolicy,
@@ -41,20 +41,16 @@ from soraweb.ops.models import (
 )
 from soraweb.ops.queue import enqueue
 from soraweb.ops.webhook_urls import WebhookRefused, allowed_origins, check_url, private_refusal
-from soraweb.providers import ProviderError, make_client
+from soraweb.providers import ProviderError
 from soraweb.providers.http import shorten
 from soraweb.providers.transport import (
     AddressRefused,
     guarded_session,
     parse_fetch_url,
 )
-from soraweb.videos.models import JobState, Provider, VideoJob
+from soraweb.videos.models import JobState, VideoJob
 
 logger = logging.getLogger(__name__)
-
-
-def money(amount: Decimal | None) -> str:
-    return _("$%(amount)s") % {"amount": f"{amount or 0:.2f}"}
 
 
 # --- Budgets and the ledger ---------------------------------------------------------------------
@@ -554,95 +550,3 @@ def deliveries_send_due(*, now: datetime | None = None, limit: int = 100) -> int
     for pk in due:
         delivery_attempt(delivery_id=pk, now=now)
     return len(due)
-
-
-# --- Provider connection test ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ConnectionReport:
-    ok: bool
-    latency_ms: int
-    summary: str
-
-
-def provider_test_connection(*, provider: Provider) -> ConnectionReport:
-    """Make one harmless request (list the models, else ask about a job that does not exist)
-    and say in plain words what it showed. Never includes the API key."""
-    started = time.monotonic()
-
-    def elapsed() -> int:
-        return int((time.monotonic() - started) * 1000)
-
-    client = None
-    try:
-        client = make_client(provider.config())
-        http = client.http  # every client has one; the Protocol does not promise it
-        response = http.request("GET", "/models")
-        data = http.json(response)
-    except ProviderError as exc:
-        if exc.status_code in (404, 405) and getattr(client, "polls", False):
-            return _probe_status(provider, client, started)
-        return _report_error(exc, elapsed())
-    ms = elapsed()
-    listed = {str(m.get("id")) for m in data.get("data") or [] if isinstance(m, dict)}
-    summary = _("Connected in %(ms)d ms. The provider accepted the API key") % {"ms": ms}
-    if listed:
-        summary += _(" and offers %(n)d models.") % {"n": len(listed)}
-        missing = sorted(
-            set(provider.models.filter(enabled=True).values_list("name", flat=True)) - listed
-        )
-        if missing:
-            summary += " " + _("It does not list: %(names)s.") % {"names": ", ".join(missing)}
-    else:
-        summary += "."
-    return ConnectionReport(True, ms, summary)
-
-
-def _probe_status(provider: Provider, client, started: float) -> ConnectionReport:
-    try:
-        client.status("soraweb-connection-test")
-    except ProviderError as exc:
-        ms = int((time.monotonic() - started) * 1000)
-        if (
-            exc.status_code is not None
-            and 400 <= exc.status_code < 500
-            and exc.status_code
-            not in (
-                401,
-                403,
-                408,
-                429,
-            )
-        ):
-            return ConnectionReport(
-                True,
-                ms,
-                _(
-                    "Connected in %(ms)d ms. The provider answered and did not refuse the API "
-                    "key (it does not know the test job, as expected)."
-                )
-                % {"ms": ms},
-            )
-        return _report_error(exc, ms)
-    ms = int((time.monotonic() - started) * 1000)
-    return ConnectionReport(True, ms, _("Connected in %(ms)d ms.") % {"ms": ms})
-
-
-def _report_error(exc: ProviderError, ms: int) -> ConnectionReport:
-    code = exc.status_code
-    if code in (401, 403):
-        text = _("Reached the provider in %(ms)d ms, but it refused the API key: %(reason)s")
-    elif code == 429:
-        text = _(
-            "Reached the provider in %(ms)d ms, but it is limiting requests right now: %(reason)s"
-        )
-    elif code is not None and code >= 500:
-        text = _("Reached the provider in %(ms)d ms, but it reported a problem: %(reason)s")
-    elif code is not None:
-        text = _(
-            "Reached the provider in %(ms)d ms, but it turned the test request down: %(reason)s"
-        )
-    else:
-        text = _("Could not reach the provider (after %(ms)d ms): %(reason)s")
-    return ConnectionReport(False, ms, text % {"ms": ms, "reason": exc.message})

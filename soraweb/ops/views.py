@@ -12,9 +12,11 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from soraweb.money import money
 from soraweb.ops import charts, selectors, services
 from soraweb.ops.charts import Bar
 from soraweb.videos.models import ACTIVE_STATES, JobState
+from soraweb.videos.stuck import jobs_stuck, jobs_stuck_count
 
 STATE_TONES = {
     JobState.SUCCEEDED: "ok",
@@ -66,7 +68,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     spend = selectors.daily_spend(days=30, now=now)
     budget = selectors.team_budget_lines(now=now)
     queue = selectors.queue_info()
-    stuck = selectors.jobs_stuck(now=now)
+    stuck = jobs_stuck(now=now)
     times = selectors.generation_times(now=now)
     team_daily = budget[0].limit
     state_chart = charts.bar_chart(
@@ -84,10 +86,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     spend_chart = charts.column_chart(
         [Bar(formats.date_format(d, "j M"), float(amount)) for d, amount in spend],
         title=_("Spend per day, last 30 days (UTC)"),
-        fmt=lambda v: services.money(v),
+        fmt=money,
         label_every=5,
         limit=float(team_daily) if team_daily else None,
-        limit_label=_("team daily limit %(limit)s") % {"limit": services.money(team_daily)}
+        limit_label=_("team daily limit %(limit)s") % {"limit": money(team_daily)}
         if team_daily
         else "",
     )
@@ -99,7 +101,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "waiting": active[JobState.PENDING],
         "needs_attention": active[JobState.NEEDS_ATTENTION],
         "stuck": stuck,
-        "stuck_count": selectors.jobs_stuck_count(now=now),
+        "stuck_count": jobs_stuck_count(now=now),
         "queue": queue,
         "worker_quiet": last_task_age is None or last_task_age > 180,
         "last_task_age": _seconds_text(last_task_age) if last_task_age is not None else None,
@@ -195,7 +197,7 @@ def spend_report(request: HttpRequest) -> HttpResponse:
     chart = charts.column_chart(
         [Bar(date.fromisoformat(r.label).strftime("%d %b"), float(r.spent)) for r in report.by_day],
         title=_("Spend per day (UTC)"),
-        fmt=lambda v: services.money(v),
+        fmt=money,
         label_every=max(1, days // 10),
     )
     context = {

@@ -14,6 +14,7 @@ from __future__ import annotations
 import requests
 
 from .base import (
+    CheckResult,
     ContentStream,
     CreateRequest,
     CreateResult,
@@ -60,6 +61,7 @@ def make_client(config: ProviderConfig, session: requests.Session | None = None)
 
 
 __all__ = [
+    "CheckResult",
     "ChatClient",
     "ContentStream",
     "CreateRequest",

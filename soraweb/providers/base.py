@@ -148,14 +148,37 @@ class ContentStream(AbstractContextManager["ContentStream"], Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True)
+class CheckResult:
+    """What one harmless request to the provider showed (``VideoProvider.check``)."""
+
+    ok: bool
+    latency_ms: int
+    # The model ids its model list named; None when it offers no list.
+    models: frozenset[str] | None = None
+    # No model list: a status query for a made-up job was answered "not found" instead.
+    probed_status: bool = False
+    error: ProviderError | None = None
+
+
 @runtime_checkable
 class VideoProvider(Protocol):
+    """One wire format. Callers ask the capabilities below, never which format it is."""
+
     wire_format: WireFormat
     # Formats whose create call returns a remote id at once and is then polled (unified,
     # openai, newapi). The chat format streams the whole generation out of create() instead.
     polls: bool
     supports_remix: bool
     supports_cancel: bool
+    # A reference picture must have exactly the video's pixel size (openai's input_reference).
+    needs_exact_image_size: bool
+    # The format has its own thumbnail (``open_content(variant="thumbnail")``).
+    offers_thumbnail: bool
+
+    def check(self) -> CheckResult:
+        """Make one harmless request and report what it showed; never raises ProviderError."""
+        ...
 
     def create(
         self, request: CreateRequest, *, on_progress: ProgressCallback | None = None

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import base64
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 import requests
 
 from .base import (
+    CheckResult,
     CreateResult,
     ImageInput,
     JobStatus,
@@ -158,10 +161,40 @@ class BaseClient:
     polls: bool = True
     supports_remix: bool = False
     supports_cancel: bool = False
+    needs_exact_image_size: bool = False
+    offers_thumbnail: bool = False
 
     def __init__(self, config: ProviderConfig, session: requests.Session | None = None) -> None:
         self.config = config
         self.http = HttpClient(config, session)
+
+    def check(self) -> CheckResult:
+        """List the models (``GET /models``); where that route is missing and the format polls,
+        ask about a job that does not exist: a "not found" shows the key was accepted."""
+        started = time.monotonic()
+
+        def elapsed() -> int:
+            return int((time.monotonic() - started) * 1000)
+
+        try:
+            data = self.http.json(self.http.request("GET", "/models"))
+        except ProviderError as exc:
+            if exc.status_code in (404, 405) and self.polls:
+                return self._probe_status(elapsed)
+            return CheckResult(False, elapsed(), error=exc)
+        listed = data.get("data") if isinstance(data, dict) else None
+        models = frozenset(str(m.get("id")) for m in listed or [] if isinstance(m, dict))
+        return CheckResult(True, elapsed(), models=models)
+
+    def _probe_status(self, elapsed: Callable[[], int]) -> CheckResult:
+        try:
+            self.status("soraweb-connection-test")
+        except ProviderError as exc:
+            code = exc.status_code
+            if code is not None and 400 <= code < 500 and code not in (401, 403, 408, 429):
+                return CheckResult(True, elapsed(), probed_status=True)
+            return CheckResult(False, elapsed(), error=exc)
+        return CheckResult(True, elapsed())
 
     def open_content(
         self, remote_id: str, *, video_url: str | None, variant: str = "video"

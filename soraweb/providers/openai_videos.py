@@ -73,6 +73,8 @@ class OpenAIVideosClient(BaseClient):
     polls = True
     supports_remix = True
     supports_cancel = True
+    needs_exact_image_size = True
+    offers_thumbnail = True
 
     def __init__(
         self,

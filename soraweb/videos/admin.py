@@ -16,13 +16,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from soraweb.ops import selectors as ops_selectors
-from soraweb.ops import services as ops_services
+from soraweb.money import money
 from soraweb.ops.redaction import provider_secrets, redact
 from soraweb.providers.base import ChatTools
 from soraweb.providers.transport import origin_of
 from soraweb.videos import causes, selectors, services
 from soraweb.videos.causes import Cause
+from soraweb.videos.connection import provider_test_connection
 from soraweb.videos.models import (
     AT_PROVIDER_STATES,
     TRANSITIONS,
@@ -35,6 +35,7 @@ from soraweb.videos.models import (
     VideoModel,
 )
 from soraweb.videos.pipeline import archive
+from soraweb.videos.stuck import stuck_q, stuck_reason
 
 ADMIN_CSS = "css/ops-admin.css"
 
@@ -164,7 +165,7 @@ class ProviderForm(forms.ModelForm):
 def _report_connection(
     modeladmin: admin.ModelAdmin, request: HttpRequest, provider: Provider
 ) -> None:
-    report = ops_services.provider_test_connection(provider=provider)
+    report = provider_test_connection(provider=provider)
     modeladmin.message_user(
         request,
         f"{provider.name}: {report.summary}",
@@ -248,7 +249,7 @@ class VideoModelAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("price per second"))
     def prices(self, obj: VideoModel) -> str:
-        return ", ".join(f"{size}: {ops_services.money(obj.price_for(size))}" for size in obj.sizes)
+        return ", ".join(f"{size}: {money(obj.price_for(size))}" for size in obj.sizes)
 
     @admin.action(description=gettext_lazy("Test connection to the provider"))
     def test_connection(self, request: HttpRequest, queryset) -> None:
@@ -281,7 +282,7 @@ class StuckFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            return queryset.filter(ops_selectors.stuck_q())
+            return queryset.filter(stuck_q())
         return queryset
 
 
@@ -511,18 +512,18 @@ class VideoJobAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("estimated cost"), ordering="estimated_cost")
     def cost(self, obj: VideoJob) -> str:
-        return ops_services.money(obj.estimated_cost)
+        return money(obj.estimated_cost)
 
     @admin.display(description=gettext_lazy("why it may be stuck"))
     def why_stuck(self, obj: VideoJob) -> str:
-        return ops_selectors.stuck_reason(obj) or "—"
+        return stuck_reason(obj) or "—"
 
     @admin.display(description=gettext_lazy("cost"))
     def cost_and_ledger(self, obj: VideoJob) -> str:
         entry = getattr(obj, "ledger_entry", None)
         if entry is None:
-            return ops_services.money(obj.estimated_cost)
-        return f"{ops_services.money(entry.amount)} · {entry.get_status_display()}"
+            return money(obj.estimated_cost)
+        return f"{money(entry.amount)} · {entry.get_status_display()}"
 
     # -- one job: buttons on its page ------------------------------------------------------------
 
@@ -549,7 +550,7 @@ class VideoJobAdmin(admin.ModelAdmin):
                 ],
                 can_mark_failed="mark_failed" in available,
                 reason_form=ReasonForm(),
-                stuck_reason=ops_selectors.stuck_reason(job),
+                stuck_reason=stuck_reason(job),
                 admin_css=ADMIN_CSS,
                 # Every field is read-only: a job changes only through the fixes above.
                 show_save=False,

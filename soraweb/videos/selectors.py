@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
-from soraweb.providers import ProviderError, WireFormat, make_client, openai_size
+from soraweb.providers import ProviderError, make_client, openai_size
 from soraweb.videos.models import (
     Favourite,
     JobState,
@@ -21,7 +21,6 @@ from soraweb.videos.models import (
 )
 
 # Wire formats whose create call refuses a reference image that is not exactly the video's size.
-EXACT_IMAGE_FORMATS = frozenset({WireFormat.OPENAI})
 
 
 def _with_related(qs: QuerySet[VideoJob]) -> QuerySet[VideoJob]:
@@ -213,7 +212,10 @@ def video_frame(*, size: str, orientation: str) -> tuple[int, int] | None:
 
 
 def provider_needs_exact_image(provider: Provider) -> bool:
-    return provider.config().wire_format in EXACT_IMAGE_FORMATS
+    try:
+        return bool(make_client(provider.config()).needs_exact_image_size)
+    except ProviderError:
+        return False
 
 
 def provider_can_remix(provider: Provider) -> bool:

@@ -13,6 +13,7 @@ from soraweb.ops import selectors
 from soraweb.ops.models import LedgerStatus
 from soraweb.videos.causes import Cause
 from soraweb.videos.models import JobState
+from soraweb.videos.stuck import jobs_stuck
 from tests.ops.conftest import seeded_job
 
 pytestmark = pytest.mark.django_db
@@ -110,7 +111,7 @@ def test_jobs_by_state_and_what_is_stuck(known):
     assert counts[JobState.FAILED] == 4 and counts[JobState.EXPIRED] == 1
     assert counts[JobState.RUNNING] == 2 and counts[JobState.PENDING] == 1
     assert counts[JobState.NEEDS_ATTENTION] == 1
-    stuck = {s.job.pk: s.reason for s in selectors.jobs_stuck(now=known["now"])}
+    stuck = {s.job.pk: s.reason for s in jobs_stuck(now=known["now"])}
     assert set(stuck) == {known["stuck"].pk, known["attention"].pk}
     assert stuck[known["stuck"].pk] == (
         "Waiting to start for 15 minutes: is the background worker running?"

@@ -15,6 +15,7 @@ from soraweb.providers import (
     ProviderConfig,
     ProviderError,
     RemoteState,
+    VideoProvider,
     WireFormat,
     make_client,
 )
@@ -318,3 +319,38 @@ def test_it_sends_images_the_simulator_accepts(sim):
         # new-api reads ``image`` only when ``images`` is empty; the simulator adds the two up,
         # so a set is compared here.
         assert set(sim.job(result.remote_id)["images"]) == {"https://img.example.com/r.png"}
+
+
+@pytest.mark.parametrize("wire_format", list(WireFormat))
+def test_every_client_states_its_capabilities_and_checks_its_connection(sim, wire_format):
+    client = client_for(sim, wire_format)
+    assert isinstance(client, VideoProvider)
+    result = client.check()
+    assert result.ok and result.error is None and result.latency_ms >= 0
+    assert result.models and "sora-2" in result.models  # the simulator lists its catalogue
+    exact = wire_format == WireFormat.OPENAI  # openai's input_reference must match the video
+    assert (client.needs_exact_image_size, client.offers_thumbnail) == (exact, exact)
+    assert client.supports_remix == client.supports_cancel == exact
+
+
+def test_a_wrong_key_is_reported_by_check_without_raising(sim):
+    client = make_client(
+        ProviderConfig(base_url=sim.base_url, wire_format=WireFormat.OPENAI, api_key="sk-wrong-1")
+    )
+    result = client.check()
+    assert not result.ok and result.error.status_code == 401
+    assert "sk-wrong-1" not in result.error.message
+
+
+def test_without_a_model_list_check_asks_about_a_made_up_job(sim, monkeypatch):
+    client = client_for(sim, WireFormat.UNIFIED)
+    real = client.http.request
+
+    def no_models(method, path, *args, **kwargs):
+        if path == "/models":
+            raise ProviderError("no such route", permanent=True, status_code=404)
+        return real(method, path, *args, **kwargs)
+
+    monkeypatch.setattr(client.http, "request", no_models)
+    result = client.check()
+    assert result.ok and result.probed_status and result.models is None

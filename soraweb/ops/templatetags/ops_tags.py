@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django import template
 
+from soraweb.money import money as _money
 from soraweb.ops import selectors
-from soraweb.ops.services import money as _money
 
 register = template.Library()
 

@@ -25,7 +25,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from soraweb.providers.base import ProviderError, VideoProvider, WireFormat
+from soraweb.providers.base import ProviderError, VideoProvider
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ def make_poster(video: Path, seconds: float) -> Path:
 
 def _provider_thumbnail(client: VideoProvider, job) -> Path | None:
     """The provider's own thumbnail, as a JPEG file, where the format offers one."""
-    if client.wire_format != WireFormat.OPENAI and not job.remote_thumbnail_url:
+    if not client.offers_thumbnail and not job.remote_thumbnail_url:
         return None
     try:
         path, _digest, _size = download_to_temp(

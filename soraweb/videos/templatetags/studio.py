@@ -5,6 +5,7 @@ from datetime import timedelta
 from django import template
 from django.utils.translation import gettext as _
 
+from soraweb.money import money as format_money
 from soraweb.videos import causes
 from soraweb.videos.forms import orientation_label, size_label
 
@@ -46,9 +47,8 @@ def state_tone(job) -> str:
 
 @register.filter
 def money(value) -> str:
-    if value is None:
-        return ""
-    return _("$%(amount)s") % {"amount": f"{value:.2f}"}
+    """{{ amount|money }}: "$1.50"; nothing for no amount."""
+    return "" if value is None else format_money(value)
 
 
 @register.simple_tag
