@@ -135,7 +135,21 @@ def test_the_pipeline_never_imports_the_user_writes_or_the_task_entry_points():
     graph = import_graph()
     for name, edges in graph.items():
         if name.startswith("soraweb.videos.pipeline"):
-            assert not edges & {"soraweb.videos.services", "soraweb.videos.tasks"}, name
+            upward = {
+                e
+                for e in edges
+                if e.startswith(("soraweb.videos.services", "soraweb.videos.tasks"))
+            }
+            assert not upward, name
+
+
+def test_user_writes_are_split_by_concern_and_models_never_import_them():
+    graph = import_graph()
+    assert {"soraweb.videos.services.jobs", "soraweb.videos.services.team"} <= set(graph)
+    assert "soraweb.videos.services.fixes" in graph
+    for name, edges in graph.items():
+        if name.endswith(".models"):
+            assert not {e for e in edges if ".services" in e}, name
 
 
 def test_the_provider_layer_does_not_import_django():

@@ -20,12 +20,10 @@ from soraweb.money import money
 from soraweb.ops.redaction import provider_secrets, redact
 from soraweb.providers.base import ChatTools
 from soraweb.providers.transport import origin_of
-from soraweb.videos import causes, selectors, services
+from soraweb.videos import causes, services
 from soraweb.videos.causes import Cause
 from soraweb.videos.connection import provider_test_connection
 from soraweb.videos.models import (
-    AT_PROVIDER_STATES,
-    TRANSITIONS,
     JobEvent,
     JobState,
     Prompt,
@@ -34,7 +32,6 @@ from soraweb.videos.models import (
     VideoJob,
     VideoModel,
 )
-from soraweb.videos.pipeline import archive
 from soraweb.videos.stuck import stuck_q, stuck_reason
 
 ADMIN_CSS = "css/ops-admin.css"
@@ -339,52 +336,6 @@ class ReasonForm(forms.Form):
 
 
 # The fixes an admin can apply to a job: (name, button label, explanation).
-FIXES = [
-    (
-        "refresh",
-        gettext_lazy("Refresh now"),
-        gettext_lazy("Ask the provider for the job's state now, or start a waiting job now."),
-    ),
-    (
-        "cancel",
-        gettext_lazy("Cancel"),
-        gettext_lazy("Stop the job (at the provider too, where it can)."),
-    ),
-    (
-        "retry",
-        gettext_lazy("Retry as a new job"),
-        gettext_lazy("Start the same video again as a new job for the same person."),
-    ),
-    (
-        "rearchive",
-        gettext_lazy("Save the video again"),
-        gettext_lazy("Copy the finished video from the provider into storage again."),
-    ),
-    (
-        "delete_files",
-        gettext_lazy("Delete files"),
-        gettext_lazy("Remove the stored video and poster; the job and its history stay."),
-    ),
-]
-
-
-def _available_fixes(job: VideoJob) -> set[str]:
-    fixes = set()
-    if job.state in AT_PROVIDER_STATES or job.state == JobState.PENDING:
-        fixes.add("refresh")
-    if job.can_cancel:
-        fixes.add("cancel")
-    if job.can_retry:
-        fixes.add("retry")
-    if archive.job_can_rearchive(job):
-        fixes.add("rearchive")
-    if job.video or job.poster:
-        fixes.add("delete_files")
-    if JobState.FAILED in TRANSITIONS[job.state]:
-        fixes.add("mark_failed")
-    return fixes
-
-
 @admin.register(VideoJob)
 class VideoJobAdmin(admin.ModelAdmin):
     change_form_template = "admin/videos/videojob/change_form.html"
@@ -541,14 +492,10 @@ class VideoJobAdmin(admin.ModelAdmin):
         job = self.get_object(request, object_id)
         extra = dict(extra_context or {})
         if job is not None:
-            available = _available_fixes(job)
+            available = services.fixes_available(job)
             extra.update(
-                fixes=[
-                    {"name": name, "label": label, "help": help_text}
-                    for name, label, help_text in FIXES
-                    if name in available
-                ],
-                can_mark_failed="mark_failed" in available,
+                fixes=[fix for fix in available if not fix.needs_reason],
+                can_mark_failed=any(fix.needs_reason for fix in available),
                 reason_form=ReasonForm(),
                 stuck_reason=stuck_reason(job),
                 admin_css=ADMIN_CSS,
@@ -563,9 +510,11 @@ class VideoJobAdmin(admin.ModelAdmin):
         job = self.get_object(request, object_id)
         if job is None:
             raise Http404
+        if fix not in services.FIXES_BY_NAME:
+            raise Http404(f"unknown fix {fix}")
         allowed = (
             self.has_delete_permission(request, job)
-            if fix == "delete_files"
+            if services.FIXES_BY_NAME[fix].permission == "delete"
             else self.has_change_permission(request, job)
         )
         if not allowed:
@@ -579,72 +528,8 @@ class VideoJobAdmin(admin.ModelAdmin):
     def _apply(
         self, request: HttpRequest, fix: str, job: VideoJob, *, single: bool, reason: str = ""
     ) -> tuple[bool, str]:
-        """Run one fix through its service; (worked, a sentence saying what happened)."""
-        name = _("Job %(n)d") % {"n": job.pk}
-        user = request.user
-        try:
-            if fix == "refresh":
-                if not services.job_refresh_now(job=job, wait=single):
-                    return False, _(
-                        "%(job)s: nothing to refresh (it is not waiting or at the provider)."
-                    ) % {"job": name}
-                job.refresh_from_db()
-                if selectors.job_waiting_for_worker(job=job):
-                    return True, _(
-                        "%(job)s: queued; it will start as soon as the worker is reachable."
-                    ) % {"job": name}
-                return True, _("%(job)s: refreshed; it is now “%(state)s” (%(progress)d%%).") % {
-                    "job": name,
-                    "state": job.get_state_display(),
-                    "progress": job.progress,
-                }
-            if fix == "cancel":
-                if not services.job_cancel(job=job, by=user):
-                    return False, _("%(job)s has already finished, so it cannot be cancelled.") % {
-                        "job": name
-                    }
-                return True, _("%(job)s: cancelled.") % {"job": name}
-            if fix == "retry":
-                new = services.job_retry(job=job, by=job.owner)
-                if selectors.job_waiting_for_worker(job=new):
-                    return True, _(
-                        "%(job)s: saved again as job %(new)d, queued: it will start as soon as "
-                        "the worker is reachable."
-                    ) % {"job": name, "new": new.pk}
-                return True, _("%(job)s: started again as job %(new)d for %(owner)s.") % {
-                    "job": name,
-                    "new": new.pk,
-                    "owner": job.owner.get_username(),
-                }
-            if fix == "rearchive":
-                if not archive.job_rearchive(job=job, by=user):
-                    return False, _("%(job)s changed meanwhile; reload and try again.") % {
-                        "job": name
-                    }
-                job.refresh_from_db()
-                if selectors.job_waiting_for_worker(job=job):
-                    return True, _(
-                        "%(job)s: queued to be saved again; it will start as soon as the worker "
-                        "is reachable."
-                    ) % {"job": name}
-                return True, _("%(job)s: saving the video again; it is now “%(state)s”.") % {
-                    "job": name,
-                    "state": job.get_state_display(),
-                }
-            if fix == "mark_failed":
-                if not services.job_mark_failed(job=job, by=user, reason=reason):
-                    return False, _("%(job)s changed meanwhile; reload and try again.") % {
-                        "job": name
-                    }
-                return True, _("%(job)s: marked failed.") % {"job": name}
-            if fix == "delete_files":
-                removed = services.job_delete_files(job=job, by=user)
-                if not removed:
-                    return False, _("%(job)s has no stored files.") % {"job": name}
-                return True, _("%(job)s: deleted the video and poster.") % {"job": name}
-        except ValidationError as exc:
-            return False, f"{name}: {' '.join(exc.messages)}"
-        raise Http404(f"unknown fix {fix}")
+        """Run one fix from the table; (worked, a sentence saying what happened)."""
+        return services.fix_run(name=fix, job=job, by=request.user, single=single, reason=reason)
 
     # -- many jobs: actions on the list ----------------------------------------------------------
 

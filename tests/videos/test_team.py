@@ -61,7 +61,7 @@ def test_the_owner_deletes_a_video_with_its_files_prompt_and_history(client, mem
     assert not Prompt.objects.filter(text="delete me").exists()
     assert not Review.objects.exists() and not ReferenceImage.objects.exists()
     # Files go once the transaction commits; the test transaction never does, so run them here.
-    from soraweb.videos.services import _delete_files
+    from soraweb.videos.services.team import _delete_files
 
     _delete_files(default_storage, names)
     assert not any(default_storage.exists(n) for n in names)

@@ -1,6 +1,6 @@
-"""User writes: creating, retrying, remixing, cancelling, reviewing and deleting jobs, and the
-admin's fixes. The background steps a job then goes through live in ``soraweb.videos.pipeline``.
-"""
+"""A person's own jobs: creating (one, a batch, a remix, a retry), cancelling, and the
+pictures they bring. The background steps a job then goes through live in
+``soraweb.videos.pipeline``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -26,25 +26,19 @@ from soraweb.videos.causes import Cause
 from soraweb.videos.limits import jobs_limit_check
 from soraweb.videos.models import (
     AT_PROVIDER_STATES,
-    SETTLED_STATES,
-    TRANSITIONS,
-    Favourite,
     JobEvent,
     JobState,
     Prompt,
     ReferenceImage,
-    Review,
-    ReviewDecision,
     VideoJob,
     VideoModel,
 )
 from soraweb.videos.params import CheckedSettings, check_settings
-from soraweb.videos.pipeline import poll, queue
+from soraweb.videos.pipeline import queue
 from soraweb.videos.pipeline.common import provider_client
 from soraweb.videos.selectors import job_for_idempotency_key, provider_can_remix
 
 logger = logging.getLogger(__name__)
-
 
 # --- Creating jobs -----------------------------------------------------------------------------
 
@@ -246,75 +240,6 @@ def job_retry(*, job: VideoJob, by, idempotency_key: str | None = None) -> Video
     )
 
 
-# --- Fixing stuck jobs (the admin) -----------------------------------------------------------------
-
-
-def job_refresh_now(*, job: VideoJob, wait: bool = True) -> bool:
-    """Ask again now: check a job at the provider (at once, or via the worker when ``wait`` is
-    False), or hand a job that is waiting to start to the worker without further delay."""
-    if job.state in AT_PROVIDER_STATES:
-        if wait:
-            return poll.job_poll_now(job_id=job.pk)
-        changed = VideoJob.objects.filter(pk=job.pk, state__in=AT_PROVIDER_STATES).update(
-            next_poll_at=timezone.now()
-        )
-        if changed:
-            transaction.on_commit(lambda: queue.enqueue("poll_job", job.pk))
-        return bool(changed)
-    if job.state == JobState.PENDING:
-        changed = VideoJob.objects.filter(pk=job.pk, state=JobState.PENDING).update(
-            next_poll_at=timezone.now()
-        )
-        if changed:
-            transaction.on_commit(lambda: queue.hand_over("submit_job", job.pk))
-        return bool(changed)
-    return False
-
-
-def job_mark_failed(*, job: VideoJob, by, reason: str) -> bool:
-    """End a job by hand with a reason its owner will read. The provider is not told."""
-    reason = (reason or "").strip()
-    if not reason:
-        raise ValidationError(
-            {"reason": _("Say why, so the person who made it knows what happened.")}
-        )
-    if JobState.FAILED not in TRANSITIONS[job.state]:
-        raise ValidationError(
-            _("A job that is “%(state)s” cannot be marked failed.")
-            % {"state": job.get_state_display()}
-        )
-    return job.transition(
-        JobState.FAILED,
-        cause=Cause.MARKED_FAILED,
-        facts={"by": str(by), "reason": reason[:2000]},
-        lease_until=None,
-        next_poll_at=None,
-    )
-
-
-def job_delete_files(*, job: VideoJob, by) -> list[str]:
-    """Delete a job's stored video and poster (to free space or take a video down). The job and
-    its history stay; returns the names of the files removed."""
-    names = [f.name for f in (job.video, job.poster) if f]
-    if not names:
-        return []
-    storage = job.video.storage
-    with transaction.atomic():
-        VideoJob.objects.filter(pk=job.pk).update(video="", poster="")
-        job.note(Cause.FILES_DELETED, {"by": str(by)}, files=names)
-
-        def remove() -> None:
-            for name in names:
-                try:
-                    storage.delete(name)
-                except Exception:  # a file already gone must not hide that the rest went
-                    logger.warning("could not delete %s", name, exc_info=True)
-
-        transaction.on_commit(remove)
-    job.video, job.poster = "", ""
-    return names
-
-
 # --- Reference images -------------------------------------------------------------------------
 
 
@@ -342,121 +267,7 @@ def reference_image_store(
     return image
 
 
-# --- The studio: picture fitting, reviews, favourites, deleting, remixes, batches ---------------
-
-
-def job_review(*, job: VideoJob, reviewer, decision: str, comment: str = "") -> Review:
-    """Add a decision (or a plain comment) to a finished video's review thread."""
-    comment = (comment or "").strip()
-    if decision not in ReviewDecision.values:
-        raise ValidationError(
-            {"decision": _("Choose “Approve”, “Needs changes”, “Reject” or “Comment only”.")}
-        )
-    if job.state != JobState.SUCCEEDED:
-        raise ValidationError(_("Only a finished video can be reviewed."))
-    if decision == ReviewDecision.COMMENT and not comment:
-        raise ValidationError({"comment": _("Write a comment first.")})
-    if len(comment) > 5000:
-        raise ValidationError({"comment": _("A comment can be at most 5,000 characters long.")})
-    if decision == ReviewDecision.APPROVED and job.owner_id == reviewer.pk:
-        from soraweb.ops.models import BudgetPolicy  # the team's settings row
-
-        if not BudgetPolicy.load().allow_self_approval:
-            raise ValidationError(
-                {
-                    "decision": _(
-                        "You cannot approve your own video: someone else on the team has to. "
-                        "You can still comment or ask for changes."
-                    )
-                }
-            )
-    with transaction.atomic():
-        previous = (
-            Review.objects.filter(job=job)
-            .exclude(decision=ReviewDecision.COMMENT)
-            .select_related("reviewer")
-            .order_by("-created_at", "-id")
-            .first()
-        )
-        review = Review.objects.create(
-            job=job, reviewer=reviewer, decision=decision, comment=comment
-        )
-        if decision != ReviewDecision.COMMENT:
-            VideoJob.objects.filter(pk=job.pk).update(
-                review_state=decision, reviewed_at=review.created_at
-            )
-            job.review_state, job.reviewed_at = decision, review.created_at
-            if (
-                previous is not None
-                and previous.reviewer_id != reviewer.pk
-                and previous.decision != decision
-            ):
-                # Who overrode whom stays in the history even if the thread is read quickly.
-                # The message is for the admin's event log; pages render data in their language.
-                by, was = reviewer.get_username(), _reviewer_name(previous)
-                JobEvent.objects.create(
-                    job=job,
-                    message=f"{by} replaced {was or 'a former member'}'s verdict "
-                    f"({previous.decision} -> {decision})",
-                    data={
-                        "kind": "verdict_replaced",
-                        "by": by,
-                        "previous_by": was,
-                        "previous": previous.decision,
-                        "decision": decision,
-                    },
-                )
-    return review
-
-
-def _reviewer_name(review: Review) -> str:
-    return review.reviewer.get_username() if review.reviewer else ""  # account since deleted
-
-
-def job_favourite_set(*, job: VideoJob, user, on: bool) -> bool:
-    """Mark or unmark a video as one of a person's favourites. Saying the same twice is harmless."""
-    if on:
-        try:
-            with transaction.atomic():
-                Favourite.objects.get_or_create(user=user, job=job)
-        except IntegrityError:  # the same click arrived twice at once
-            pass
-    else:
-        Favourite.objects.filter(user=user, job=job).delete()
-    return on
-
-
-def job_delete(*, job: VideoJob, by) -> None:
-    """Remove a settled job with its video, poster and history. Only its owner or staff may."""
-    if not job.is_managed_by(by, "delete"):
-        raise PermissionDenied(
-            _("Only the person who made this job, or an administrator, can do that.")
-        )
-    if not job.can_delete:
-        raise ValidationError(_("This video is still being made. Cancel it first, then delete it."))
-    files = [f for f in (job.video, job.poster) if f]
-    storage = job.video.storage
-    names = [f.name for f in files]
-    image_ids = list(job.images.values_list("pk", flat=True))
-    with transaction.atomic():
-        deleted, _counts = VideoJob.objects.filter(pk=job.pk, state__in=SETTLED_STATES).delete()
-        if not deleted:
-            raise ValidationError(_("This job changed meanwhile; reload the page and try again."))
-        if not VideoJob.objects.filter(prompt_id=job.prompt_id).exists():
-            Prompt.objects.filter(pk=job.prompt_id).delete()
-        orphans = list(ReferenceImage.objects.filter(pk__in=image_ids, jobs__isnull=True))
-        names += [image.file.name for image in orphans]
-        ReferenceImage.objects.filter(pk__in=[image.pk for image in orphans]).delete()
-        logger.info("job %s deleted by %s", job.pk, by)
-        transaction.on_commit(lambda: _delete_files(storage, names))
-
-
-def _delete_files(storage, names: list[str]) -> None:
-    for name in names:
-        try:
-            storage.delete(name)
-        except Exception:  # a missing file must not undo the deletion the person asked for
-            logger.warning("could not delete %s", name, exc_info=True)
+# --- Remixes and batches ---------------------------------------------------------------------
 
 
 def job_remix(
