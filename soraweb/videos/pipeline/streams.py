@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 from django_q.conf import Conf
 
@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 
 # Progress lines that arrive together (a hundred streams tick at once) go out in one transaction:
 # the writer waits this long after the first before writing. Far below the 1 s a line may take.
-COALESCE_SECONDS = 0.05
+COALESCE_SECONDS = 0.02
 
 
 def lease_seconds() -> float:
@@ -170,6 +170,9 @@ class StreamReader:
                 self._record_finished()
                 if time.monotonic() >= next_beat:
                     next_beat = time.monotonic() + beat
+                    # A long-lived thread has no request cycle to drop a stale or too old
+                    # connection (CONN_MAX_AGE, health checks): do it here, once per beat.
+                    close_old_connections()
                     self._renew_leases()
             except Exception:
                 # The database is away, or a bug: log, reconnect next time, keep going. A lease
