@@ -86,7 +86,7 @@ def _submit_task_seconds(db: Path) -> list[float]:
 
 
 def _cluster_pids(cluster: subprocess.Popen) -> set[int]:
-    """The processes of the cluster's process group, alive now."""
+    """The Python processes of the cluster's process group (not an ffmpeg child), alive now."""
     pids = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -94,7 +94,9 @@ def _cluster_pids(cluster: subprocess.Popen) -> set[int]:
         try:
             if os.getpgid(int(entry.name)) != cluster.pid:
                 continue
-        except ProcessLookupError:
+            if not os.path.basename(os.readlink(entry / "exe")).startswith("python"):
+                continue
+        except OSError:
             continue
         pids.add(int(entry.name))
     return pids

@@ -131,13 +131,6 @@ class StreamReader:
             stream.outcome = client.create(request, on_progress=on_progress)
         except BaseException as exc:  # ProviderError, or a bug: the writer decides what it means
             stream.outcome = exc
-        finally:
-            close = getattr(client, "close", None)
-            if close is not None:
-                try:
-                    close()
-                except Exception:
-                    logger.debug("job %s: closing the client failed", pk, exc_info=True)
         with self._lock:
             self._finished.append(stream)
         self._wake.set()
