@@ -14,7 +14,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +22,7 @@ from soraweb.simulator.server import Simulator
 from tests.clusters import ROOT, SETTLED, create_jobs, kill, start_cluster
 
 LEASE = 3  # seconds: SORAWEB_SUBMIT_LEASE_SECONDS of these clusters
-TASK_TIMEOUT = 4  # seconds: django-q2's task timeout, shorter than every stream below
+TASK_TIMEOUT = 6  # seconds: django-q2's task timeout, shorter than every stream below
 
 
 @pytest.fixture
@@ -72,17 +71,12 @@ def _rows(db: Path) -> dict[str, dict]:
         return {r["prompt"]: dict(r) for r in rows}
 
 
-def _submit_task_seconds(db: Path) -> list[float]:
+def _submit_task_outcomes(db: Path) -> list[int]:
     with sqlite3.connect(db, timeout=30) as conn:
         rows = conn.execute(
-            "SELECT started, stopped, success FROM django_q_task "
-            "WHERE func = 'soraweb.videos.tasks.submit_job'"
+            "SELECT success FROM django_q_task WHERE func = 'soraweb.videos.tasks.submit_job'"
         ).fetchall()
-    assert all(success for _, _, success in rows), rows
-    return [
-        (datetime.fromisoformat(stopped) - datetime.fromisoformat(started)).total_seconds()
-        for started, stopped, _ in rows
-    ]
+    return [success for (success,) in rows]
 
 
 def _cluster_pids(cluster: subprocess.Popen) -> set[int]:
@@ -104,14 +98,16 @@ def _cluster_pids(cluster: subprocess.Popen) -> set[int]:
 
 def test_one_worker_reads_several_chat_streams_at_once_and_a_broken_one_is_never_resent(stack):
     sim, env, db, log = stack
-    good = [f"side by side {i} [sim:slow=9]" for i in range(5)]
-    broken = "broken mid-way [sim:drop] [sim:slow=9]"
+    good = [f"side by side {i} [sim:slow=12]" for i in range(5)]
+    broken = "broken mid-way [sim:drop] [sim:slow=12]"
     create_jobs(env, [*good, broken])
     cluster = start_cluster(env, log)
     seen: dict[str, int] = {}  # the highest progress each job showed while still streaming
+    processes: set[int] = set()  # every process the cluster ever had
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
+            processes |= _cluster_pids(cluster)
             rows = _rows(db)
             for prompt, row in rows.items():
                 if row["state"] == "submitting":
@@ -119,7 +115,6 @@ def test_one_worker_reads_several_chat_streams_at_once_and_a_broken_one_is_never
             if all(r["state"] in SETTLED for r in rows.values()):
                 break
             time.sleep(0.2)
-        processes = len(_cluster_pids(cluster))
         time.sleep(2 * LEASE)  # sweeps run meanwhile: nothing may be sent again
     finally:
         kill(cluster, signal.SIGKILL)
@@ -134,12 +129,12 @@ def test_one_worker_reads_several_chat_streams_at_once_and_a_broken_one_is_never
         assert sim.creates_for_prompt(prompt) == 1, prompt
     # One worker held all five at once: every one was created before the first could end.
     created = sorted(sim.job(j["id"])["created_at"] for j in sim.jobs() if j["prompt"] in good)
-    assert created[-1] - created[0] < 9, created
-    # main, sentinel, monitor, pusher and one worker: the streams had no processes of their own.
-    assert processes == 5
-    # Each submit task returned at once; its streams ran on past django-q2's task timeout.
-    seconds = _submit_task_seconds(db)
-    assert len(seconds) == 6 and max(seconds) < TASK_TIMEOUT, seconds
+    assert created[-1] - created[0] < 12, created
+    # main, sentinel, monitor, pusher and one worker, never replaced: the streams had no
+    # processes of their own, and the streams ran on past django-q2's task timeout without
+    # its guard killing the worker (as it does to a task that overruns).
+    assert len(processes) == 5, processes
+    assert _submit_task_outcomes(db) == [True] * 6
 
 
 def test_a_worker_killed_mid_stream_leaves_the_job_parked_and_never_creates_twice(stack):

@@ -80,11 +80,6 @@ class StreamReader:
         self._finished: deque[_Stream] = deque()
         self._writer: threading.Thread | None = None
 
-    @property
-    def active(self) -> int:
-        with self._lock:
-            return len(self._reading)
-
     def start(
         self,
         job: VideoJob,
@@ -101,8 +96,8 @@ class StreamReader:
         with self._lock:
             if len(self._reading) >= self.max_streams or job.pk in self._reading:
                 return False
-            self._reading[job.pk] = stream
             self._ensure_writer()
+            self._reading[job.pk] = stream
         thread = threading.Thread(
             target=self._read,
             args=(stream, client, request),
