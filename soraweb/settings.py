@@ -172,14 +172,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Background work (django-q2) ----------------------------------------------------------------
 
-# A chat-completions generation streams for up to ~10 minutes inside one task, so a task may run
-# 15 minutes; `retry` must be above `timeout` or a slow task would be handed to a second worker.
+# Chat-format streams are read by each worker's stream reader, outside any task, but a worker whose
+# reader is full reads the next stream inside its task (up to ~10 minutes), so a task may run 15
+# minutes; `retry` must be above `timeout` or a slow task would be handed to a second worker.
+SORAWEB_TASK_TIMEOUT = env_int("SORAWEB_TASK_TIMEOUT", 900)
 Q_CLUSTER = {
     # Clusters sharing a name share one queue; another installation on the same Redis needs its own.
     "name": env_str("SORAWEB_CLUSTER_NAME", "soraweb"),
     "workers": env_int("SORAWEB_WORKERS", 4),
-    "timeout": 900,
-    "retry": 960,
+    "timeout": SORAWEB_TASK_TIMEOUT,
+    "retry": SORAWEB_TASK_TIMEOUT + 60,
     "max_attempts": 3,
     "catch_up": False,
     "save_limit": 500,
@@ -360,6 +362,10 @@ SORAWEB_PROVIDER_OUTAGE_MINUTES = env_float("SORAWEB_PROVIDER_OUTAGE_MINUTES", 1
 # A job still "submitting" this long after its last sign of life was interrupted mid-create
 # (worker killed). Must exceed the provider read timeout; chat streams renew it as they go.
 SORAWEB_SUBMIT_LEASE_SECONDS = env_int("SORAWEB_SUBMIT_LEASE_SECONDS", 60)
+# Chat-format streams one worker process reads at once, beside its tasks (0: each stream is read
+# inside its submit task, holding the worker, as before). Past this a worker reads the next one
+# inside the task, which holds it and so sends further work to the other workers.
+SORAWEB_STREAMS_PER_WORKER = env_int("SORAWEB_STREAMS_PER_WORKER", 200)
 # Archiving renews its lease every few megabytes, so this only bounds a stall.
 SORAWEB_ARCHIVE_LEASE_SECONDS = env_int("SORAWEB_ARCHIVE_LEASE_SECONDS", 90)
 SORAWEB_MAX_VIDEO_BYTES = env_int("SORAWEB_MAX_VIDEO_BYTES", 1024 * 1024 * 1024)

@@ -146,6 +146,8 @@ class Job:
     deleted: bool = False
     notified: bool = False
     polls: int = 0
+    # Chat streams: (unix time, percent) of each progress line, taken as it was written.
+    progress_sent: list[tuple[float, int]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     render_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -378,6 +380,7 @@ class Simulator:
             "video_url": self.file_url(job, "mp4") if view.has_result else None,
             "remixed_from": job.remixed_from,
             "polls": job.polls,
+            "progress_sent": list(job.progress_sent),
             "faults": job.faults,
             "extra": dict(job.extra),
         }
@@ -1323,6 +1326,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if pct > state["pct"]:
                     chunk({"reasoning_content": f"{pct}.."})
                     state["pct"] = pct
+                    job.progress_sent.append((time.time(), pct))
                 if pct // 25 > state["quarter"]:
                     state["quarter"] = pct // 25
                     chunk({"content": f"**Video Generation Progress**: {pct}% (processing)\n\n"})

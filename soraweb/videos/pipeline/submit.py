@@ -26,7 +26,7 @@ from soraweb.videos.causes import Cause
 from soraweb.videos.images import fit_image
 from soraweb.videos.models import JobEvent, JobState, VideoJob
 from soraweb.videos.params import assign_slots, job_values, mask_body
-from soraweb.videos.pipeline import outage
+from soraweb.videos.pipeline import outage, streams
 from soraweb.videos.pipeline.common import (
     provider_client,
     reference_fit_for,
@@ -141,23 +141,51 @@ def job_submit(*, job_id: int) -> None:
 
     try:
         if job.remix_remote_id:
-            result = client.remix(job.remix_remote_id, job.prompt.text)
+            outcome: CreateResult | BaseException = client.remix(
+                job.remix_remote_id, job.prompt.text
+            )
         else:
             request = _create_request(job)
             _log_wire_body(job, client, request)
-            result = client.create(request, on_progress=on_progress)
-    except ProviderError as exc:
-        job_apply_answer(job=job, answer=exc, step=Step.SUBMIT)
+            # A format whose create streams the whole generation (chat) is read by this
+            # process's stream reader, so the worker is free at once (pipeline/streams.py).
+            if not client.polls and streams.hand_over(
+                job,
+                client,
+                request,
+                record=job_apply_create,
+                record_seconds=RECORD_CREATE_SECONDS,
+            ):
+                return
+            outcome = client.create(request, on_progress=on_progress)
+    except Exception as exc:
+        outcome = exc
+    job_apply_create(job=job, outcome=outcome)
+
+
+def job_apply_create(*, job: VideoJob, outcome: CreateResult | BaseException) -> None:
+    """Record how a create call ended, whether it ran in the task or in the stream reader.
+
+    An answer is recorded (retrying while the database is away); a ProviderError goes to the
+    outcome mapper, which parks an unknown outcome and never sends the create again.
+    """
+    if isinstance(outcome, CreateResult):
+        _record_created_with_retry(job, outcome)
         return
-    except Exception as exc:  # a bug must not leave the job spinning forever
-        logger.exception("job %s: unexpected error while submitting", job.pk)
-        job.transition(
-            JobState.NEEDS_ATTENTION,
-            cause=Cause.UNEXPECTED,
-            facts={"error_type": type(exc).__name__},
-        )
+    if isinstance(outcome, ProviderError):
+        job_apply_answer(job=job, answer=outcome, step=Step.SUBMIT)
         return
-    _record_created_with_retry(job, result)
+    # A bug must not leave the job spinning forever.
+    logger.error(
+        "job %s: unexpected error while submitting",
+        job.pk,
+        exc_info=(type(outcome), outcome, outcome.__traceback__),
+    )
+    job.transition(
+        JobState.NEEDS_ATTENTION,
+        cause=Cause.UNEXPECTED,
+        facts={"error_type": type(outcome).__name__},
+    )
 
 
 # After the provider accepted a create, how long to keep trying to record its answer while the
