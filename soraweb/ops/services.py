@@ -265,6 +265,32 @@ def notices_create_for_storage(*, job: VideoJob, cause: str) -> int:
     return len(recipients)
 
 
+HELP_ASKED = "help_asked"
+
+
+def notices_create_for_help(*, job: VideoJob, by) -> int:
+    """Ask the people who run soraweb to look at a job its owner cannot settle (one notice per
+    job and person, however often it is asked). Returns how many notices were written."""
+    from django.contrib.auth import get_user_model
+
+    staff = get_user_model().objects.with_perm(
+        "ops.view_operations", backend="django.contrib.auth.backends.ModelBackend"
+    )
+    already = set(Notice.objects.filter(job=job, kind=HELP_ASKED).values_list("user_id", flat=True))
+    recipients = [pk for pk in staff.values_list("pk", flat=True) if pk not in already]
+    Notice.objects.bulk_create(
+        Notice(
+            user_id=pk,
+            job=job,
+            kind=HELP_ASKED,
+            prompt_excerpt=shorten(job.prompt.text, 100),
+            detail=by.get_username(),
+        )
+        for pk in recipients
+    )
+    return len(recipients)
+
+
 def notices_mark_read(*, user, ids: list[int] | None = None) -> int:
     qs = Notice.objects.filter(user=user, read_at__isnull=True)
     if ids is not None:

@@ -570,6 +570,12 @@ class VideoJob(models.Model):
         return True
 
     @property
+    def help_asked(self) -> bool:
+        """Whether the owner has asked an admin to check this job (one query: ask it only of
+        jobs that need attention)."""
+        return self.events.filter(cause=causes.Cause.HELP_ASKED).exists()
+
+    @property
     def problem_text(self) -> str:
         """What went wrong, in the viewer's language (the stored English for old jobs)."""
         return (causes.problem(self.cause, self.cause_facts) if self.cause else "") or (

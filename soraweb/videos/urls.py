@@ -17,6 +17,7 @@ urlpatterns = [
     path("jobs/<int:pk>/card/", views.job_card, name="job_card"),
     path("jobs/<int:pk>/cancel/", views.job_cancel, name="job_cancel"),
     path("jobs/<int:pk>/retry/", views.job_retry, name="job_retry"),
+    path("jobs/<int:pk>/ask-admin/", views.job_ask_admin, name="job_ask_admin"),
     path("jobs/<int:pk>/delete/", views.job_delete, name="job_delete"),
     path("jobs/<int:pk>/review/", views.job_review, name="job_review"),
     path("jobs/<int:pk>/favourite/", views.job_favourite, name="job_favourite"),

@@ -340,7 +340,12 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
         )
         return redirect("videos:job_detail", pk=pk)
     try:
-        new_job = services.job_retry(job=job, by=request.user, idempotency_key=key)
+        new_job = services.job_retry(
+            job=job,
+            by=request.user,
+            idempotency_key=key,
+            accept_double_billing=request.POST.get("accept_double_billing") == "1",
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("videos:job_detail", pk=pk)
@@ -350,6 +355,21 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
         return render(request, "videos/_job_inserted.html", {"job": new_job})
     _say_started(request, new_job, _("A new job was started from this one."))
     return redirect("videos:job_detail", pk=new_job.pk)
+
+
+@require_POST
+def job_ask_admin(request: HttpRequest, pk: int) -> HttpResponse:
+    """The owner of a job that needs attention asks the admins to check with the provider."""
+    job = _job_or_404(pk)
+    _require_owner_or_staff(request, job)
+    if services.job_ask_admin(job=job, by=request.user):
+        messages.success(request, _("An admin has been asked to check this video."))
+    else:
+        messages.info(request, _("This video no longer needs an admin to check it."))
+    if request.htmx:
+        job.refresh_from_db()
+        return render(request, "videos/_job_card.html", {"job": job})
+    return redirect("videos:job_detail", pk=pk)
 
 
 @require_http_methods(["GET", "POST"])

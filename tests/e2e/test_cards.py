@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USER, login, screenshot
+from tests.e2e.conftest import ADMIN_PASSWORD, ADMIN_USER, create_user, login, open_page, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -167,3 +167,36 @@ def test_a_failed_jobs_history_reads_in_chinese(zh_page, stack):
     )
     assert "服务商的安全审核" in page.locator(".error-box").inner_text()
     screenshot(page, "zh-failed-job-history-desktop")
+
+
+def test_a_member_asks_an_admin_about_a_job_that_needs_attention_and_cannot_retry_blindly(
+    browser, stack
+):
+    """The create's answer was garbage, so nobody knows whether the provider made it: the
+    member asks an admin (once), and "Try again anyway" only goes with the box ticked."""
+    create_user(stack, "nadia", "nadia-pass-7731")
+    with open_page(browser, viewport={"width": 1280, "height": 900}, locale="en-US") as page:
+        login(page, stack, "nadia", "nadia-pass-7731")
+        page.locator("#id_prompt").fill("a lighthouse at dusk ask-admin [sim:garbage]")
+        page.locator("#create-form button[type=submit]").click()
+        card = page.locator('.job-card[data-state="needs_attention"]', has_text="ask-admin")
+        card.wait_for(timeout=60_000)
+        assert "cannot tell whether the provider started" in card.inner_text()
+        retry = card.get_by_role("button", name="Try again anyway")
+        retry.click()  # the box is not ticked: the browser keeps the form
+        assert card.locator("input[name=accept_double_billing]").evaluate(
+            "el => !el.validity.valid"
+        )
+        screenshot(page, "needs-attention-member-desktop")
+        card.get_by_role("button", name="Ask an admin").click()
+        asked = page.locator(".job-card", has_text="ask-admin").locator(".job-help-asked")
+        asked.wait_for()
+        assert asked.inner_text() == "An admin has been asked to check."
+        screenshot(page, "needs-attention-asked-desktop")
+    with open_page(browser, viewport={"width": 1280, "height": 900}, locale="en-US") as page:
+        login(page, stack)
+        page.goto(stack.url("/notices/"))
+        notice = page.locator(".notice-item", has_text="nadia asks an admin to check")
+        notice.wait_for()
+        assert notice.get_by_role("link", name="The job in the admin").count() == 1
+        screenshot(page, "needs-attention-staff-notice-desktop")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import override
@@ -77,7 +78,7 @@ def test_another_persons_jobs_do_not_count_against_mine(
 
 def test_the_refusal_is_in_chinese_for_a_chinese_reader(member, sora):
     make_jobs(member, sora, 10, created_at=timezone.now() - timedelta(minutes=10))
-    with override("zh-hans"), pytest.raises(services.ValidationError) as caught:
+    with override("zh-hans"), pytest.raises(ValidationError) as caught:
         services.job_create(
             owner=member,
             video_model=sora,
@@ -93,7 +94,7 @@ def test_the_refusal_is_in_chinese_for_a_chinese_reader(member, sora):
 def test_the_per_minute_rate_counts_finished_jobs_too(member, sora):
     limits(active=0, per_minute=20)
     make_jobs(member, sora, 20, state=JobState.SUCCEEDED, created_at=timezone.now())
-    with pytest.raises(services.ValidationError) as caught:
+    with pytest.raises(ValidationError) as caught:
         services.job_create(
             owner=member,
             video_model=sora,
@@ -132,7 +133,7 @@ def test_two_hundred_quick_creates_stop_at_the_rate(
                     size="small",
                     duration=10,
                 )
-            except services.ValidationError:
+            except ValidationError:
                 refused += 1
             else:
                 made += 1
@@ -178,7 +179,7 @@ def test_a_hundred_row_batch_is_refused_whole(member, sora):
         )
         for i in range(1, 101)
     ]
-    with pytest.raises(services.ValidationError):
+    with pytest.raises(ValidationError):
         services.jobs_create_batch(owner=member, items=items, idempotency_key="k")
     assert not VideoJob.objects.exists()
 
@@ -218,10 +219,10 @@ def test_retry_and_remix_are_limited_too(member, sora):
         )
     )
     make_jobs(member, sora, 10, created_at=timezone.now() - timedelta(minutes=10))
-    with pytest.raises(services.ValidationError) as caught:
+    with pytest.raises(ValidationError) as caught:
         services.job_retry(job=failed, by=member)
     assert "10 videos in progress" in " ".join(caught.value.messages)
-    with pytest.raises(services.ValidationError) as caught:
+    with pytest.raises(ValidationError) as caught:
         services.job_remix(job=done, by=member, prompt_text="make it blue")
     assert "10 videos in progress" in " ".join(caught.value.messages)
 

@@ -20,6 +20,7 @@ from soraweb.videos.services.fixes import (
 from soraweb.videos.services.jobs import (
     BatchItem,
     BatchOutcome,
+    job_ask_admin,
     job_cancel,
     job_create,
     job_remix,
@@ -39,6 +40,7 @@ __all__ = [
     "Fix",
     "fix_run",
     "fixes_available",
+    "job_ask_admin",
     "job_cancel",
     "job_create",
     "job_delete",

@@ -148,7 +148,8 @@ def _cancel(job: VideoJob, by, *, single: bool, reason: str = "") -> tuple[bool,
 
 
 def _retry(job: VideoJob, by, *, single: bool, reason: str = "") -> tuple[bool, str]:
-    new = job_retry(job=job, by=job.owner)  # the same person's video, started again
+    # The same person's video, started again; staff have checked the provider first.
+    new = job_retry(job=job, by=job.owner, accept_double_billing=True)
     if job_waiting_for_worker(job=new):
         return True, _(
             "%(job)s: saved again as job %(new)d, queued: it will start as soon as the worker is "

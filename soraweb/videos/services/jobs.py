@@ -220,10 +220,27 @@ def job_settings(job: VideoJob, *, with_images: bool = True, lenient: bool = Fal
     return {"params": params, "slots": slots}
 
 
-def job_retry(*, job: VideoJob, by, idempotency_key: str | None = None) -> VideoJob:
-    """A retry is a new job linked to the original, never a silent re-create of the old one."""
+def job_retry(
+    *,
+    job: VideoJob,
+    by,
+    idempotency_key: str | None = None,
+    accept_double_billing: bool = False,
+) -> VideoJob:
+    """A retry is a new job linked to the original, never a silent re-create of the old one.
+
+    A job that needs attention may have been made (and billed) at the provider after all, so
+    trying it again needs ``accept_double_billing``: the person said they know."""
     if not job.can_retry:
         raise ValidationError(_("Only a failed, expired, cancelled or stuck job can be retried."))
+    if job.state == JobState.NEEDS_ATTENTION and not accept_double_billing:
+        raise ValidationError(
+            _(
+                "The provider may have made this video already, so trying again may bill it "
+                "twice. Tick “I understand it may be billed twice” to try anyway, or ask an "
+                "admin to check first."
+            )
+        )
     if job.remix_remote_id and job.remix_of is None:
         raise ValidationError(
             _("The video this remix started from was deleted, so it cannot be remixed again.")
@@ -238,6 +255,18 @@ def job_retry(*, job: VideoJob, by, idempotency_key: str | None = None) -> Video
         image_fit=job.image_fit,
         remix_of=job.remix_of,
     )
+
+
+def job_ask_admin(*, job: VideoJob, by) -> bool:
+    """Ask the team's admins to check a job that needs attention (whether the provider made
+    it). Asking again tells nobody twice. False when the job does not need attention."""
+    if job.state != JobState.NEEDS_ATTENTION:
+        return False
+    with transaction.atomic():
+        if not job.events.filter(cause=Cause.HELP_ASKED).exists():
+            job.note(Cause.HELP_ASKED, {"by": by.get_username()})
+        ops_services.notices_create_for_help(job=job, by=by)
+    return True
 
 
 # --- Reference images -------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def review_tone(state: str) -> str:
 
 
 @register.simple_tag
-def error_summary(job) -> dict | None:
+def error_summary(job, user=None) -> dict | None:
     """What went wrong, in plain words for a person who is not a developer: a headline, the
     provider's own reason where it gave one, and what to do next. Read from the job's cause,
     rendered in the viewer's language."""
@@ -84,6 +84,16 @@ def error_summary(job) -> dict | None:
             _("Try again, or change the prompt."),
         )
     headline, advice = words
+    if (
+        job.state == "needs_attention"
+        and user is not None
+        and not user.has_perm("ops.view_operations")
+    ):
+        # A member cannot check with the provider; an admin can.
+        advice = _(
+            "An admin can check with the provider whether it was made. Ask one, or try again if "
+            "you accept it may be billed twice."
+        )
     reason = str((job.cause_facts or {}).get("reason", "")).strip()
     detail = job.problem_text.strip()
     return {
