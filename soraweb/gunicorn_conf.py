@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 
-from soraweb.env import env_int, env_str
+from soraweb.env import LIVE_STREAMS_DEFAULT, env_int, env_str
 from soraweb.logs import default_format, logging_config
 
 bind = f"{env_str('SORAWEB_HOST', '0.0.0.0')}:{env_int('SORAWEB_PORT', 8000)}"  # noqa: S104
 workers = env_int("SORAWEB_WEB_WORKERS", min(2 * (os.cpu_count() or 1) + 1, 8))
 worker_class = "gthread"
-threads = env_int("SORAWEB_WEB_THREADS", 8)
+# Live pages hold one thread per open tab (soraweb.videos.live caps them per process): those
+# threads come on top of the ones pages use, so 100 open tabs never queue a page request.
+threads = env_int("SORAWEB_WEB_THREADS", 8) + env_int("SORAWEB_LIVE_STREAMS", LIVE_STREAMS_DEFAULT)
 timeout = env_int("SORAWEB_WEB_TIMEOUT", 120)
 graceful_timeout = 20
 keepalive = 5

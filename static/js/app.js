@@ -6,6 +6,8 @@
  *   and screen-reader users land on the result of what they did.
  * - A card added by an action (a retry) is scrolled into view and gets focus.
  * - "Load more": focus moves to the first new video instead of being lost with the button.
+ * - Live pages: a card fetched because the live stream named it says so (?live=1); while the
+ *   stream is heard from, a card's own poll runs only every 30 s, as a safety net.
  */
 (function () {
   "use strict";
@@ -219,6 +221,49 @@
   }
   document.addEventListener("htmx:afterSettle", countRunning);
   document.addEventListener("htmx:oobAfterSwap", countRunning);
+
+  // Live pages: the server sends "live" when a stream starts and "ping" every few seconds. While
+  // those arrive, the cards hear of every change at once, and their own poll is only a safety net.
+  var LIVE_QUIET_MS = 40000;  // silence this long: the stream is down, cards poll as usual
+  var SAFETY_POLL_MS = 30000;
+  var liveHeardAt = 0;
+  var cardFetchedAt = {};
+  var heardSources = typeof WeakSet === "function" ? new WeakSet() : null;
+  function heard() { liveHeardAt = Date.now(); }
+  document.addEventListener("htmx:sseOpen", function (event) {
+    var source = event.detail && event.detail.source;
+    if (!source || !heardSources || heardSources.has(source)) return;
+    heardSources.add(source);
+    source.addEventListener("live", heard);
+    source.addEventListener("ping", heard);
+  });
+  document.addEventListener("htmx:sseError", function () { liveHeardAt = 0; });
+  var loadedAt = Date.now();
+  // configRequest's detail is the request's config; beforeRequest carries it as requestConfig.
+  function requestConfig(event) { return (event.detail && (event.detail.requestConfig || event.detail)) || {}; }
+  function isCardRequest(event) {
+    var config = requestConfig(event);
+    var elt = config.elt;
+    return !!(elt && elt.classList && elt.classList.contains("job-card") && config.verb === "get");
+  }
+  function fromLive(event) {
+    var trigger = requestConfig(event).triggeringEvent;
+    return !!(trigger && typeof trigger.type === "string" && trigger.type.indexOf("sse:") === 0);
+  }
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (isCardRequest(event) && fromLive(event)) event.detail.parameters.live = "1";
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (!isCardRequest(event)) return;
+    var id = requestConfig(event).elt.id;
+    var now = Date.now();
+    var live = now - liveHeardAt < LIVE_QUIET_MS;
+    if (!fromLive(event) && live && now - (cardFetchedAt[id] || loadedAt) < SAFETY_POLL_MS) {
+      event.preventDefault();  // the stream would have said so
+      return;
+    }
+    cardFetchedAt[id] = now;
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     countRunning();

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from soraweb.ops.redaction import provider_secrets, redact
 from soraweb.providers.base import JobStatus, ProviderError, RemoteState
+from soraweb.videos import live
 from soraweb.videos.models import JobState, VideoJob
 from soraweb.videos.pipeline import outage, queue
 from soraweb.videos.pipeline.common import (
@@ -165,7 +166,9 @@ def job_apply_answer(
     else:
         # Same state: no transition, just the latest facts (still only while the job is at the
         # provider, so a concurrent cancel wins).
-        VideoJob.objects.filter(pk=job.pk, state=job.state).update(**fields)
+        moved = VideoJob.objects.filter(pk=job.pk, state=job.state).update(**fields)
+        if moved and fields.get("progress", job.progress) != job.progress:
+            live.job_changed(job.pk)  # the card's progress bar moves at once
 
 
 def _create_refused(job: VideoJob, exc: ProviderError) -> None:
