@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 # Open tabs one web process holds a live stream for (settings, gunicorn and runstack share it).
-LIVE_STREAMS_DEFAULT = 100
+LIVE_STREAMS_DEFAULT = 128
 
 
 def env_str(name: str, default: str = "") -> str:

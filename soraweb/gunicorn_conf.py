@@ -16,7 +16,7 @@ bind = f"{env_str('SORAWEB_HOST', '0.0.0.0')}:{env_int('SORAWEB_PORT', 8000)}"  
 workers = env_int("SORAWEB_WEB_WORKERS", min(2 * (os.cpu_count() or 1) + 1, 8))
 worker_class = "gthread"
 # Live pages hold one thread per open tab (soraweb.videos.live caps them per process): those
-# threads come on top of the ones pages use, so 100 open tabs never queue a page request.
+# threads come on top of the ones pages use, so held streams never queue a page request.
 threads = env_int("SORAWEB_WEB_THREADS", 8) + env_int("SORAWEB_LIVE_STREAMS", LIVE_STREAMS_DEFAULT)
 timeout = env_int("SORAWEB_WEB_TIMEOUT", 120)
 graceful_timeout = 20

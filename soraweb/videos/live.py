@@ -25,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
@@ -32,10 +33,15 @@ from django.utils import timezone
 logger = logging.getLogger(__name__)
 
 REPLAY_SECONDS = 60.0  # events kept for a reconnecting tab (and rows kept in the table)
-DB_POLL_SECONDS = 0.2  # the database channel's read interval while a stream is open
+DB_POLL_SECONDS = 0.1  # the database channel's read interval while a stream is open
 DB_OVERLAP_SECONDS = 5.0  # rows are read again this long: a slow commit is not skipped
 RETRY_MS = 2000  # how soon the browser reconnects after a stream ends
 BUSY_RETRY_MS = (20_000, 40_000)  # over the cap: come back in 20-40 s (spread, not all at once)
+
+
+def _model(name: str):
+    # By name: the models call into this module (a job's change is published from there).
+    return apps.get_model("videos", name)
 
 
 def channel_name() -> str:
@@ -71,8 +77,7 @@ class DatabaseChannel:
     name = "database"
 
     def publish(self, job_ids: list[int]) -> None:
-        from soraweb.videos.models import LiveEvent
-
+        LiveEvent = _model("LiveEvent")  # noqa: N806
         now = timezone.now()
         LiveEvent.objects.bulk_create([LiveEvent(job_id=i, at=now) for i in job_ids])
         if random.random() < 0.02:  # about every 50th notice keeps the table at a minute's worth
@@ -92,8 +97,7 @@ class DatabaseReader:
         self.seen: dict[int, float] = {}
 
     def read(self, timeout: float) -> list[int]:
-        from soraweb.videos.models import LiveEvent
-
+        LiveEvent = _model("LiveEvent")  # noqa: N806
         time.sleep(timeout)
         now = time.monotonic()
         rows = LiveEvent.objects.filter(
@@ -268,8 +272,7 @@ class Hub:
     def _learn_owners(self, job_ids: list[int]) -> None:
         """Whose jobs these are, for streams that follow a person's own jobs: one query per
         batch of jobs this process has not seen yet (a job's owner never changes)."""
-        from soraweb.videos.models import VideoJob
-
+        VideoJob = _model("VideoJob")  # noqa: N806
         unknown = {i for i in job_ids if i not in self._owners}
         if not unknown:
             return
