@@ -7,7 +7,8 @@
  * - A card added by an action (a retry) is scrolled into view and gets focus.
  * - "Load more": focus moves to the first new video instead of being lost with the button.
  * - Live pages: a card fetched because the live stream named it says so (?live=1); while the
- *   stream is heard from, a card's own poll runs only every 30 s, as a safety net.
+ *   stream is heard from, a card's own poll runs only every 30 s, as a safety net; a tab in the
+ *   background closes its stream and reopens it when shown.
  */
 (function () {
   "use strict";
@@ -238,6 +239,80 @@
     source.addEventListener("ping", heard);
   });
   document.addEventListener("htmx:sseError", function () { liveHeardAt = 0; });
+  // A tab in the background gives its stream back (browsers allow about six connections per
+  // site over HTTP/1.1, and a server holds a thread per stream); it reconnects when shown again,
+  // asking for what it missed (?since=<last event id>). The htmx extension sees one source.
+  function PausableSource(url) {
+    this.url = url;
+    this.readyState = 0;
+    this.onopen = null;
+    this.onerror = null;
+    this.lastEventId = "";
+    this.closed = false;
+    this.listeners = [];
+    var self = this;
+    this.onVisibility = function () {
+      if (document.hidden) self.pause(); else self.resume();
+    };
+    document.addEventListener("visibilitychange", this.onVisibility);
+    if (!document.hidden) this.resume();
+  }
+  PausableSource.prototype.resume = function () {
+    if (this.closed || this.real) return;
+    var self = this;
+    var url = this.url;
+    if (this.lastEventId) url += (url.indexOf("?") < 0 ? "?" : "&") + "since=" + encodeURIComponent(this.lastEventId);
+    var real = new EventSource(url, { withCredentials: true });
+    this.real = real;
+    real.onopen = function (event) {
+      self.readyState = real.readyState;
+      if (self.onopen) self.onopen(event);
+    };
+    real.onerror = function (event) {
+      self.readyState = real.readyState;
+      if (real.readyState === EventSource.CLOSED) self.dispose();  // the extension makes a new one
+      if (self.onerror) self.onerror(event);
+    };
+    real.addEventListener("message", function (event) { self.noteId(event); });
+    this.listeners.forEach(function (pair) { real.addEventListener(pair[0], pair[1]); });
+  };
+  PausableSource.prototype.noteId = function (event) {
+    if (event && event.lastEventId) this.lastEventId = event.lastEventId;
+  };
+  PausableSource.prototype.pause = function () {
+    if (!this.real) return;
+    this.real.close();
+    this.real = null;
+    liveHeardAt = 0;  // cards poll again until the stream is back
+  };
+  PausableSource.prototype.dispose = function () {
+    this.closed = true;
+    document.removeEventListener("visibilitychange", this.onVisibility);
+  };
+  PausableSource.prototype.close = function () {
+    this.dispose();
+    this.pause();
+    this.readyState = 2;
+  };
+  PausableSource.prototype.addEventListener = function (type, listener) {
+    var self = this;
+    var wrapped = function (event) { self.noteId(event); listener(event); };
+    wrapped.original = listener;
+    this.listeners.push([type, wrapped]);
+    if (this.real) this.real.addEventListener(type, wrapped);
+  };
+  PausableSource.prototype.removeEventListener = function (type, listener) {
+    var real = this.real;
+    this.listeners = this.listeners.filter(function (pair) {
+      var match = pair[0] === type && pair[1].original === listener;
+      if (match && real) real.removeEventListener(type, pair[1]);
+      return !match;
+    });
+  };
+  if (window.htmx && typeof EventSource === "function") {
+    htmx.createEventSource = function (url) { return new PausableSource(url); };
+  }
+
   var loadedAt = Date.now();
   // configRequest's detail is the request's config; beforeRequest carries it as requestConfig.
   function requestConfig(event) { return (event.detail && (event.detail.requestConfig || event.detail)) || {}; }

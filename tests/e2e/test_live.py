@@ -89,3 +89,27 @@ def test_without_javascript_the_studio_lists_jobs_and_opens_no_stream(browser, s
             page.locator(".job-card .job-prompt a").first.get_attribute("href").startswith("/jobs/")
         )
         assert streams == []
+
+
+SET_HIDDEN = """hidden => {
+  Object.defineProperty(document, "hidden", {configurable: true, get: () => hidden});
+  document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+def test_a_tab_in_the_background_gives_its_stream_back_and_catches_up(browser, slow_poll_stack):
+    stack = slow_poll_stack
+    with open_page(browser, viewport={"width": 1280, "height": 900}, locale="en-US") as page:
+        login(page, stack)
+        with page.expect_request(lambda r: "/live/" in r.url):
+            page.reload()
+        with page.expect_event("requestfailed", lambda r: "/live/" in r.url):
+            page.evaluate(SET_HIDDEN, True)
+        with page.expect_request(lambda r: "/live/" in r.url) as reopened:
+            page.evaluate(SET_HIDDEN, False)
+        assert "mine=1" in reopened.value.url
+        prompt = "A lantern floats over a dark lake"
+        page.locator("#id_prompt").fill(prompt)
+        page.locator("#create-form button[type=submit]").click()
+        ready = page.locator('.job-card[data-state="succeeded"]', has_text=prompt)
+        ready.wait_for(timeout=25_000)  # the fallback poll would take a minute
