@@ -229,17 +229,20 @@ def test_the_stream_is_server_sent_events_with_heartbeats(client, member, settin
     assert "event: ping\ndata: 1\n\n" in text
 
 
-def test_the_stream_names_only_ids_of_jobs_the_page_follows(client, member, other_member, settings):
+@pytest.mark.parametrize("resume", ["reconnect", "page"])
+def test_the_stream_names_only_ids_of_jobs_the_page_follows(
+    client, member, other_member, settings, resume
+):
     mine, theirs, shown = _job(member), _job(other_member), _job(other_member)
     live.hub.deliver([mine.pk, theirs.pk, shown.pk])
-    before = min(eid for eid, _, _ in live.hub._recent) - 1
+    before = str(min(eid for eid, _, _ in live.hub._recent) - 1)
     client.force_login(member)
-    _, text = _stream_text(
-        client,
-        settings,
-        {"mine": "1", "job": [str(shown.pk), "999999", "x"]},
-        HTTP_LAST_EVENT_ID=str(before),
-    )
+    params = {"mine": "1", "job": [str(shown.pk), "999999", "x"]}
+    # The browser's own reconnect sends Last-Event-ID; a page names the moment it was made.
+    headers = {"HTTP_LAST_EVENT_ID": before} if resume == "reconnect" else {}
+    if resume == "page":
+        params["since"] = before
+    _, text = _stream_text(client, settings, params, **headers)
     assert f"event: job-{mine.pk}\ndata: {mine.pk}\n\n" in text
     assert f"event: job-{shown.pk}\n" in text
     assert f"job-{theirs.pk}\n" not in text
@@ -286,10 +289,10 @@ def test_running_cards_listen_for_their_job_and_keep_a_poll(client, member, sett
     job = _job(member)
     client.force_login(member)
     page = client.get(reverse("videos:studio")).content.decode()
-    assert f'sse-connect="{reverse("videos:live")}?mine=1"' in page
+    assert f'sse-connect="{reverse("videos:live")}?mine=1&amp;since=' in page
     assert f'hx-trigger="every 7s, sse:job-{job.pk}"' in page
     detail = client.get(reverse("videos:job_detail", args=[job.pk])).content.decode()
-    assert f'sse-connect="{reverse("videos:live")}?job={job.pk}"' in detail
+    assert f'sse-connect="{reverse("videos:live")}?job={job.pk}&amp;since=' in detail
 
 
 def test_threads_waiting_on_a_stream_wake_at_once(member):
