@@ -52,8 +52,53 @@ def channel_name() -> str:
 
 
 def job_changed(job_id: int) -> None:
-    """Tell open tabs that ``job_id`` changed, once the current transaction commits."""
-    transaction.on_commit(lambda: publish([job_id]))
+    """Tell open tabs that ``job_id`` changed, once the current transaction commits.
+
+    The id joins this process's outbox, sent a few milliseconds later with whatever else changed
+    meanwhile: a poll pass over a thousand jobs makes a few inserts (or PUBLISHes), not a
+    thousand, and the step that changed the job never waits for the channel."""
+    transaction.on_commit(lambda: outbox.add(job_id))
+
+
+class Outbox:
+    """Ids waiting to be published, sent in batches by one thread per process."""
+
+    GATHER_SECONDS = 0.02
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids: set[int] = set()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, job_id: int) -> None:
+        with self._lock:
+            self._ids.add(int(job_id))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="soraweb-live-outbox", daemon=True
+                )
+                self._thread.start()
+        self._wake.set()
+
+    def flush(self) -> None:
+        """Publish what is waiting, now (the thread does this; tests call it directly)."""
+        with self._lock:
+            ids, self._ids = sorted(self._ids), set()
+        publish(ids)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            time.sleep(self.GATHER_SECONDS)
+            self._wake.clear()
+            try:
+                self.flush()
+            finally:
+                connections["default"].close()
+
+
+outbox = Outbox()
 
 
 def publish(job_ids: Iterable[int]) -> None:
@@ -294,10 +339,10 @@ class Hub:
     def _run(self) -> None:
         backoff = 1.0
         while True:
+            self._wake.clear()  # before looking: a stream opening meanwhile sets it again
             if not self.open_streams:
                 # Nobody listening in this process: no reads at all until a stream opens.
                 self.connected = False
-                self._wake.clear()
                 self._wake.wait(30)
                 continue
             reader = None

@@ -37,29 +37,77 @@ def _read_until(reader, want: set[int], seconds: float = 5.0) -> list[int]:
 # --- Publishing --------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def queued(monkeypatch) -> set[int]:
+    """The ids handed to the outbox (queued, not sent: its thread is not started here)."""
+    box = live.Outbox()
+    monkeypatch.setattr(box, "add", box._ids.add)
+    monkeypatch.setattr(live, "outbox", box)
+    return box._ids
+
+
 @pytest.mark.django_db  # inside the test's transaction: commit callbacks wait to be run
 def test_a_transition_publishes_the_job_id_after_commit_only(
-    member, django_capture_on_commit_callbacks
+    member, django_capture_on_commit_callbacks, queued
 ):
     job = _job(member, JobState.QUEUED)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert job.transition(JobState.RUNNING, message="Generating")
-        assert not LiveEvent.objects.filter(job_id=job.pk).exists()
+        assert queued == set()
     for callback in callbacks:
         callback()
-    assert list(LiveEvent.objects.filter(job_id=job.pk).values_list("job_id", flat=True)) == [
-        job.pk
-    ]
+    assert queued == {job.pk}
 
 
 @pytest.mark.django_db
-def test_a_refused_transition_publishes_nothing(member, django_capture_on_commit_callbacks):
+def test_a_refused_transition_publishes_nothing(member, django_capture_on_commit_callbacks, queued):
     job = _job(member, JobState.QUEUED)
     stale = VideoJob.objects.get(pk=job.pk)
     with django_capture_on_commit_callbacks(execute=True):
         assert job.transition(JobState.RUNNING)
+    queued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
         assert not stale.transition(JobState.RUNNING)  # another worker got there first
-    assert LiveEvent.objects.filter(job_id=job.pk).count() == 1
+    assert queued == set()
+
+
+@pytest.mark.django_db
+def test_a_progress_update_publishes_and_a_same_answer_does_not(
+    member, django_capture_on_commit_callbacks, queued
+):
+    from soraweb.providers.base import JobStatus, RemoteState
+    from soraweb.videos.pipeline.outcome import Step, job_apply_answer
+
+    job = _job(member, JobState.RUNNING)
+    answer = JobStatus(state=RemoteState.RUNNING, progress=40, raw_status="in_progress")
+    with django_capture_on_commit_callbacks(execute=True):
+        job_apply_answer(job=job, answer=answer, step=Step.POLL)
+    assert queued == {job.pk}
+    queued.clear()
+    job.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        job_apply_answer(job=job, answer=answer, step=Step.POLL)
+    assert queued == set()
+
+
+def test_changes_made_together_go_out_as_one_batch(monkeypatch):
+    sent = []
+    monkeypatch.setattr(live, "publish", lambda ids: sent.append(list(ids)))
+    box = live.Outbox()
+    for job_id in (3, 1, 3, 2):
+        box._ids.add(job_id)  # what add() queues, without its thread
+    box.flush()
+    box.flush()
+    assert sent == [[1, 2, 3], []]
+
+
+def test_the_outbox_thread_publishes_soon_after_a_change():
+    box = live.Outbox()
+    box.add(41)
+    end = time.monotonic() + 5
+    while not LiveEvent.objects.filter(job_id=41).exists() and time.monotonic() < end:
+        time.sleep(0.02)
+    assert LiveEvent.objects.filter(job_id=41).exists()
 
 
 def test_a_channel_fault_never_breaks_the_step_that_changed_the_job(member, monkeypatch, caplog):
