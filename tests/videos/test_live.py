@@ -161,14 +161,19 @@ def test_database_channel_prunes_old_rows(monkeypatch):
 # --- The Redis channel (make test-scale) ----------------------------------------------------------
 
 
-@pytest.mark.scale
-def test_redis_channel_carries_each_id_once():
+@pytest.fixture
+def redis_up() -> None:
+    """`make test-scale` runs these; without Redis they fail and say so (never skip)."""
     import redis
 
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
     except redis.RedisError as exc:
-        pytest.fail(f"the Redis channel test needs Redis at {REDIS_URL}: {exc}", pytrace=False)
+        pytest.fail(f"the Redis channel tests need Redis at {REDIS_URL}: {exc}", pytrace=False)
+
+
+@pytest.mark.scale
+def test_redis_channel_carries_each_id_once(redis_up):
     name = f"soraweb-test-{uuid.uuid4().hex[:8]}:live"
     channel = live.RedisChannel(REDIS_URL, channel=name)
     reader = channel.reader()
@@ -183,7 +188,7 @@ def test_redis_channel_carries_each_id_once():
 
 
 @pytest.mark.scale
-def test_redis_channel_feeds_the_hub(member, settings):
+def test_redis_channel_feeds_the_hub(member, settings, redis_up):
     settings.REDIS_URL = REDIS_URL
     name = f"soraweb-test-{uuid.uuid4().hex[:8]}:live"
     job = _job(member)
