@@ -33,3 +33,20 @@ control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 logconfig_dict = logging_config(fmt=default_format(), level=env_str("SORAWEB_LOG_LEVEL", "INFO"))
+
+
+def post_worker_init(worker) -> None:
+    """Once a worker stops being alive (SIGTERM, or recycled after max_requests), its live streams
+    end at once: their tabs reconnect to another worker instead of holding this one open for the
+    whole graceful timeout (see soraweb.videos.live)."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while worker.alive:
+            time.sleep(0.5)
+        from soraweb.videos import live
+
+        live.drain()
+
+    threading.Thread(target=watch, name="soraweb-live-drain", daemon=True).start()

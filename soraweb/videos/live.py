@@ -392,13 +392,24 @@ class _Slots:
 
 
 slots = _Slots()
+_draining = threading.Event()
+
+
+def drain() -> None:
+    """This process is stopping (gunicorn recycles or stops the worker): end every stream now,
+    so its tabs reconnect to another process instead of holding this one for its grace period."""
+    _draining.set()
+    with hub._lock:
+        subs = list(hub._subs)
+    for sub in subs:
+        sub.push(0, 0)  # wakes the stream, which then sees the process is draining
 
 
 def stream(
     *, owner_id: int | None, job_ids: Iterable[int], since: int | None = None
 ) -> Iterator[str]:
     """A server-sent-events body: ``event: job-<id>`` each time one of the jobs changes."""
-    if not slots.take():
+    if _draining.is_set() or not slots.take():
         low, high = BUSY_RETRY_MS
         yield f"retry: {random.randint(low, high)}\n: busy\n\n"
         return
@@ -411,8 +422,12 @@ def stream(
         # "live" and "ping" tell the page the stream works (app.js then slows the card polls).
         yield f"retry: {RETRY_MS}\nevent: live\ndata: 1\n\n"
         ends = time.monotonic() + settings.SORAWEB_LIVE_STREAM_SECONDS
-        while (left := ends - time.monotonic()) > 0:
-            events = sub.wait(min(settings.SORAWEB_LIVE_HEARTBEAT_SECONDS, left))
+        while (left := ends - time.monotonic()) > 0 and not _draining.is_set():
+            events = [
+                e for e in sub.wait(min(settings.SORAWEB_LIVE_HEARTBEAT_SECONDS, left)) if e[1]
+            ]
+            if _draining.is_set():
+                break
             if events:
                 yield "".join(
                     f"id: {event_id}\nevent: job-{job_id}\ndata: {job_id}\n\n"

@@ -358,3 +358,22 @@ def test_threads_waiting_on_a_stream_wake_at_once(member):
     waiter.join(2)
     assert not waiter.is_alive()
     assert got == [(5, 42)]
+
+
+def test_a_stopping_process_ends_its_streams_and_opens_no_more(member, settings, monkeypatch):
+    monkeypatch.setattr(live, "_draining", threading.Event())
+    settings.SORAWEB_LIVE_STREAM_SECONDS = 60
+    settings.SORAWEB_LIVE_HEARTBEAT_SECONDS = 30
+    body = live.stream(owner_id=member.pk, job_ids=[])
+    assert next(body).startswith("retry: 2000\nevent: live")
+    rest: list[str] = []
+    reader = threading.Thread(target=lambda: rest.extend(body))
+    reader.start()
+    time.sleep(0.1)
+    live.drain()
+    reader.join(5)
+    assert not reader.is_alive()  # ended without waiting for its heartbeat or its lifetime
+    assert rest == []  # no event for the wake-up itself
+    assert live.hub.open_streams == 0
+    later = "".join(live.stream(owner_id=member.pk, job_ids=[]))
+    assert ": busy" in later  # a tab reconnecting here is sent elsewhere
