@@ -90,7 +90,11 @@ _TOUCH_SECONDS = 60
 def _is_background_poll(request: HttpRequest) -> bool:
     # Open pages poll job cards and the notice bell with htmx GETs; those are not a person at
     # the keyboard, so they must not keep an abandoned session alive.
-    return request.method == "GET" and request.headers.get("HX-Request") == "true"
+    # The live stream (an EventSource, which sends no HX-Request) is one of them.
+    return request.method == "GET" and (
+        request.headers.get("HX-Request") == "true"
+        or request.headers.get("Accept") == "text/event-stream"
+    )
 
 
 def note_sign_in(sender, request, user, **kwargs) -> None:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# Open tabs one web process holds a live stream for (settings, gunicorn and runstack share it).
+LIVE_STREAMS_DEFAULT = 128
+
 
 def env_str(name: str, default: str = "") -> str:
     file_name = os.environ.get(f"{name}_FILE")

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 
-from soraweb.env import env_int, env_str
+from soraweb.env import LIVE_STREAMS_DEFAULT, env_int, env_str
 from soraweb.logs import default_format, logging_config
 
 bind = f"{env_str('SORAWEB_HOST', '0.0.0.0')}:{env_int('SORAWEB_PORT', 8000)}"  # noqa: S104
 workers = env_int("SORAWEB_WEB_WORKERS", min(2 * (os.cpu_count() or 1) + 1, 8))
 worker_class = "gthread"
-threads = env_int("SORAWEB_WEB_THREADS", 8)
+# Live pages hold one thread per open tab (soraweb.videos.live caps them per process): those
+# threads come on top of the ones pages use, so held streams never queue a page request.
+threads = env_int("SORAWEB_WEB_THREADS", 8) + env_int("SORAWEB_LIVE_STREAMS", LIVE_STREAMS_DEFAULT)
 timeout = env_int("SORAWEB_WEB_TIMEOUT", 120)
 graceful_timeout = 20
 keepalive = 5
@@ -31,3 +33,20 @@ control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 logconfig_dict = logging_config(fmt=default_format(), level=env_str("SORAWEB_LOG_LEVEL", "INFO"))
+
+
+def post_worker_init(worker) -> None:
+    """Once a worker stops being alive (SIGTERM, or recycled after max_requests), its live streams
+    end at once: their tabs reconnect to another worker instead of holding this one open for the
+    whole graceful timeout (see soraweb.videos.live)."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while worker.alive:
+            time.sleep(0.5)
+        from soraweb.videos import live
+
+        live.drain()
+
+    threading.Thread(target=watch, name="soraweb-live-drain", daemon=True).start()

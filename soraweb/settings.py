@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from soraweb.env import env_bool, env_float, env_int, env_list, env_str
+from soraweb.env import LIVE_STREAMS_DEFAULT, env_bool, env_float, env_int, env_list, env_str
 from soraweb.logs import logging_config
 from soraweb.security import csp_policy, s3_origins
 
@@ -355,6 +355,15 @@ SORAWEB_SIMULATOR_URL = env_str(
 # How long the adaptive poll loop keeps running inside one task before handing over to the next
 # scheduled run (seconds); 0 makes it a single pass (tests).
 SORAWEB_POLL_LOOP_SECONDS = env_float("SORAWEB_POLL_LOOP_SECONDS", 50.0)
+# Live pages (soraweb.videos.live): at most this many open tabs hold a stream in one web process
+# (gunicorn gets that many threads on top of SORAWEB_WEB_THREADS, so streams never take the
+# threads normal pages need); a stream ends after SORAWEB_LIVE_STREAM_SECONDS and the browser
+# reconnects; a comment every SORAWEB_LIVE_HEARTBEAT_SECONDS finds closed tabs.
+SORAWEB_LIVE_STREAMS = env_int("SORAWEB_LIVE_STREAMS", LIVE_STREAMS_DEFAULT)
+SORAWEB_LIVE_STREAM_SECONDS = env_float("SORAWEB_LIVE_STREAM_SECONDS", 300.0)
+SORAWEB_LIVE_HEARTBEAT_SECONDS = env_float("SORAWEB_LIVE_HEARTBEAT_SECONDS", 15.0)
+# A running job's card asks for itself this often: the fallback for when the live stream is down.
+SORAWEB_CARD_POLL_SECONDS = env_int("SORAWEB_CARD_POLL_SECONDS", 3)
 # The poll loop's lease: renewed every quarter of this; a dead holder blocks polling at most this long.
 SORAWEB_POLL_LEASE_SECONDS = env_float("SORAWEB_POLL_LEASE_SECONDS", 10.0)
 # How long a new job keeps trying to reach a provider that refuses connections before it fails.

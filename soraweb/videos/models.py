@@ -563,6 +563,9 @@ class VideoJob(models.Model):
             if to in SETTLED_STATES:
                 job_id = self.pk
                 transaction.on_commit(lambda: _send_settled(job_id, old, to))
+            from soraweb.videos import live
+
+            live.job_changed(self.pk)  # open tabs fetch the card once this commits
         self.state = to
         for name, value in fields.items():
             if not hasattr(value, "resolve_expression"):  # F() counters: left for refresh_from_db
@@ -625,6 +628,17 @@ class JobEvent(models.Model):
     def sentence(self) -> str:
         """The history line in the viewer's language, from its cause and facts."""
         return (causes.history_line(self.cause, self.data) if self.cause else "") or self.message
+
+
+class LiveEvent(models.Model):
+    """ "Job N changed": the database channel of live pages (``soraweb.videos.live``) when there
+    is no Redis. Only the id travels; rows older than a minute are pruned."""
+
+    job_id = models.BigIntegerField()  # no foreign key: a notice about a deleted job is harmless
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} changed at {self.at:%H:%M:%S}"
 
 
 class WorkerLease(models.Model):

@@ -52,6 +52,14 @@ def job_get(*, pk: int) -> VideoJob | None:
     return _with_related(VideoJob.objects.filter(pk=pk)).first()
 
 
+def jobs_visible_ids(*, viewer, ids: list[int]) -> list[int]:
+    """Which of ``ids`` name jobs ``viewer`` may see (every signed-in team member sees every
+    job's card, as ``job_get`` does); the live stream follows only those."""
+    if not ids or not viewer.is_authenticated:
+        return []
+    return list(VideoJob.objects.filter(pk__in=ids).values_list("pk", flat=True))
+
+
 # --- Gallery --------------------------------------------------------------------------------------
 
 SORTS = {

@@ -13,6 +13,7 @@ urlpatterns = [
     path("form/estimate/", views.estimate, name="estimate"),
     path("gallery/", views.gallery, name="gallery"),
     path("language/", views.set_language, name="set_language"),
+    path("live/", views.live_stream, name="live"),
     path("jobs/<int:pk>/", views.job_detail, name="job_detail"),
     path("jobs/<int:pk>/card/", views.job_card, name="job_card"),
     path("jobs/<int:pk>/cancel/", views.job_cancel, name="job_cancel"),

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import DatabaseError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -20,7 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
-from soraweb.videos import images, selectors, services, webhooks
+from soraweb.videos import images, live, selectors, services, webhooks
 from soraweb.videos.forms import (
     BatchForm,
     GalleryFilterForm,
@@ -270,12 +270,38 @@ def estimate(request: HttpRequest) -> HttpResponse:
 @require_GET
 def job_card(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
-    if job.is_active and request.htmx:
+    # A card polling on its own asks for a fresh status; one fetched because the live stream
+    # said it changed (?live=1, added by app.js) already shows the news.
+    if job.is_active and request.htmx and request.GET.get("live") != "1":
         poll.job_request_refresh(job=job)
     on_detail = request.GET.get("on") == "detail"
     response = render(request, "videos/_job_card.html", {"job": job, "on_detail": on_detail})
     if on_detail and request.htmx and not job.is_active:
         response["HX-Refresh"] = "true"  # the page shows the video and review once it is ready
+    return response
+
+
+MAX_LIVE_JOBS = 50  # ids one stream may name (a page shows at most a few dozen cards)
+
+
+@require_GET
+def live_stream(request: HttpRequest) -> StreamingHttpResponse:
+    """Server-sent events naming jobs that changed: the viewer's own (``mine=1``) and those the
+    page shows (``job=<id>``, each checked visible like its card). Only ids go out; the page
+    fetches the card itself through ``job_card``."""
+    wanted = [int(v) for v in request.GET.getlist("job")[:MAX_LIVE_JOBS] if v.isdigit()]
+    job_ids = selectors.jobs_visible_ids(viewer=request.user, ids=wanted)
+    since = request.headers.get("Last-Event-ID") or request.GET.get("since", "")
+    response = StreamingHttpResponse(
+        live.stream(
+            owner_id=request.user.pk if request.GET.get("mine") == "1" else None,
+            job_ids=job_ids,
+            since=int(since) if since.isdigit() else None,
+        ),
+        content_type="text/event-stream; charset=utf-8",
+    )
+    response["Cache-Control"] = "no-store"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
     return response
 
 

@@ -6,6 +6,9 @@
  *   and screen-reader users land on the result of what they did.
  * - A card added by an action (a retry) is scrolled into view and gets focus.
  * - "Load more": focus moves to the first new video instead of being lost with the button.
+ * - Live pages: a card fetched because the live stream named it says so (?live=1); while the
+ *   stream is heard from, a card's own poll runs only every 30 s, as a safety net; a tab in the
+ *   background closes its stream and reopens it when shown.
  */
 (function () {
   "use strict";
@@ -219,6 +222,123 @@
   }
   document.addEventListener("htmx:afterSettle", countRunning);
   document.addEventListener("htmx:oobAfterSwap", countRunning);
+
+  // Live pages: the server sends "live" when a stream starts and "ping" every few seconds. While
+  // those arrive, the cards hear of every change at once, and their own poll is only a safety net.
+  var LIVE_QUIET_MS = 40000;  // silence this long: the stream is down, cards poll as usual
+  var SAFETY_POLL_MS = 30000;
+  var liveHeardAt = 0;
+  var cardFetchedAt = {};
+  var heardSources = typeof WeakSet === "function" ? new WeakSet() : null;
+  function heard() { liveHeardAt = Date.now(); }
+  document.addEventListener("htmx:sseOpen", function (event) {
+    var source = event.detail && event.detail.source;
+    if (!source || !heardSources || heardSources.has(source)) return;
+    heardSources.add(source);
+    source.addEventListener("live", heard);
+    source.addEventListener("ping", heard);
+  });
+  document.addEventListener("htmx:sseError", function () { liveHeardAt = 0; });
+  // A tab in the background gives its stream back (browsers allow about six connections per
+  // site over HTTP/1.1, and a server holds a thread per stream); it reconnects when shown again,
+  // asking for what it missed (?since=<last event id>). The htmx extension sees one source.
+  function PausableSource(url) {
+    this.url = url;
+    this.readyState = 0;
+    this.onopen = null;
+    this.onerror = null;
+    this.lastEventId = "";
+    this.closed = false;
+    this.listeners = [];
+    var self = this;
+    this.onVisibility = function () {
+      if (document.hidden) self.pause(); else self.resume();
+    };
+    document.addEventListener("visibilitychange", this.onVisibility);
+    if (!document.hidden) this.resume();
+  }
+  PausableSource.prototype.resume = function () {
+    if (this.closed || this.real) return;
+    var self = this;
+    var url = this.url;
+    if (this.lastEventId) url += (url.indexOf("?") < 0 ? "?" : "&") + "since=" + encodeURIComponent(this.lastEventId);
+    var real = new EventSource(url, { withCredentials: true });
+    this.real = real;
+    real.onopen = function (event) {
+      self.readyState = real.readyState;
+      if (self.onopen) self.onopen(event);
+    };
+    real.onerror = function (event) {
+      self.readyState = real.readyState;
+      if (real.readyState === EventSource.CLOSED) self.dispose();  // the extension makes a new one
+      if (self.onerror) self.onerror(event);
+    };
+    real.addEventListener("message", function (event) { self.noteId(event); });
+    this.listeners.forEach(function (pair) { real.addEventListener(pair[0], pair[1]); });
+  };
+  PausableSource.prototype.noteId = function (event) {
+    if (event && event.lastEventId) this.lastEventId = event.lastEventId;
+  };
+  PausableSource.prototype.pause = function () {
+    if (!this.real) return;
+    this.real.close();
+    this.real = null;
+    liveHeardAt = 0;  // cards poll again until the stream is back
+  };
+  PausableSource.prototype.dispose = function () {
+    this.closed = true;
+    document.removeEventListener("visibilitychange", this.onVisibility);
+  };
+  PausableSource.prototype.close = function () {
+    this.dispose();
+    this.pause();
+    this.readyState = 2;
+  };
+  PausableSource.prototype.addEventListener = function (type, listener) {
+    var self = this;
+    var wrapped = function (event) { self.noteId(event); listener(event); };
+    wrapped.original = listener;
+    this.listeners.push([type, wrapped]);
+    if (this.real) this.real.addEventListener(type, wrapped);
+  };
+  PausableSource.prototype.removeEventListener = function (type, listener) {
+    var real = this.real;
+    this.listeners = this.listeners.filter(function (pair) {
+      var match = pair[0] === type && pair[1].original === listener;
+      if (match && real) real.removeEventListener(type, pair[1]);
+      return !match;
+    });
+  };
+  if (window.htmx && typeof EventSource === "function") {
+    htmx.createEventSource = function (url) { return new PausableSource(url); };
+  }
+
+  var loadedAt = Date.now();
+  // configRequest's detail is the request's config; beforeRequest carries it as requestConfig.
+  function requestConfig(event) { return (event.detail && (event.detail.requestConfig || event.detail)) || {}; }
+  function isCardRequest(event) {
+    var config = requestConfig(event);
+    var elt = config.elt;
+    return !!(elt && elt.classList && elt.classList.contains("job-card") && config.verb === "get");
+  }
+  function fromLive(event) {
+    var trigger = requestConfig(event).triggeringEvent;
+    return !!(trigger && typeof trigger.type === "string" && trigger.type.indexOf("sse:") === 0);
+  }
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (isCardRequest(event) && fromLive(event)) event.detail.parameters.live = "1";
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    if (!isCardRequest(event)) return;
+    var id = requestConfig(event).elt.id;
+    var now = Date.now();
+    var live = now - liveHeardAt < LIVE_QUIET_MS;
+    if (!fromLive(event) && live && now - (cardFetchedAt[id] || loadedAt) < SAFETY_POLL_MS) {
+      event.preventDefault();  // the stream would have said so
+      return;
+    }
+    cardFetchedAt[id] = now;
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     countRunning();

@@ -26,11 +26,12 @@ def _generate(page, prompt: str, button: str = "Generate") -> None:
 
 
 def _assert_live_card(card) -> None:
-    """A proper card: the <article> with the card's class and its polling attributes."""
+    """A proper card: the <article> with the card's class, its poll and its live trigger."""
     assert card.evaluate("el => el.tagName") == "ARTICLE"
     assert "job-card" in (card.get_attribute("class") or "")
     assert (card.get_attribute("hx-get") or "").startswith("/jobs/")
-    assert card.get_attribute("hx-trigger") == "every 3s"
+    job_id = card.get_attribute("id").removeprefix("job-")
+    assert card.get_attribute("hx-trigger") == f"every 3s, sse:job-{job_id}"
     assert card.evaluate("el => el.parentElement.id") == "job-list"
 
 

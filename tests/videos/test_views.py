@@ -77,7 +77,7 @@ def test_submitting_creates_one_job_and_returns_its_card(
     assert job.owner == member and job.state == JobState.PENDING
     html = response.content.decode()
     assert f'id="job-{job.pk}"' in html and 'hx-swap-oob="afterbegin:#job-list"' in html
-    assert 'hx-trigger="every 3s"' in html
+    assert f'hx-trigger="every 3s, sse:job-{job.pk}"' in html
     assert len(callbacks) == 1  # one hand-over to the worker
 
 

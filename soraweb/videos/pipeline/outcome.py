@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from soraweb.ops.redaction import provider_secrets, redact
 from soraweb.providers.base import JobStatus, ProviderError, RemoteState
 from soraweb.providers.normalise import is_moderation, is_picture_size_refusal
+from soraweb.videos import live
 from soraweb.videos.causes import Cause
 from soraweb.videos.models import JobState, VideoJob
 from soraweb.videos.pipeline import outage, queue
@@ -159,7 +160,9 @@ def job_apply_answer(
     else:
         # Same state: no transition, just the latest facts (still only while the job is at the
         # provider, so a concurrent cancel wins).
-        VideoJob.objects.filter(pk=job.pk, state=job.state).update(**fields)
+        moved = VideoJob.objects.filter(pk=job.pk, state=job.state).update(**fields)
+        if moved and fields.get("progress", job.progress) != job.progress:
+            live.job_changed(job.pk)  # the card's progress bar moves at once
 
 
 def refusal_cause(exc: ProviderError) -> Cause:

@@ -103,8 +103,10 @@ class Command(BaseCommand):
                     f"{options['host']}:{options['port']}",
                     "--workers",
                     str(options["web_workers"]),
+                    # Page threads plus one per live stream this process may hold (see
+                    # soraweb.videos.live): held streams never take a page's thread.
                     "--threads",
-                    "8",
+                    str(env_int("SORAWEB_WEB_THREADS", 8) + settings.SORAWEB_LIVE_STREAMS),
                     "--timeout",
                     "120",
                     "--graceful-timeout",
