@@ -24,6 +24,7 @@ from .base import (
     ProviderConfig,
     ProviderError,
     RemoteState,
+    TaskSummary,
     VideoProvider,
     WireFormat,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "ProviderConfig",
     "ProviderError",
     "RemoteState",
+    "TaskSummary",
     "ResponseStream",
     "UnifiedClient",
     "VideoProvider",

@@ -161,6 +161,17 @@ class CheckResult:
     error: ProviderError | None = None
 
 
+@dataclass(frozen=True)
+class TaskSummary:
+    """One of the provider's recent tasks, as its task list shows it (``list_tasks``)."""
+
+    remote_id: str
+    status: JobStatus
+    created_at: float | None = None  # seconds since the epoch
+    prompt: str = ""
+    model: str = ""
+
+
 @runtime_checkable
 class VideoProvider(Protocol):
     """One wire format. Callers ask the capabilities below, never which format it is."""
@@ -175,6 +186,13 @@ class VideoProvider(Protocol):
     needs_exact_image_size: bool
     # The format has its own thumbnail (``open_content(variant="thumbnail")``).
     offers_thumbnail: bool
+    # The provider lists its recent tasks (openai ``GET /videos``): staff can find a job whose
+    # create answer was lost.
+    can_list_tasks: bool
+
+    def list_tasks(self, *, limit: int = 50) -> list[TaskSummary]:
+        """The provider's most recent tasks, newest first (where can_list_tasks)."""
+        ...
 
     def check(self) -> CheckResult:
         """Make one harmless request and report what it showed; never raises ProviderError."""

@@ -18,6 +18,7 @@ from .base import (
     ProviderConfig,
     ProviderError,
     RemoteState,
+    TaskSummary,
     WireFormat,
 )
 from .http import HttpClient, ResponseStream, shorten
@@ -163,10 +164,16 @@ class BaseClient:
     supports_cancel: bool = False
     needs_exact_image_size: bool = False
     offers_thumbnail: bool = False
+    can_list_tasks: bool = False
 
     def __init__(self, config: ProviderConfig, session: requests.Session | None = None) -> None:
         self.config = config
         self.http = HttpClient(config, session)
+
+    def list_tasks(self, *, limit: int = 50) -> list[TaskSummary]:
+        raise ProviderError(
+            f"The {self.wire_format} format has no list of tasks to look in.", permanent=True
+        )
 
     def check(self) -> CheckResult:
         """List the models (``GET /models``); where that route is missing and the format polls,

@@ -21,6 +21,7 @@ from .base import (
     ProviderConfig,
     ProviderError,
     RemoteState,
+    TaskSummary,
     WireFormat,
 )
 from .common import CONTENT_ENDPOINT, BaseClient, find_video_url, first_text, path_id
@@ -75,6 +76,7 @@ class OpenAIVideosClient(BaseClient):
     supports_cancel = True
     needs_exact_image_size = True
     offers_thumbnail = True
+    can_list_tasks = True
 
     def __init__(
         self,
@@ -121,6 +123,28 @@ class OpenAIVideosClient(BaseClient):
         status = self._parse(self.http.json(response))
         status.poll_after = _poll_after(response.headers.get("openai-poll-after-ms"))
         return status
+
+    def list_tasks(self, *, limit: int = 50) -> list[TaskSummary]:
+        """``GET /videos?order=desc``: the newest tasks first, at most ``limit`` (1-100)."""
+        limit = min(max(int(limit), 1), 100)
+        data = self.http.json(self.http.request("GET", f"/videos?order=desc&limit={limit}"))
+        items = data.get("data") if isinstance(data, dict) else None
+        tasks = []
+        for item in items or []:
+            remote_id = first_text(item, "id", "task_id") if isinstance(item, dict) else None
+            if not remote_id:
+                continue
+            created = item.get("created_at")
+            tasks.append(
+                TaskSummary(
+                    remote_id=remote_id,
+                    status=self._parse(item),
+                    created_at=float(created) if isinstance(created, int | float) else None,
+                    prompt=str(item.get("prompt") or ""),
+                    model=str(item.get("model") or ""),
+                )
+            )
+        return tasks
 
     def open_content(
         self, remote_id: str, *, video_url: str | None = None, variant: str = "video"

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from soraweb.money import money
 from soraweb.ops.redaction import provider_secrets, redact
-from soraweb.providers.base import ChatTools
+from soraweb.providers.base import ChatTools, ProviderError
 from soraweb.providers.transport import origin_of
 from soraweb.videos import causes, services
 from soraweb.videos.causes import Cause
@@ -493,8 +493,14 @@ class VideoJobAdmin(admin.ModelAdmin):
         extra = dict(extra_context or {})
         if job is not None:
             available = services.fixes_available(job)
+            if any(fix.needs_choice for fix in available):
+                extra["show_provider_tasks"] = True
+                try:
+                    extra["provider_tasks"] = services.tasks_for_adoption(job=job)
+                except ProviderError as exc:
+                    extra["provider_tasks_error"] = exc.message
             extra.update(
-                fixes=[fix for fix in available if not fix.needs_reason],
+                fixes=[fix for fix in available if not (fix.needs_reason or fix.needs_choice)],
                 can_mark_failed=any(fix.needs_reason for fix in available),
                 reason_form=ReasonForm(),
                 stuck_reason=stuck_reason(job),
@@ -520,16 +526,30 @@ class VideoJobAdmin(admin.ModelAdmin):
         if not allowed:
             raise PermissionDenied
         ok, text = self._apply(
-            request, fix, job, single=True, reason=request.POST.get("reason", "")
+            request,
+            fix,
+            job,
+            single=True,
+            reason=request.POST.get("reason", ""),
+            choice=request.POST.get("remote_id", ""),
         )
         self.message_user(request, text, messages.SUCCESS if ok else messages.ERROR)
         return HttpResponseRedirect(reverse("admin:videos_videojob_change", args=[job.pk]))
 
     def _apply(
-        self, request: HttpRequest, fix: str, job: VideoJob, *, single: bool, reason: str = ""
+        self,
+        request: HttpRequest,
+        fix: str,
+        job: VideoJob,
+        *,
+        single: bool,
+        reason: str = "",
+        choice: str = "",
     ) -> tuple[bool, str]:
         """Run one fix from the table; (worked, a sentence saying what happened)."""
-        return services.fix_run(name=fix, job=job, by=request.user, single=single, reason=reason)
+        return services.fix_run(
+            name=fix, job=job, by=request.user, single=single, reason=reason, choice=choice
+        )
 
     # -- many jobs: actions on the list ----------------------------------------------------------
 

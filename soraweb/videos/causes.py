@@ -39,6 +39,7 @@ class Cause(models.TextChoices):
     REMOTE_CANCEL_FAILED = "remote_cancel_failed", _("Remote cancel failed")
     FILES_DELETED = "files_deleted", _("Video files deleted")
     HELP_ASKED = "help_asked", _("An admin was asked to check")
+    ADOPTED = "adopted", _("Found at the provider")
     # Endings, and the one state that waits for a person.
     MODERATION = "moderation", _("Refused by content moderation")
     PICTURE_SIZE = "picture_size", _("Picture refused: wrong size")
@@ -95,6 +96,7 @@ WORDS: dict[str, Words] = {
     Cause.REMOTE_CANCEL_FAILED: Words(_("Remote cancel failed: %(reason)s")),
     Cause.FILES_DELETED: Words(_("Video files deleted by %(by)s")),
     Cause.HELP_ASKED: Words(_("%(by)s asked an admin to check with the provider")),
+    Cause.ADOPTED: Words(_("%(by)s found it at the provider as %(remote_id)s; following it again")),
     Cause.MODERATION: Words(
         _("Provider reports failure"),
         REASON,

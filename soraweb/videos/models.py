@@ -298,7 +298,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
         {JobState.QUEUED, JobState.ARCHIVING, JobState.FAILED, JobState.EXPIRED, JobState.CANCELLED}
     ),
     JobState.ARCHIVING: frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.EXPIRED}),
-    JobState.NEEDS_ATTENTION: frozenset({JobState.FAILED, JobState.CANCELLED}),
+    # Queued again only by staff who found the job at the provider ("adopt").
+    JobState.NEEDS_ATTENTION: frozenset({JobState.FAILED, JobState.CANCELLED, JobState.QUEUED}),
     JobState.SUCCEEDED: frozenset(),
     # Only by an admin ("save again"): the provider made the video but storing it failed.
     JobState.FAILED: frozenset({JobState.ARCHIVING}),

@@ -10,12 +10,16 @@ Callers import the functions from here.
 from soraweb.videos.services.fixes import (
     FIXES,
     FIXES_BY_NAME,
+    Candidate,
     Fix,
     fix_run,
     fixes_available,
+    job_adopt,
+    job_check_provider,
     job_delete_files,
     job_mark_failed,
     job_refresh_now,
+    tasks_for_adoption,
 )
 from soraweb.videos.services.jobs import (
     BatchItem,
@@ -37,10 +41,13 @@ __all__ = [
     "FIXES_BY_NAME",
     "BatchItem",
     "BatchOutcome",
+    "Candidate",
     "Fix",
     "fix_run",
     "fixes_available",
+    "job_adopt",
     "job_ask_admin",
+    "job_check_provider",
     "job_cancel",
     "job_create",
     "job_delete",
@@ -55,4 +62,5 @@ __all__ = [
     "job_validate_settings",
     "jobs_create_batch",
     "reference_image_store",
+    "tasks_for_adoption",
 ]
