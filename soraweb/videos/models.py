@@ -53,7 +53,8 @@ class Provider(models.Model):
         _("predictive polling"),
         default=True,
         help_text=_(
-            "Ask about a job mostly around when it should finish (from the model's recent times and the reported progress) instead of at every interval."
+            "Ask about a job mostly around when it should finish (from the model's recent "
+            "times and the reported progress) instead of at every interval."
         ),
     )
     webhook_secret = models.CharField(_("webhook secret"), max_length=200, blank=True)
