@@ -29,14 +29,13 @@ def _queries(
 ) -> tuple[int, float]:
     """Walk one job's schedule: (queries asked until the first at or after ``finish``, how long
     after ``finish`` that one came). ``progress(age)`` is the percent a query at ``age`` sees."""
-    age, asked, first, last = 0.0, 0, None, None
+    age, asked, seen = 0.0, 0, {}
     while True:
         if progress is not None and age > 0:
-            pct = progress(age)
-            if 0 < pct < 100:
-                first = first if first and first[1] <= pct else (age, pct)
-                last = (age, pct)
-        estimate = finish_estimate(stats=stats, progress_first=first, progress_last=last)
+            seen = common.note_progress(seen, age, progress(age))
+        estimate = finish_estimate(
+            stats=stats, progress_first=seen.get("first"), progress_last=seen.get("last")
+        )
         age += next_poll_delay(age=age, estimate=estimate, interval=interval, poll_after=poll_after)
         asked += 1
         if age >= finish:
@@ -67,6 +66,17 @@ def test_progress_reports_pin_the_finish_even_when_the_history_is_wide(finish):
     asked, late = _queries(finish, stats=stats, progress=progress)
     assert asked <= _fixed_10_s(finish)
     assert late <= DENSE_GAP + 1e-6
+
+
+def test_progress_that_stalls_makes_the_job_late_not_later():
+    def stalls_at_half(age: float) -> int:
+        return min(50, int(age * 10))
+
+    # Stalled at 50 % after 5 s, finished at 200 s: asked at the fixed interval meanwhile,
+    # never left for long.
+    asked, late = _queries(200.0, progress=stalls_at_half, interval=3.0)
+    assert late <= 3.0
+    assert asked <= 200 / 3.0 + 20
 
 
 def test_a_straight_progress_line_gives_the_finishing_age():
@@ -236,3 +246,28 @@ def test_the_loop_ends_without_waiting_for_a_hanging_query_whose_answer_lands_la
     # The webhook's refresh, turned away while the query was out, is not lost.
     assert job.next_poll_at <= timezone.now()
     assert sim.job(hanging.remote_id)["polls"] == 1
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_rate_limit_answer_holds_every_query_to_that_relay_until_its_retry_after(
+    hanging_relay, member
+):
+    sim, model = hanging_relay
+    sim.retry_after = 30.0
+    limited = _submitted(member, model, "rate limited [sim:poll429]")
+    other = _submitted(member, model, "same relay, not limited")
+    with loop.Poller() as poller:
+        _make_due(limited)
+        poller.run_pass(deadline=None)
+        assert sim.job(limited.remote_id)["polls"] == 1
+        _make_due(other)
+        poller.run_pass(deadline=None)
+        # Not asked: the relay said to wait; the job is due again when the wait is over.
+        assert sim.job(other.remote_id)["polls"] == 0
+        other.refresh_from_db()
+        assert other.lease_until is None
+        assert other.next_poll_at > timezone.now() + timedelta(seconds=20)
+    limited.refresh_from_db()
+    assert limited.poll_errors == 1 and limited.next_poll_at > timezone.now() + timedelta(
+        seconds=20
+    )

@@ -201,6 +201,22 @@ def forget_generation_stats() -> None:
     _stats_cache.clear()
 
 
+def note_progress(seen: dict | None, at: float, progress: int | None) -> dict:
+    """The progress reports worth keeping after one at unix time ``at``: the first above zero,
+    and the latest *change* (a value seen again keeps the time it was first seen, so progress
+    that stalls makes the job late, polled at the fixed interval, rather than pushing its
+    expected finish ever further out)."""
+    seen = dict(seen or {})
+    if progress is None or not 0 < progress < 100:
+        return seen
+    first = seen.get("first")
+    if not first or progress < first[1]:  # none yet, or the provider started over
+        seen["first"] = seen["last"] = [at, progress]
+    elif progress != seen.get("last", first)[1]:
+        seen["last"] = [at, progress]
+    return seen
+
+
 def plan_next_poll(
     job: VideoJob, *, progress: int | None, poll_after: float | None, now: datetime
 ) -> tuple[float, dict]:
@@ -209,13 +225,8 @@ def plan_next_poll(
     ``[unix seconds, percent]``)."""
     provider = job.provider
     interval = provider.effective_poll_interval
-    seen = dict(job.progress_seen or {})
     at = now.timestamp()
-    if progress is not None and 0 < progress < 100:
-        first = seen.get("first")
-        if not first or progress < first[1]:  # none yet, or the provider started over
-            seen["first"] = [at, progress]
-        seen["last"] = [at, progress]
+    seen = note_progress(job.progress_seen, at, progress)
     if not provider.predictive_polling:
         return max(poll_after or 0.0, interval), seen
     started = (job.submitted_at or job.created_at).timestamp()
