@@ -154,35 +154,45 @@ class Poller:
         except Exception:
             logger.exception("job %s: unexpected error while polling", job.pk)
 
-    def apply_answers(self, *, until: float) -> int:
-        """Apply answers as they come until the monotonic time ``until`` or none is in flight."""
+    def apply_answers(self, *, until: float, awaited: set[int] | None = None) -> int:
+        """Apply answers as they come until the monotonic time ``until``, or until none of the
+        ``awaited`` jobs (default: every job in flight) is still out."""
+
+        def waiting() -> bool:
+            if awaited is None:
+                return bool(self.in_flight)
+            return any(pk in self.in_flight for pk in awaited)
+
         applied = 0
-        while True:
+        while waiting():
             try:
                 job, future = self._answers.get(timeout=max(0.0, until - time.monotonic()))
+            except queue_mod.Empty:
+                break
+            self.in_flight.pop(job.pk, None)
+            self._apply(job, future)
+            applied += 1
+            if time.monotonic() >= until:
+                break
+        while True:  # whatever else is in already, without waiting
+            try:
+                job, future = self._answers.get_nowait()
             except queue_mod.Empty:
                 return applied
             self.in_flight.pop(job.pk, None)
             self._apply(job, future)
             applied += 1
-            if not self.in_flight or time.monotonic() >= until:
-                # Whatever else is already in, without waiting.
-                while True:
-                    try:
-                        job, future = self._answers.get_nowait()
-                    except queue_mod.Empty:
-                        return applied
-                    self.in_flight.pop(job.pk, None)
-                    self._apply(job, future)
-                    applied += 1
 
     def run_pass(self, *, deadline: float | None) -> int:
-        """Claim the due jobs, ask about them, apply answers until all are in or ``deadline``
-        seconds have passed (None: until all are in). Returns how many queries were sent."""
+        """Claim the due jobs, ask about them, and apply answers until this pass's are all in or
+        ``deadline`` seconds have passed (None: until all are in); a straggler of an earlier pass
+        is not waited for. Returns how many queries were sent."""
+        before = set(self.in_flight)
         sent = self.dispatch(poll.jobs_claim_due_polls())
+        awaited = set(self.in_flight) - before
         until = math.inf if deadline is None else time.monotonic() + deadline
-        while self.in_flight and time.monotonic() < until:
-            self.apply_answers(until=min(until, time.monotonic() + 1.0))
+        while any(pk in self.in_flight for pk in awaited) and time.monotonic() < until:
+            self.apply_answers(until=min(until, time.monotonic() + 1.0), awaited=awaited)
         return sent
 
     def close(self) -> None:
