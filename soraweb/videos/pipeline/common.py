@@ -60,13 +60,16 @@ def reference_fit_for(
 # Both give a normal estimate of the finishing age E ± sigma. Queries are then spaced so that the
 # gap at age t is DENSE_GAP * exp((t - E)^2 / (4 sigma^2)): spacing by the inverse square root of the
 # finishing density is what minimises the expected delay for a given number of queries. Far from E
-# the gaps are long (sparse early), near E they are DENSE_GAP. A job that is later than expected is
+# the gaps are long (sparse early), near E they are DENSE_GAP, or wider when sigma is so large
+# that this would ask more often than fixed 10 s polling (dense_gap). A job later than expected is
 # asked about at a gap that grows slowly with how late it is, never sparser than the provider's
 # fixed interval. Without any estimate (a model's first jobs, no progress) the fixed interval holds.
 
 DENSE_GAP = 0.8  # seconds between queries around the expected finish
 MAX_GAP = 60.0  # early gaps: a job that fails early is still noticed within a minute
 LATE_GROWTH = 0.1  # overdue by 30 s: asked every DENSE_GAP + 3 s (capped at the fixed interval)
+BUDGET_INTERVAL = 10.0  # never more queries than polling at this fixed interval would make
+EARLY_QUERIES = 2  # what the sparse queries before the dense window take of that budget
 STATS_JOBS = 20  # finished jobs per model the median and spread are taken from
 STATS_MIN_JOBS = 3
 STATS_TTL = 30.0  # seconds a model's figures are reused before they are read again
@@ -133,9 +136,18 @@ def finish_estimate(
     return Estimate(age=age, sigma=(w_s + w_p) ** -0.5)
 
 
+def dense_gap(est: Estimate) -> float:
+    """The gap around the expected finish: DENSE_GAP, or wider when the estimate is so unsure
+    that polling that densely would ask more often than the seeds' fixed 10 s polling does. The
+    spacing below asks sqrt(4 pi) sigma / gap times over the whole window and a job is seen done
+    about half-way through it, so sqrt(2 pi) sigma / gap is a fair count, plus a few early."""
+    budget = max(1.0, est.age / BUDGET_INTERVAL - EARLY_QUERIES)
+    return max(DENSE_GAP, math.sqrt(2 * math.pi) * est.sigma / budget)
+
+
 def _gap_at(t: float, est: Estimate) -> float:
     z = (t - est.age) / (2 * est.sigma)
-    return DENSE_GAP * math.exp(min(z * z, 50.0))
+    return dense_gap(est) * math.exp(min(z * z, 50.0))
 
 
 def next_poll_delay(
@@ -150,12 +162,13 @@ def next_poll_delay(
     floor = max(poll_after or 0.0, DENSE_GAP)
     if estimate is None:
         return max(interval, floor)
+    dense = dense_gap(estimate)
     if age >= estimate.age:
-        late = DENSE_GAP + LATE_GROWTH * (age - estimate.age)
-        return max(min(_gap_at(age, estimate), late, max(interval, DENSE_GAP)), floor)
+        late = dense + LATE_GROWTH * (age - estimate.age)
+        return max(min(_gap_at(age, estimate), late, max(interval, dense)), floor)
     # The next query at the first t' with t' - age >= gap(t'): the gap of the moment asked about,
     # so a long early jump lands where queries are dense, not past the finish.
-    lo, hi = age + DENSE_GAP, max(estimate.age, age + DENSE_GAP)
+    lo, hi = age + dense, max(estimate.age, age + dense)
     if hi - age >= _gap_at(hi, estimate):
         for _ in range(40):
             mid = (lo + hi) / 2
