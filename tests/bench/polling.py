@@ -40,6 +40,8 @@ JOBS_PER_CLASS = 4
 SPREAD = 0.02  # robust standard deviation of a model's job times, as a fraction of its median
 HISTORY = 20
 STAGGER = 20.0  # jobs start over this many seconds, so archive tasks do not queue up behind
+WIDE_SPREAD = 0.10
+WIDE = f"predictive, no progress, spread {WIDE_SPREAD:.0%}"
 HANG_SECONDS = 25.0
 HANG_JOBS = 2
 HANG_NEIGHBOURS = 10
@@ -80,7 +82,7 @@ def _models(label: str, sim: Simulator, **provider_fields) -> dict[int, object]:
     }
 
 
-def _seed_history(models: dict[int, object], rng: random.Random) -> None:
+def _seed_history(models: dict[int, object], rng: random.Random, spread: float) -> None:
     """Finished jobs of each model, as if soraweb had run them earlier today."""
     from soraweb.videos.models import JobState, Prompt, VideoJob
 
@@ -90,7 +92,7 @@ def _seed_history(models: dict[int, object], rng: random.Random) -> None:
     rows = []
     for seconds, model in models.items():
         for i in range(HISTORY):
-            took = _job_seconds(seconds, rng)
+            took = _job_seconds(seconds, rng, spread)
             start = long_ago + timedelta(minutes=i)
             rows.append(
                 VideoJob(
@@ -111,8 +113,8 @@ def _seed_history(models: dict[int, object], rng: random.Random) -> None:
     VideoJob.objects.bulk_create(rows)
 
 
-def _job_seconds(seconds: int, rng: random.Random) -> float:
-    return max(5.0, rng.gauss(seconds, SPREAD * seconds)) * SCALE
+def _job_seconds(seconds: int, rng: random.Random, spread: float = SPREAD) -> float:
+    return max(5.0, rng.gauss(seconds, spread * seconds)) * SCALE
 
 
 def _sim() -> _TimedSimulator:
@@ -140,14 +142,16 @@ def _cluster(data_dir: str) -> subprocess.Popen:
     )
 
 
-def _results(sim: _TimedSimulator, remote_ids: list[str]) -> tuple[list[float], list[int]]:
-    latencies, queries = [], []
-    for rid in remote_ids:
+def _results(sim: _TimedSimulator, jobs: list[tuple[str, object]]) -> tuple[list, list, list]:
+    """(done -> download starts, status queries, done -> soraweb saw it done) of each job."""
+    latencies, queries, detections = [], [], []
+    for rid, seen_done in jobs:
         job = sim.job(rid)
         token = sim._get(rid).token
         latencies.append(sim.first_get[token] - job["completed_at"])
         queries.append(job["polls"])
-    return latencies, queries
+        detections.append(seen_done.timestamp() - job["completed_at"])
+    return latencies, queries, detections
 
 
 def run(data_dir: str) -> list[tuple[str, str, str, str]]:
@@ -161,6 +165,8 @@ def run(data_dir: str) -> list[tuple[str, str, str, str]]:
         "fixed 3 s": ({"poll_interval_seconds": 3 * SCALE, "predictive_polling": False}, ""),
         "predictive, progress": ({"predictive_polling": True}, ""),
         "predictive, no progress": ({"predictive_polling": True}, "[sim:progress=none]"),
+        # How it degrades when a model's times are far less predictable (not a target).
+        WIDE: ({"predictive_polling": True}, "[sim:progress=none]"),
     }
     sims: dict[str, _TimedSimulator] = {}
     plan: list[tuple[float, str, object, str]] = []  # (start offset, group, model, prompt)
@@ -168,23 +174,25 @@ def run(data_dir: str) -> list[tuple[str, str, str, str]]:
         for label, (fields, marker) in groups.items():
             sims[label] = _sim()
             models = _models(f"Relay ({label})", sims[label], **fields)
+            spread = WIDE_SPREAD if label == WIDE else SPREAD
             if fields["predictive_polling"]:
-                _seed_history(models, rng)
+                _seed_history(models, rng, spread)
             for seconds, model in models.items():
                 for i in range(JOBS_PER_CLASS):
-                    took = _job_seconds(seconds, rng)
+                    took = _job_seconds(seconds, rng, spread)
                     prompt = f"{label} {seconds}s #{i} [sim:slow={took:.2f}]{marker}"
                     plan.append((rng.uniform(0, STAGGER), label, model, prompt))
         # Beside a few jobs whose status queries hang, others of the same model and relay.
         sims["hang"] = _sim()
         hang_models = _models("Relay (a query hangs)", sims["hang"], predictive_polling=True)
-        _seed_history(hang_models, rng)
+        _seed_history(hang_models, rng, SPREAD)
         for i in range(HANG_JOBS + HANG_NEIGHBOURS):
             took = _job_seconds(60, rng)
             marker = "[sim:pollhang=3]" if i < HANG_JOBS else ""
+            # The hanging ones first: their queries hang while the others finish.
             plan.append(
                 (
-                    rng.uniform(0, 5),
+                    0.0 if i < HANG_JOBS else rng.uniform(0, STAGGER),
                     "hang",
                     hang_models[60],
                     f"hang #{i} [sim:slow={took:.2f}]{marker}",
@@ -218,7 +226,12 @@ def run(data_dir: str) -> list[tuple[str, str, str, str]]:
                 time.sleep(1.0)
         finally:
             _stop(cluster)
-        remote = dict(VideoJob.objects.filter(pk__in=all_ids).values_list("pk", "remote_id"))
+        remote = {
+            pk: (rid, seen_done)
+            for pk, rid, seen_done in VideoJob.objects.filter(pk__in=all_ids).values_list(
+                "pk", "remote_id", "provider_completed_at"
+            )
+        }
         states = dict(VideoJob.objects.filter(pk__in=all_ids).values_list("pk", "state"))
         unfinished = sorted(pk for pk, state in states.items() if state != "succeeded")
         if unfinished:
@@ -238,31 +251,45 @@ _UNSETTLED = ("pending", "submitting", "queued", "running", "archiving")
 
 def _rows(figures: dict, scale: str) -> list[tuple[str, str, str, str]]:
     def summary(label: str) -> tuple[float, float, float]:
-        lat, queries = figures[label]
+        lat, queries, _ = figures[label]
         return statistics.median(lat), _percentile(lat, 95), statistics.mean(queries)
 
     seeds_queries = summary("fixed 10 s")[2]
     classes = f"{len(CLASSES) * JOBS_PER_CLASS} jobs of {min(CLASSES)}-{max(CLASSES)} s"
     rows = []
-    for label in ("fixed 10 s", "fixed 3 s", "predictive, progress", "predictive, no progress"):
+    for label in (
+        "fixed 10 s",
+        "fixed 3 s",
+        "predictive, progress",
+        "predictive, no progress",
+        WIDE,
+    ):
         median, p95, queries = summary(label)
-        name = f"done at relay -> download starts, {label} ({classes}, {scale})"
+        spread = WIDE_SPREAD if label == WIDE else SPREAD
+        name = (
+            f"done at relay -> download starts, {label} ({classes}, spread {spread:.0%}, {scale})"
+        )
         measured = f"median {median:.2f} s, p95 {p95:.2f} s, {queries:.1f} queries/job"
-        if label.startswith("predictive"):
+        if label == WIDE:
+            target = f"queries <= {seeds_queries:.1f} (fixed 10 s); latency: how it degrades"
+            met = _ok(queries <= seeds_queries)
+        elif label.startswith("predictive"):
             target = f"median <= 1.0 s, queries <= {seeds_queries:.1f} (fixed 10 s)"
             met = _ok(median <= 1.0 and queries <= seeds_queries)
         else:
             target, met = "- (anchor)", ""
         rows.append((name, measured, target, met))
-    plain = figures["predictive, progress"][0]
-    beside = figures["hang"][0]
+    # Detection (done at the relay -> soraweb saw it done), the part a hang could hold up.
+    plain = figures["predictive, progress"][2]
+    beside = figures["hang"][2]
     base = _percentile(plain, 95)
     worst = max(beside)
     rows.append(
         (
             f"predictive, {HANG_NEIGHBOURS} jobs beside {HANG_JOBS} whose queries hang "
-            f"{HANG_SECONDS:g} s: worst done -> download starts ({scale})",
-            f"{worst:.2f} s (median {statistics.median(beside):.2f} s)",
+            f"{HANG_SECONDS:g} s: worst done -> seen done ({scale})",
+            f"{worst:.2f} s (median {statistics.median(beside):.2f} s; without a hang: "
+            f"median {statistics.median(plain):.2f} s, p95 {base:.2f} s)",
             f"<= {base + 1.0:.2f} s (p95 without a hang + 1 s)",
             _ok(worst <= base + 1.0),
         )

@@ -71,6 +71,10 @@ def _lease_release(holder: str) -> None:
 # How long a pass of the loop waits for answers before it moves on. A query still out then (a
 # relay that hangs) finishes in the background; its answer is applied when it comes.
 PASS_DEADLINE = 0.5
+# A loop past its time budget hands over once no job is due within HANDOVER_QUIET_SECONDS, and
+# at the latest HANDOVER_GRACE_SECONDS after the budget.
+HANDOVER_QUIET_SECONDS = 2.0
+HANDOVER_GRACE_SECONDS = 20.0
 
 
 class Poller:
@@ -270,9 +274,15 @@ def poll_loop(patience: float = 0.0) -> dict:
             polled += poller.run_pass(deadline=PASS_DEADLINE)
             passes += 1
             elapsed = time.monotonic() - started
-            if elapsed >= budget or heartbeat.lost.is_set():
+            if heartbeat.lost.is_set():
                 break
             wait = _seconds_until_next_due()
+            if elapsed >= budget:
+                # Hand over in a quiet moment: the next loop takes a second or so to start, and a
+                # job due meanwhile (one polled densely near its finish) would wait for it.
+                quiet = wait is None or wait >= HANDOVER_QUIET_SECONDS
+                if budget <= 0 or quiet or elapsed >= budget + HANDOVER_GRACE_SECONDS:
+                    break
             if (
                 wait is None
                 and not poller.in_flight
@@ -282,7 +292,9 @@ def poll_loop(patience: float = 0.0) -> dict:
             # Until the next job is due, but at least once a second so that new jobs, refresh
             # clicks and webhooks are picked up quickly; answers of queries still out are
             # applied the moment they come.
-            pause = min(1.0, wait if wait is not None else 1.0, max(0.0, budget - elapsed))
+            pause = min(1.0, wait if wait is not None else 1.0)
+            if elapsed < budget:
+                pause = min(pause, budget - elapsed)
             if poller.in_flight:
                 poller.apply_answers(until=time.monotonic() + pause)
             else:
