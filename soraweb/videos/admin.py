@@ -86,6 +86,7 @@ class ProviderForm(forms.ModelForm):
             "extra_headers",
             "concurrency_limit",
             "poll_interval_seconds",
+            "predictive_polling",
             "webhook_secret",
             "clear_webhook_secret",
             "charges_failed_jobs",

@@ -50,6 +50,14 @@ class Provider(models.Model):
         default=3.0,
         help_text=_("How often a running job is checked (the provider may ask for longer)."),
     )
+    predictive_polling = models.BooleanField(
+        _("predictive polling"),
+        default=True,
+        help_text=_(
+            "Ask about a job mostly around when it should finish (from the model's recent "
+            "times and the reported progress) instead of at every interval."
+        ),
+    )
     webhook_secret = models.CharField(_("webhook secret"), max_length=200, blank=True)
     charges_failed_jobs = models.BooleanField(_("charges failed jobs"), default=False)
     chat_tools = models.CharField(
@@ -408,6 +416,9 @@ class VideoJob(models.Model):
     next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     refresh_requested_at = models.DateTimeField(null=True, blank=True)
+    # The first progress report above zero and the latest, [unix seconds, percent] each: their
+    # slope says when the job should finish (pipeline.common.plan_next_poll).
+    progress_seen = models.JSONField(default=dict, blank=True, editable=False)
 
     submit_attempts = models.PositiveIntegerField(default=0)
     poll_count = models.PositiveIntegerField(default=0)
@@ -452,6 +463,10 @@ class VideoJob(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["state", "next_poll_at"], name="job_state_poll_idx"),
+            # The model's recent generation times (pipeline.common.generation_stats).
+            models.Index(
+                fields=["video_model", "-provider_completed_at"], name="job_model_completed_idx"
+            ),
             models.Index(fields=["owner", "-created_at"], name="job_owner_created_idx"),
             models.Index(fields=["state", "-finished_at"], name="job_state_finished_idx"),
             models.Index(

@@ -270,9 +270,16 @@ def estimate(request: HttpRequest) -> HttpResponse:
 @require_GET
 def job_card(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
-    # A card polling on its own asks for a fresh status; one fetched because the live stream
-    # said it changed (?live=1, added by app.js) already shows the news.
-    if job.is_active and request.htmx and request.GET.get("live") != "1":
+    # A card polling on its own asks for a fresh status where the provider is polled at a fixed
+    # interval. With predictive polling the planner already asks densely around the expected
+    # finish, and a watched card must not turn that back into a query every 3 s. A card fetched
+    # because the live stream said it changed (?live=1, added by app.js) already shows the news.
+    if (
+        job.is_active
+        and request.htmx
+        and request.GET.get("live") != "1"
+        and not job.provider.predictive_polling
+    ):
         poll.job_request_refresh(job=job)
     on_detail = request.GET.get("on") == "detail"
     response = render(request, "videos/_job_card.html", {"job": job, "on_detail": on_detail})

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import logging
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from datetime import datetime
 
 from soraweb.providers import make_client
 from soraweb.providers.base import VideoProvider
@@ -45,3 +50,209 @@ def reference_fit_for(
     if not mode:
         mode = ImageFit.CROP if provider_needs_exact_image(job.provider) else ImageFit.NONE
     return ("" if mode == ImageFit.NONE else mode), frame
+
+
+# --- When to ask next: predictive polling ---------------------------------------------------------
+#
+# A status query is worth most just after the job finished and is wasted long before. What is known
+# about when it will finish: the model's recent generation times (median and spread of the last
+# jobs per model and length), and, once the provider reports progress twice, how fast it moves.
+# Both give a normal estimate of the finishing age E ± sigma. Queries are then spaced so that the
+# gap at age t is DENSE_GAP * exp((t - E)^2 / (4 sigma^2)): spacing by the inverse square root of the
+# finishing density is what minimises the expected delay for a given number of queries. Far from E
+# the gaps are long (sparse early), near E they are DENSE_GAP, or wider when sigma is so large
+# that this would ask more often than fixed 10 s polling (dense_gap). A job later than expected is
+# asked about at a gap that grows slowly with how late it is, never sparser than the provider's
+# fixed interval. Without any estimate (a model's first jobs, no progress) the fixed interval holds.
+
+DENSE_GAP = 0.8  # seconds between queries around the expected finish
+MAX_GAP = 60.0  # early gaps: a job that fails early is still noticed within a minute
+LATE_GROWTH = 0.1  # overdue by 30 s: asked every DENSE_GAP + 3 s (capped at the fixed interval)
+BUDGET_INTERVAL = 10.0  # never more queries than polling at this fixed interval would make
+EARLY_QUERIES = 2  # what the sparse queries before the dense window take of that budget
+STATS_JOBS = 20  # finished jobs per model the median and spread are taken from
+STATS_MIN_JOBS = 3
+STATS_TTL = 30.0  # seconds a model's figures are reused before they are read again
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """When a job should finish, as its age in seconds since it was submitted, and how sure."""
+
+    age: float
+    sigma: float
+
+
+@dataclass(frozen=True)
+class GenerationStats:
+    median: float
+    spread: float  # a robust standard deviation: 1.4826 x the median absolute deviation
+    jobs: int
+
+    @classmethod
+    def of(cls, seconds: list[float]) -> GenerationStats | None:
+        if len(seconds) < STATS_MIN_JOBS:
+            return None
+        median = statistics.median(seconds)
+        mad = statistics.median(abs(s - median) for s in seconds)
+        return cls(median=median, spread=1.4826 * mad, jobs=len(seconds))
+
+
+def _stats_sigma(stats: GenerationStats) -> float:
+    # A handful of identical times says little: never trust them to better than 2 %, or 0.5 s.
+    return max(stats.spread, 0.02 * stats.median, 0.5)
+
+
+def progress_estimate(
+    first: tuple[float, int] | None, last: tuple[float, int] | None
+) -> Estimate | None:
+    """The finishing age from two progress reports ``(age, percent)``: a straight line through
+    them. Its uncertainty covers whole-percent rounding of both reports (the rate's error grows
+    the remaining time) plus the time one percent takes."""
+    if not first or not last:
+        return None
+    (t1, p1), (t2, p2) = first, last
+    if p2 <= p1 or t2 - t1 < 1.0 or p2 >= 100:
+        return None
+    rate = (p2 - p1) / (t2 - t1)  # percent per second
+    remaining = (100 - p2) / rate
+    sigma = remaining * 2.0 / (p2 - p1) + 1.0 / rate
+    return Estimate(age=t2 + remaining, sigma=max(sigma, 0.3))
+
+
+def finish_estimate(
+    *,
+    stats: GenerationStats | None,
+    progress_first: tuple[float, int] | None = None,
+    progress_last: tuple[float, int] | None = None,
+) -> Estimate | None:
+    """Both estimates weighed by how sure each is (inverse variance), or whichever exists."""
+    from_stats = Estimate(stats.median, _stats_sigma(stats)) if stats else None
+    from_progress = progress_estimate(progress_first, progress_last)
+    if not from_stats or not from_progress:
+        return from_progress or from_stats
+    w_s, w_p = 1 / from_stats.sigma**2, 1 / from_progress.sigma**2
+    age = (from_stats.age * w_s + from_progress.age * w_p) / (w_s + w_p)
+    return Estimate(age=age, sigma=(w_s + w_p) ** -0.5)
+
+
+def dense_gap(est: Estimate) -> float:
+    """The gap around the expected finish: DENSE_GAP, or wider when the estimate is so unsure
+    that polling that densely would ask more often than the seeds' fixed 10 s polling does. The
+    spacing below asks sqrt(4 pi) sigma / gap times over the whole window and a job is seen done
+    about half-way through it, so sqrt(2 pi) sigma / gap is a fair count, plus a few early."""
+    budget = max(1.0, est.age / BUDGET_INTERVAL - EARLY_QUERIES)
+    return max(DENSE_GAP, math.sqrt(2 * math.pi) * est.sigma / budget)
+
+
+def _gap_at(t: float, est: Estimate) -> float:
+    z = (t - est.age) / (2 * est.sigma)
+    return dense_gap(est) * math.exp(min(z * z, 50.0))
+
+
+def next_poll_delay(
+    *, age: float, estimate: Estimate | None, interval: float, poll_after: float | None = None
+) -> float:
+    """Seconds until the next status query of a job ``age`` seconds after it was submitted.
+
+    ``interval`` is the provider's fixed interval (used without an estimate, and the sparsest a
+    late job is asked about); ``poll_after`` is what the provider asked for (openai-poll-after-ms),
+    a floor: asking sooner than a relay says only earns 429s.
+    """
+    floor = max(poll_after or 0.0, DENSE_GAP)
+    if estimate is None:
+        return max(interval, floor)
+    dense = dense_gap(estimate)
+    if age >= estimate.age:
+        late = dense + LATE_GROWTH * (age - estimate.age)
+        return max(min(_gap_at(age, estimate), late, max(interval, dense)), floor)
+    # The next query at the first t' with t' - age >= gap(t'): the gap of the moment asked about,
+    # so a long early jump lands where queries are dense, not past the finish.
+    lo, hi = age + dense, max(estimate.age, age + dense)
+    if hi - age >= _gap_at(hi, estimate):
+        for _ in range(40):
+            mid = (lo + hi) / 2
+            if mid - age >= _gap_at(mid, estimate):
+                hi = mid
+            else:
+                lo = mid
+    return max(min(hi - age, MAX_GAP), floor)
+
+
+_stats_cache: dict[tuple[int, int], tuple[float, GenerationStats | None]] = {}
+
+
+def generation_stats(*, video_model_id: int, duration: int) -> GenerationStats | None:
+    """Median and spread of submit-to-finished over the model's last jobs of this length (or of
+    any length, while fewer than a few have finished), reread at most every ``STATS_TTL``."""
+    key = (video_model_id, duration)
+    now = time.monotonic()
+    cached = _stats_cache.get(key)
+    if cached and now - cached[0] < STATS_TTL:
+        return cached[1]
+    done = VideoJob.objects.filter(
+        video_model_id=video_model_id,
+        provider_completed_at__isnull=False,
+        submitted_at__isnull=False,
+    ).order_by("-provider_completed_at")
+    stats = None
+    for rows in (done.filter(duration=duration), done):
+        times = [
+            (finished - submitted).total_seconds()
+            for submitted, finished in rows.values_list("submitted_at", "provider_completed_at")[
+                :STATS_JOBS
+            ]
+        ]
+        stats = GenerationStats.of([t for t in times if t > 0])
+        if stats:
+            break
+    _stats_cache[key] = (now, stats)
+    return stats
+
+
+def forget_generation_stats() -> None:
+    _stats_cache.clear()
+
+
+def note_progress(seen: dict | None, at: float, progress: int | None) -> dict:
+    """The progress reports worth keeping after one at unix time ``at``: the first above zero,
+    and the latest *change* (a value seen again keeps the time it was first seen, so progress
+    that stalls makes the job late, polled at the fixed interval, rather than pushing its
+    expected finish ever further out)."""
+    seen = dict(seen or {})
+    if progress is None or not 0 < progress < 100:
+        return seen
+    first = seen.get("first")
+    if not first or progress < first[1]:  # none yet, or the provider started over
+        seen["first"] = seen["last"] = [at, progress]
+    elif progress != seen.get("last", first)[1]:
+        seen["last"] = [at, progress]
+    return seen
+
+
+def plan_next_poll(
+    job: VideoJob, *, progress: int | None, poll_after: float | None, now: datetime
+) -> tuple[float, dict]:
+    """The delay until ``job``'s next status query after an answer at ``now``, and the progress
+    reports to keep on the job (``progress_seen``: the first above zero and the latest, each as
+    ``[unix seconds, percent]``)."""
+    provider = job.provider
+    interval = provider.effective_poll_interval
+    at = now.timestamp()
+    seen = note_progress(job.progress_seen, at, progress)
+    if not provider.predictive_polling:
+        return max(poll_after or 0.0, interval), seen
+    started = (job.submitted_at or job.created_at).timestamp()
+
+    def aged(sample):
+        return (sample[0] - started, sample[1]) if sample else None
+
+    estimate = finish_estimate(
+        stats=generation_stats(video_model_id=job.video_model_id, duration=job.duration),
+        progress_first=aged(seen.get("first")),
+        progress_last=aged(seen.get("last")),
+    )
+    delay = next_poll_delay(
+        age=at - started, estimate=estimate, interval=interval, poll_after=poll_after
+    )
+    return delay, seen

@@ -13,7 +13,7 @@ from datetime import timedelta
 from enum import StrEnum
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, DateTimeField, F, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,6 +28,7 @@ from soraweb.videos.pipeline.common import (
     MAX_PERMANENT_POLL_ERRORS,
     MAX_SUBMIT_ATTEMPTS,
     backoff_seconds,
+    plan_next_poll,
 )
 
 logger = logging.getLogger(__name__)
@@ -96,7 +97,8 @@ def job_apply_answer(
             "error_message": "",
         }
     else:
-        fields = {"poll_errors": 0}
+        # The answer ends the query's claim (lease_until: a status query is in flight).
+        fields = {"poll_errors": 0, "lease_until": None}
         if polled:
             fields["poll_count"] = F("poll_count") + 1
     fields["raw_status"] = status.raw_status[:100]
@@ -131,8 +133,10 @@ def job_apply_answer(
             **fields,
         )
         return
-    interval = max(status.poll_after or 0.0, job.provider.effective_poll_interval)
-    fields["next_poll_at"] = now + timedelta(seconds=interval)
+    delay, fields["progress_seen"] = plan_next_poll(
+        job, progress=status.progress, poll_after=status.poll_after, now=now
+    )
+    fields["next_poll_at"] = _unless_refresh_asked(job, now + timedelta(seconds=delay), now)
     if status.progress is not None:
         fields["progress"] = max(0, min(99, status.progress))
     elif step == Step.SUBMIT:
@@ -172,6 +176,19 @@ def refusal_cause(exc: ProviderError) -> Cause:
     if is_picture_size_refusal(exc.message):
         return Cause.PICTURE_SIZE
     return Cause.PROVIDER_REFUSED
+
+
+def _unless_refresh_asked(job: VideoJob, planned, now):
+    """``planned``, or now if a refresh was asked for while this job's query was in flight (the
+    claim made it wait; the answer may predate what the refresh was about, e.g. a webhook)."""
+    claimed_at = getattr(job, "poll_claimed_at", None)
+    if claimed_at is None:
+        return planned
+    return Case(
+        When(refresh_requested_at__gte=claimed_at, then=Value(now)),
+        default=Value(planned),
+        output_field=DateTimeField(),
+    )
 
 
 def _create_refused(job: VideoJob, exc: ProviderError) -> None:
@@ -233,6 +250,8 @@ def _status_query_failed(job: VideoJob, exc: ProviderError) -> None:
         errors, base=job.provider.effective_poll_interval, cap=120, retry_after=exc.retry_after
     )
     VideoJob.objects.filter(pk=job.pk, state=job.state).update(
-        poll_errors=errors, next_poll_at=now + timedelta(seconds=delay)
+        poll_errors=errors,
+        next_poll_at=_unless_refresh_asked(job, now + timedelta(seconds=delay), now),
+        lease_until=None,
     )
     logger.info("job %s: status check failed (%s), next try in %.0f s", job.pk, exc.message, delay)

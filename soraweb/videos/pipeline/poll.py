@@ -25,8 +25,15 @@ from soraweb.videos.pipeline.outcome import Step, job_apply_answer
 
 logger = logging.getLogger(__name__)
 
-# How far a poll claim pushes a job's next check: past any pass, so no second poller takes it.
+# How long a status query's claim lasts: past any query's timeouts, so that no second query of
+# the job starts while one is in flight. While a job is at the provider, ``lease_until`` in the
+# future means "a status query is in flight"; the answer (or the error) clears it. The claim also
+# pushes ``next_poll_at`` so the loop does not count the job as due meanwhile.
 POLL_CLAIM_SECONDS = 60
+
+
+def _not_in_flight(now) -> Q:
+    return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
 
 
 def job_fetch_status(
@@ -54,14 +61,19 @@ def job_poll(*, job: VideoJob, client: VideoProvider | None = None) -> None:
 
 
 def job_poll_now(*, job_id: int) -> bool:
-    """Poll one job at once (a webhook said it changed), unless a poller holds it already."""
+    """Poll one job at once (a webhook said it changed), unless a poller holds it already.
+
+    When a query of the job is in flight, it is not doubled: the refresh is noted instead, and
+    that query's answer makes the job due again at once (its answer may predate the change).
+    """
     now = timezone.now()
-    claimed = VideoJob.objects.filter(pk=job_id, state__in=AT_PROVIDER_STATES).update(
-        next_poll_at=now + timedelta(seconds=60)
-    )
-    if not claimed:
+    until = now + timedelta(seconds=POLL_CLAIM_SECONDS)
+    at_provider = VideoJob.objects.filter(pk=job_id, state__in=AT_PROVIDER_STATES)
+    if not at_provider.filter(_not_in_flight(now)).update(next_poll_at=until, lease_until=until):
+        at_provider.update(refresh_requested_at=now)
         return False
     job = VideoJob.objects.select_related("provider", "video_model").get(pk=job_id)
+    job.poll_claimed_at = now
     job_poll(job=job)
     return True
 
@@ -82,6 +94,7 @@ def jobs_claim_due_polls(*, now=None, limit: int = 2000) -> list[VideoJob]:
     with transaction.atomic():
         due = list(
             VideoJob.objects.filter(state__in=AT_PROVIDER_STATES, next_poll_at__lte=now)
+            .filter(_not_in_flight(now))
             .select_related("provider", "video_model")
             .select_for_update(skip_locked=True, of=("self",))
             .order_by("next_poll_at")[:limit]
@@ -89,7 +102,11 @@ def jobs_claim_due_polls(*, now=None, limit: int = 2000) -> list[VideoJob]:
         if not due:
             return []
         claimed_until = now + timedelta(seconds=POLL_CLAIM_SECONDS)
-        VideoJob.objects.filter(pk__in=[job.pk for job in due]).update(next_poll_at=claimed_until)
+        VideoJob.objects.filter(pk__in=[job.pk for job in due]).update(
+            next_poll_at=claimed_until, lease_until=claimed_until
+        )
+    for job in due:
+        job.poll_claimed_at = now
     return due
 
 
