@@ -360,6 +360,8 @@ SORAWEB_POLL_LOOP_SECONDS = env_float("SORAWEB_POLL_LOOP_SECONDS", 50.0)
 # threads normal pages need); a stream ends after SORAWEB_LIVE_STREAM_SECONDS and the browser
 # reconnects; a comment every SORAWEB_LIVE_HEARTBEAT_SECONDS finds closed tabs.
 SORAWEB_LIVE_STREAMS = env_int("SORAWEB_LIVE_STREAMS", LIVE_STREAMS_DEFAULT)
+# Notices leave through one thread per process, batched (off in tests: inline, at commit).
+SORAWEB_LIVE_OUTBOX_THREAD = True
 SORAWEB_LIVE_STREAM_SECONDS = env_float("SORAWEB_LIVE_STREAM_SECONDS", 300.0)
 SORAWEB_LIVE_HEARTBEAT_SECONDS = env_float("SORAWEB_LIVE_HEARTBEAT_SECONDS", 15.0)
 # A running job's card asks for itself this often: the fallback for when the live stream is down.

@@ -16,3 +16,5 @@ SORAWEB_POLL_LOOP_SECONDS = 0.0
 # The manifest storage of every mode, on files collected once per test session (tests/conftest.py).
 STATIC_ROOT = Path(tempfile.mkdtemp(prefix="soraweb-test-static-"))
 WHITENOISE_USE_FINDERS = False
+# Live notices are published inline at commit (see soraweb.videos.live.Outbox.add).
+SORAWEB_LIVE_OUTBOX_THREAD = False

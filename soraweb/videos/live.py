@@ -72,6 +72,11 @@ class Outbox:
         self._thread: threading.Thread | None = None
 
     def add(self, job_id: int) -> None:
+        if not settings.SORAWEB_LIVE_OUTBOX_THREAD:
+            # Tests: publish at once, on the committing thread (SQLite's in-memory test
+            # database locks whole tables, so a second writer thread would collide with it).
+            publish([job_id])
+            return
         with self._lock:
             self._ids.add(int(job_id))
             if self._thread is None or not self._thread.is_alive():

@@ -11,7 +11,7 @@ import pytest
 from django.urls import reverse
 
 from soraweb.videos import live
-from soraweb.videos.models import JobState, LiveEvent, VideoJob, VideoModel
+from soraweb.videos.models import JobState, LiveEvent, Provider, VideoJob, VideoModel
 from tests.conftest import job_fields
 
 # The listener thread and the stream read the database from threads of their own: rows must be
@@ -101,7 +101,8 @@ def test_changes_made_together_go_out_as_one_batch(monkeypatch):
     assert sent == [[1, 2, 3], []]
 
 
-def test_the_outbox_thread_publishes_soon_after_a_change():
+def test_the_outbox_thread_publishes_soon_after_a_change(settings):
+    settings.SORAWEB_LIVE_OUTBOX_THREAD = True  # the tests' default is inline
     box = live.Outbox()
     box.add(41)
     end = time.monotonic() + 5
@@ -328,6 +329,9 @@ def test_streams_are_background_traffic_for_the_idle_sign_out(client, member, se
 
 def test_a_card_fetched_for_the_stream_does_not_ask_the_provider_again(client, member):
     job = _job(member)
+    # Under fixed polling a watched card asks for a fresh status (predictive polling never
+    # does: tests/videos/test_polling.py); one fetched for the stream does not.
+    Provider.objects.filter(pk=job.provider_id).update(predictive_polling=False)
     client.force_login(member)
     client.get(reverse("videos:job_card", args=[job.pk]), {"live": "1"}, HTTP_HX_REQUEST="true")
     job.refresh_from_db()
