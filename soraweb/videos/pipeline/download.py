@@ -19,7 +19,7 @@ import io
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +105,18 @@ def _incoming_dir() -> Path:
     return path
 
 
+def _pieces(stream) -> Iterator[bytes | memoryview]:
+    """The body in CHUNK-sized pieces: views of one reused buffer where the stream can fill
+    one (each valid until the next is asked for), else the stream's own chunks."""
+    fill = getattr(stream, "readinto", None)
+    if fill is None:
+        yield from stream.chunks(CHUNK)
+        return
+    buffer = memoryview(bytearray(CHUNK))
+    while n := fill(buffer):
+        yield buffer[:n]
+
+
 def download_to_temp(
     client: VideoProvider,
     remote_id: str,
@@ -128,7 +140,7 @@ def download_to_temp(
             os.fdopen(fd, "wb") as out,
             client.open_content(remote_id, video_url=video_url, variant=variant) as stream,
         ):
-            for chunk in stream.chunks(CHUNK):
+            for chunk in _pieces(stream):
                 size += len(chunk)
                 if size > max_bytes:
                     raise ArchiveError(
