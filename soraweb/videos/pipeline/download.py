@@ -20,6 +20,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,15 +107,17 @@ def _incoming_dir() -> Path:
 
 
 def _pieces(stream) -> Iterator[bytes | memoryview]:
-    """The body in CHUNK-sized pieces: views of one reused buffer where the stream can fill
-    one (each valid until the next is asked for), else the stream's own chunks."""
+    """The body in CHUNK-sized pieces: views of two buffers used in turn where the stream can
+    fill one (a piece stays valid while the next one downloads), else the stream's own chunks."""
     fill = getattr(stream, "readinto", None)
     if fill is None:
         yield from stream.chunks(CHUNK)
         return
-    buffer = memoryview(bytearray(CHUNK))
-    while n := fill(buffer):
-        yield buffer[:n]
+    buffers = [memoryview(bytearray(CHUNK)) for _ in range(2)]
+    turn = 0
+    while n := fill(buffers[turn]):
+        yield buffers[turn][:n]
+        turn ^= 1
 
 
 def download_to_temp(
@@ -135,8 +138,13 @@ def download_to_temp(
     size = 0
     fd, name = tempfile.mkstemp(dir=_incoming_dir(), suffix=".part")
     path = Path(name)
+    hashed: Future | None = None
     try:
         with (
+            # SHA-256 of each piece on a second thread while the next piece downloads and this
+            # one is written (hashlib, sockets and files all let go of the GIL): hashing costs
+            # as much CPU as the rest of the download, and would otherwise come on top of it.
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256") as hasher,
             os.fdopen(fd, "wb") as out,
             client.open_content(remote_id, video_url=video_url, variant=variant) as stream,
         ):
@@ -147,12 +155,16 @@ def download_to_temp(
                         f"the file is larger than the {max_bytes // (1024 * 1024)} MB limit",
                         permanent=True,
                     )
-                digest.update(chunk)
+                if hashed is not None:
+                    hashed.result()  # in order, and frees the buffer the next piece goes into
+                hashed = hasher.submit(digest.update, chunk)
                 out.write(chunk)
                 if heartbeat and size >= next_beat:
                     heartbeat()
                     next_beat = size + HEARTBEAT_BYTES
             expected = stream.content_length
+            if hashed is not None:
+                hashed.result()
         if expected is not None and size != expected:
             raise ArchiveError(f"the download stopped after {size} of {expected} bytes")
     except BaseException:
