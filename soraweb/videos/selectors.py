@@ -132,7 +132,12 @@ def _keyset_page(
     return Page(rows=rows, number=number, next_cursor=token)
 
 
-def jobs_for_owner(*, owner, after: str | None = None, per_page: int = 30) -> Page:
+def jobs_for_owner(*, owner, limit: int = 30) -> list[VideoJob]:
+    """A person's newest jobs."""
+    return jobs_page(owner=owner, per_page=limit).rows
+
+
+def jobs_page(*, owner, after: str | None = None, per_page: int = 30) -> Page:
     """One page of a person's jobs, newest first ("My jobs"); ``after`` is a page's cursor."""
     return _keyset_page(
         _with_related(VideoJob.objects.filter(owner=owner)),

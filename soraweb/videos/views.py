@@ -75,7 +75,7 @@ def _say_started(request: HttpRequest, job: VideoJob, text: str) -> None:
 
 def _jobs_panel(request: HttpRequest) -> dict:
     """The person's jobs, a page at a time: ``?jobs_after=<cursor>`` opens an older page."""
-    page = selectors.jobs_for_owner(owner=request.user, after=request.GET.get("jobs_after"))
+    page = selectors.jobs_page(owner=request.user, after=request.GET.get("jobs_after"))
     return {"jobs": page.rows, "jobs_page": page}
 
 
