@@ -7,7 +7,8 @@ from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.core import signing
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.utils import timezone
 
 from soraweb.providers import ProviderError, WireFormat, make_client, openai_size
@@ -87,20 +88,24 @@ def cursor_decode(token: str | None, *, kind: str, order: tuple[str, ...]) -> Cu
 def _after(cursor: Cursor) -> Q:
     """Rows strictly after the cursor's row in its ordering (ties broken by the last field).
 
-    Written as ``first <= v1 AND (first < v1 OR (first = v1 AND ...))``: the leading range is
-    what lets the database start its index walk at the cursor.
+    ``first <= v1 AND (first, second, ...) < (v1, v2, ...)``: the leading range lets the
+    database start its index walk at the cursor; the row comparison keeps it there on
+    PostgreSQL (a native row comparison is an index condition: no rows of the same length are
+    walked past on "longest") and is spelled out as ``first < v1 OR (first = v1 AND ...)``
+    where the database has none (SQLite). Django 5.2's tuple lookups (from its composite keys)
+    write both.
     """
-    rest = Q()
-    equal = Q()
-    for field, value in zip(cursor.order, cursor.values, strict=True):
-        name = field.lstrip("-")
-        op = "lt" if field.startswith("-") else "gt"
-        rest |= equal & Q(**{f"{name}__{op}": value})
+    names = [field.lstrip("-") for field in cursor.order]
+    descending = [field.startswith("-") for field in cursor.order]
+    first = f"{names[0]}__{'lte' if descending[0] else 'gte'}"
+    lead = Q(**{first: cursor.values[0]})
+    if all(descending) or not any(descending):
+        lookup = TupleLessThan if descending[0] else TupleGreaterThan
+        return lead & Q(lookup(Tuple(*(F(name) for name in names)), cursor.values))
+    rest, equal = Q(), Q()
+    for name, down, value in zip(names, descending, cursor.values, strict=True):
+        rest |= equal & Q(**{f"{name}__{'lt' if down else 'gt'}": value})
         equal &= Q(**{name: value})
-    first = cursor.order[0]
-    lead = Q(
-        **{f"{first.lstrip('-')}__{'lte' if first.startswith('-') else 'gte'}": cursor.values[0]}
-    )
     return lead & rest
 
 
