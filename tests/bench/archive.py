@@ -166,7 +166,8 @@ def run(data_dir: str) -> list[tuple[str, str, str, str]]:
     if not shutil.which("curl"):
         raise RuntimeError("the archive benchmark compares with curl, which is not installed")
     owner, _ = get_user_model().objects.get_or_create(username="archive-bench")
-    sim = Simulator(job_seconds=0.2, work_dir=Path(data_dir) / "simulator-files").start()
+    files = Path(data_dir) / "simulator-files"
+    sim = Simulator(job_seconds=0.2, work_dir=files).start()
     try:
         provider = Provider.objects.create(
             name="Archive bench relay", base_url=sim.base_url, wire_format="unified"
@@ -196,6 +197,7 @@ def run(data_dir: str) -> list[tuple[str, str, str, str]]:
         moov_last = _soraweb_run(_archiving_job(provider, model, owner, last_id, last_url))
     finally:
         sim.stop()
+        shutil.rmtree(files, ignore_errors=True)
 
     mb = size / 1e6
     curl_times = [t for t, _ in curls]
