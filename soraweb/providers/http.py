@@ -14,6 +14,7 @@ from __future__ import annotations
 import email.utils
 import html
 import http
+import http.client
 import json
 import random
 import re
@@ -26,6 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 import requests
+import urllib3.exceptions
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from .base import ProviderConfig, ProviderError
@@ -582,6 +584,8 @@ class ResponseStream:
         self._response = response
         self._max_bytes = max_bytes
         self._owner = owner
+        self._received = 0  # by readinto()
+        self._direct: Any = None  # the http.client response readinto() reads, once decided
         self.content_type: str = response.headers.get("Content-Type", "application/octet-stream")
         try:
             length = int(response.headers.get("Content-Length", ""))
@@ -591,6 +595,10 @@ class ResponseStream:
         if self.content_length is not None and self.content_length > max_bytes:
             self.close()
             raise self._too_big()
+        if response.headers.get("Content-Encoding", "").strip().lower() not in ("", "identity"):
+            # The header counts the encoded bytes; what chunks() yields is decoded, so its
+            # length is not known up front.
+            self.content_length = None
 
     def _too_big(self) -> ProviderError:
         return self._owner.error(
@@ -613,6 +621,44 @@ class ResponseStream:
             ) from None
         finally:
             self.close()
+
+    def readinto(self, buffer: memoryview) -> int:
+        """Fill ``buffer`` with the next bytes of the body; return how many (0 at its end).
+
+        For large downloads: the bytes go from the socket into the caller's one buffer, without
+        the fresh megabyte ``chunks()`` allocates per chunk (whose page faults cost the kernel
+        more than the copy itself: twice the system time on a 1 GB download). An unencoded body
+        is read from http.client's response under urllib3's (which handles Content-Length and
+        chunked framing and raises on a cut body); any other body is decoded as usual. The size
+        limit holds as in ``chunks()``.
+        """
+        raw = self._response.raw
+        try:
+            if self._direct is None:
+                encoding = self._response.headers.get("Content-Encoding", "").strip().lower()
+                fp = getattr(raw, "_fp", None)
+                plain = encoding in ("", "identity") and callable(getattr(fp, "readinto", None))
+                self._direct = fp if plain else False
+            if self._direct:
+                n = self._direct.readinto(buffer)
+                if not n and self._direct.length:  # the end came before Content-Length's
+                    raise http.client.IncompleteRead(b"", self._direct.length)
+            else:
+                data = raw.read(len(buffer), decode_content=True)
+                n = len(data)
+                buffer[:n] = data
+        except (OSError, http.client.HTTPException, urllib3.exceptions.HTTPError):
+            self.close()
+            raise self._owner.error(
+                "The download was interrupted before it finished. Try again.", permanent=False
+            ) from None
+        self._received += n
+        if self._received > self._max_bytes:
+            self.close()
+            raise self._too_big()
+        if not n:
+            self.close()
+        return n
 
     def close(self) -> None:
         self._response.close()

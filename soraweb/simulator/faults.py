@@ -49,10 +49,17 @@ MARKERS: dict[str, str] = {
     "progress": 'progress is sent as =percent (100), =string ("100%"), =fraction (1.0), '
     "=none (absent) or =zero (0 even on success)",
     "objecttools": "chat format: string tools are refused with 400, as LiteLLM-style relays do",
+    # The shape of the result file (real relays hand out both); no effect on the job's life.
+    "bigfile": "the MP4 is N MB (=N, default 1024, at most 4000), grown by a free box players "
+    "skip: a large download that is still a valid video",
+    "moovlast": "the MP4's index (moov box) comes after the media, as encoders without "
+    "faststart write it",
 }
 
 DEFAULT_REFUSAL_REASON = "This content may violate our content policies."
 LONG_ID_DEFAULT = 1200
+BIG_FILE_DEFAULT_MB = 1024
+BIG_FILE_MAX_MB = 4000  # a free box's 32-bit size
 PROGRESS_STYLES = ("percent", "string", "fraction", "none", "zero")
 
 
@@ -83,6 +90,8 @@ class Faults:
     refusal: str | None = None  # reason given only in detail.failure_reason
     progress_style: str | None = None  # one of PROGRESS_STYLES
     object_tools: bool = False
+    file_mb: int = 0  # 0 = the clip as rendered
+    moov_last: bool = False
 
     @property
     def failure_reason(self) -> str | None:
@@ -158,6 +167,11 @@ def parse(prompt: str) -> Faults:
             found["odd_status"] = True
         elif name == "longid":
             found["long_id"] = _count(value) if value and value.strip() else LONG_ID_DEFAULT
+        elif name == "bigfile":
+            mb = _count(value) if value and value.strip() else BIG_FILE_DEFAULT_MB
+            found["file_mb"] = min(mb, BIG_FILE_MAX_MB)
+        elif name == "moovlast":
+            found["moov_last"] = True
         elif name in _DRIFT_FLAGS:
             found[_DRIFT_FLAGS[name]] = True
         elif name == "unknown":

@@ -50,7 +50,14 @@ from standardwebhooks.webhooks import Webhook
 from . import catalogue_models, drift
 from . import faults as faults_mod
 from .faults import Faults
-from .video import ClipSpec, frame_size, render_clip, render_spritesheet, render_thumbnail
+from .video import (
+    ClipSpec,
+    frame_size,
+    pad_clip,
+    render_clip,
+    render_spritesheet,
+    render_thumbnail,
+)
 
 FORMATS = ("unified", "chat", "openai", "newapi")
 ORIENTATIONS = ("portrait", "landscape")
@@ -576,7 +583,11 @@ class Simulator:
                     audio=self.video_audio,
                 )
                 partial = video.with_suffix(".part.mp4")
-                render_clip(spec, partial)
+                render_clip(spec, partial, faststart=not job.faults.moov_last)
+                if job.faults.file_mb:
+                    padded = video.with_suffix(".padded.mp4")
+                    pad_clip(partial, padded, job.faults.file_mb * 1024 * 1024)
+                    os.replace(padded, partial)
                 os.replace(partial, video)
             if ext == "mp4":
                 return video
@@ -1055,14 +1066,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.head_only:
             return
         with path.open("rb") as fh:
-            fh.seek(start)
-            remaining = length
-            while remaining > 0:
-                chunk = fh.read(min(65536, remaining))
-                if not chunk:
-                    break
-                self.wfile.write(chunk)
-                remaining -= len(chunk)
+            # Zero-copy where the OS can (sendfile): the relay is never the slow end of a
+            # download benchmark. The headers are out already (wfile is unbuffered).
+            self.connection.sendfile(fh, offset=start, count=length)
 
     # ----------------------------------------------------------------- misc routes
 

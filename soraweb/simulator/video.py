@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import shutil
+import struct
 import subprocess
 import textwrap
 from dataclasses import dataclass
@@ -93,8 +96,9 @@ def overlay_png(spec: ClipSpec) -> bytes:
     return buf.getvalue()
 
 
-def render_clip(spec: ClipSpec, out_path: Path) -> None:
-    """Write an H.264/yuv420p MP4 with the moov atom up front (+faststart)."""
+def render_clip(spec: ClipSpec, out_path: Path, *, faststart: bool = True) -> None:
+    """Write an H.264/yuv420p MP4, with the moov atom up front (+faststart) unless asked not to:
+    encoders that write as they go (and many relays' files) put it after the media."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
     png_path = out_path.with_suffix(".overlay.png")
     png_path.write_bytes(overlay_png(spec))
@@ -141,12 +145,61 @@ def render_clip(spec: ClipSpec, out_path: Path) -> None:
         "30",
         "-t",
         seconds,
-        "-movflags",
-        "+faststart",
+        *(["-movflags", "+faststart"] if faststart else []),
         str(out_path),
     ]
     _run(cmd)
     png_path.unlink(missing_ok=True)
+
+
+def top_level_boxes(path: Path) -> list[tuple[bytes, int, int]]:
+    """(type, offset, size) of each top-level box of an MP4 (ftyp, moov, mdat, free, ...)."""
+    boxes = []
+    total = path.stat().st_size
+    with path.open("rb") as fh:
+        offset = 0
+        while offset + 8 <= total:
+            fh.seek(offset)
+            head = fh.read(16)
+            size, kind = struct.unpack(">I4s", head[:8])
+            if size == 1:
+                size = struct.unpack(">Q", head[8:16])[0]
+            elif size == 0:
+                size = total - offset
+            if size < 8:
+                raise RenderError(f"broken MP4 box {kind!r} at {offset}")
+            boxes.append((kind, offset, size))
+            offset += size
+    return boxes
+
+
+def pad_clip(src: Path, dst: Path, total_bytes: int) -> None:
+    """Copy ``src`` to ``dst`` grown to ``total_bytes`` by a ``free`` box, which players skip.
+
+    The padding goes right before the moov box when the moov comes last (so it stays last, as a
+    long recording's would be) and at the very end otherwise. Either way no box the sample
+    offsets point into moves, so the file plays as before. The padding is a hole in the file:
+    making a gigabyte costs no disk writes.
+    """
+    boxes = top_level_boxes(src)
+    data = src.read_bytes()
+    pad = total_bytes - len(data)
+    if pad < 8:
+        shutil.copyfile(src, dst)
+        return
+    if pad > 0xFFFFFFFF:
+        raise RenderError("padding larger than 4 GB is not supported")
+    moov = next((b for b in boxes if b[0] == b"moov"), None)
+    split = moov[1] if moov and moov[1] + moov[2] == len(data) and moov[1] > boxes[0][2] else None
+    head, tail = (data[:split], data[split:]) if split else (data, b"")
+    with dst.open("wb") as out:
+        out.write(head)
+        out.write(struct.pack(">I4s", pad, b"free"))
+        out.seek(pad - 8, os.SEEK_CUR)
+        if tail:
+            out.write(tail)
+        else:
+            out.truncate(total_bytes)
 
 
 def extract_frame(video_path: Path, at_seconds: float) -> Image.Image:

@@ -467,8 +467,13 @@ class VideoJob(models.Model):
             models.Index(
                 fields=["video_model", "-provider_completed_at"], name="job_model_completed_idx"
             ),
-            models.Index(fields=["owner", "-created_at"], name="job_owner_created_idx"),
-            models.Index(fields=["state", "-finished_at"], name="job_state_finished_idx"),
+            # Each ordering a page is read in has its index, down to the tie-breaking id, so
+            # keyset paging starts at the cursor (selectors.py).
+            models.Index(fields=["owner", "-created_at", "-id"], name="job_owner_created_id_idx"),
+            models.Index(fields=["state", "-finished_at", "-id"], name="job_state_finished_id_idx"),
+            models.Index(
+                fields=["state", "-duration", "-finished_at", "-id"], name="job_state_longest_idx"
+            ),
             models.Index(
                 fields=["state", "review_state", "-finished_at"], name="job_state_review_idx"
             ),

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, QuerySet
+from django.core import signing
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.utils import timezone
 
 from soraweb.providers import ProviderError, make_client, openai_size
@@ -27,9 +29,126 @@ def _with_related(qs: QuerySet[VideoJob]) -> QuerySet[VideoJob]:
     return qs.select_related("owner", "prompt", "video_model", "provider")
 
 
+# --- Keyset paging --------------------------------------------------------------------------------
+#
+# A page is "the rows after this one in this order", never "skip N rows": the database walks
+# the index from the cursor, so page 400 costs what page 1 costs. A cursor holds the ordering
+# values of the last row shown (not its id, which would cost a lookup and break when the row is
+# deleted), signed so that a link that was cut, edited or made under another secret key reads
+# as "no cursor": the first page.
+
+JOBS_ORDER = ("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    order: tuple[str, ...]
+    values: tuple
+    page: int  # which page this cursor opens (for "back to the start" and focus), never an offset
+
+
+def _cursor_signer(kind: str) -> signing.Signer:
+    return signing.Signer(salt=f"soraweb.paging.{kind}")
+
+
+def cursor_encode(*, kind: str, order: tuple[str, ...], row, page: int) -> str:
+    """The opaque token for the page after ``row`` (the last row of page ``page - 1``)."""
+    values = []
+    for field in order:
+        value = getattr(row, field.lstrip("-"))
+        values.append(value.isoformat() if isinstance(value, datetime) else value)
+    return _cursor_signer(kind).sign_object([list(order), values, page], compress=False)
+
+
+def cursor_decode(token: str | None, *, kind: str, order: tuple[str, ...]) -> Cursor | None:
+    """The cursor in ``token``, or None for none, a forged or stale one, or another ordering."""
+    if not token or len(token) > 500:
+        return None
+    try:
+        raw_order, raw_values, page = _cursor_signer(kind).unsign_object(token)
+    except (signing.BadSignature, ValueError, TypeError):
+        return None
+    if tuple(raw_order) != order or len(raw_values) != len(order) or not isinstance(page, int):
+        return None
+    values = []
+    for field, value in zip(order, raw_values, strict=True):
+        name = field.lstrip("-")
+        if name in ("created_at", "finished_at"):
+            try:
+                value = datetime.fromisoformat(value)
+            except (TypeError, ValueError):
+                return None
+        elif not isinstance(value, int) or isinstance(value, bool):
+            return None
+        values.append(value)
+    return Cursor(order=order, values=tuple(values), page=max(2, page))
+
+
+def _after(cursor: Cursor) -> Q:
+    """Rows strictly after the cursor's row in its ordering (ties broken by the last field).
+
+    ``first <= v1 AND (first, second, ...) < (v1, v2, ...)``: the leading range lets the
+    database start its index walk at the cursor; the row comparison keeps it there on
+    PostgreSQL (a native row comparison is an index condition: no rows of the same length are
+    walked past on "longest") and is spelled out as ``first < v1 OR (first = v1 AND ...)``
+    where the database has none (SQLite). Django 5.2's tuple lookups (from its composite keys)
+    write both.
+    """
+    names = [field.lstrip("-") for field in cursor.order]
+    descending = [field.startswith("-") for field in cursor.order]
+    first = f"{names[0]}__{'lte' if descending[0] else 'gte'}"
+    lead = Q(**{first: cursor.values[0]})
+    if all(descending) or not any(descending):
+        lookup = TupleLessThan if descending[0] else TupleGreaterThan
+        return lead & Q(lookup(Tuple(*(F(name) for name in names)), cursor.values))
+    rest, equal = Q(), Q()
+    for name, down, value in zip(names, descending, cursor.values, strict=True):
+        rest |= equal & Q(**{f"{name}__{'lt' if down else 'gt'}": value})
+        equal &= Q(**{name: value})
+    return lead & rest
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list
+    number: int  # 1 for the first page
+    next_cursor: str | None  # the token for the page after this one, None on the last page
+
+    @property
+    def has_next(self) -> bool:
+        return self.next_cursor is not None
+
+
+def _keyset_page(
+    qs: QuerySet, *, kind: str, order: tuple[str, ...], after: str | None, size: int
+) -> Page:
+    cursor = cursor_decode(after, kind=kind, order=order)
+    base = qs.order_by(*order)
+    rows = list((base.filter(_after(cursor)) if cursor else base)[: size + 1])
+    if cursor and not rows:
+        # Past the end (the rows after it were deleted, or the link is old): the first page.
+        cursor = None
+        rows = list(base[: size + 1])
+    number = cursor.page if cursor else 1
+    more = len(rows) > size
+    rows = rows[:size]
+    token = cursor_encode(kind=kind, order=order, row=rows[-1], page=number + 1) if more else None
+    return Page(rows=rows, number=number, next_cursor=token)
+
+
 def jobs_for_owner(*, owner, limit: int = 30) -> list[VideoJob]:
-    return list(
-        _with_related(VideoJob.objects.filter(owner=owner)).order_by("-created_at", "-id")[:limit]
+    """A person's newest jobs."""
+    return jobs_page(owner=owner, per_page=limit).rows
+
+
+def jobs_page(*, owner, after: str | None = None, per_page: int = 30) -> Page:
+    """One page of a person's jobs, newest first ("My jobs"); ``after`` is a page's cursor."""
+    return _keyset_page(
+        _with_related(VideoJob.objects.filter(owner=owner)),
+        kind="jobs",
+        order=JOBS_ORDER,
+        after=after,
+        size=per_page,
     )
 
 
@@ -91,15 +210,23 @@ def _day_start(day: date) -> datetime:
 
 
 def gallery_list(
-    *, viewer=None, filters: GalleryFilters | None = None, page: int = 1, per_page: int = 24
-) -> tuple[list[VideoJob], bool]:
-    """One page of finished videos and whether there is a next page.
+    *,
+    viewer=None,
+    filters: GalleryFilters | None = None,
+    after: str | None = None,
+    per_page: int = 24,
+) -> Page:
+    """One page of finished videos; ``after`` is the cursor of the page before (keyset paging).
 
     One query whatever the page or the number of jobs: the owner, prompt and model come by join,
-    and whether the viewer marked each video a favourite by an EXISTS per row of the page.
+    whether the viewer marked each video a favourite by an EXISTS per row of the page, and a
+    deep page starts its index walk at the cursor instead of counting past the rows before it.
     """
     f = filters or GalleryFilters()
-    qs = VideoJob.objects.filter(state=JobState.SUCCEEDED).exclude(video="")
+    # finished_at is part of every ordering: a row without it could never be paged past.
+    qs = VideoJob.objects.filter(state=JobState.SUCCEEDED, finished_at__isnull=False).exclude(
+        video=""
+    )
     if f.q:
         for word in f.q.split()[:8]:
             qs = qs.filter(prompt__text__icontains=word)
@@ -120,24 +247,20 @@ def gallery_list(
         qs = qs.annotate(is_favourite=Exists(mine))
         if f.favourites:
             qs = qs.filter(is_favourite=True)
-    start = (max(1, page) - 1) * per_page
-    rows = list(
-        qs.select_related("owner", "prompt", "video_model")
-        .only(
-            "id",
-            "orientation",
-            "duration",
-            "finished_at",
-            "review_state",
-            "poster",
-            "video",
-            "owner__username",
-            "prompt__text",
-            "video_model__display_name",
-        )
-        .order_by(*SORTS.get(f.sort, SORTS["newest"]))[start : start + per_page + 1]
+    qs = qs.select_related("owner", "prompt", "video_model").only(
+        "id",
+        "orientation",
+        "duration",
+        "finished_at",
+        "review_state",
+        "poster",
+        "video",
+        "owner__username",
+        "prompt__text",
+        "video_model__display_name",
     )
-    return rows[:per_page], len(rows) > per_page
+    order = SORTS.get(f.sort, SORTS["newest"])
+    return _keyset_page(qs, kind="gallery", order=order, after=after, size=per_page)
 
 
 def gallery_choices() -> dict:

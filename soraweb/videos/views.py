@@ -74,7 +74,18 @@ def _say_started(request: HttpRequest, job: VideoJob, text: str) -> None:
 
 
 def _jobs_panel(request: HttpRequest) -> dict:
-    return {"jobs": selectors.jobs_for_owner(owner=request.user)}
+    """The person's jobs, a page at a time: ``?jobs_after=<cursor>`` opens an older page."""
+    page = selectors.jobs_page(owner=request.user, after=request.GET.get("jobs_after"))
+    return {"jobs": page.rows, "jobs_page": page}
+
+
+def _older_jobs(request: HttpRequest) -> HttpResponse | None:
+    """The "Older jobs" link asked with htmx: only the next cards (and the link after them)."""
+    if request.htmx and request.htmx.target == "jobs-more":
+        response = render(request, "videos/_jobs_page.html", _jobs_panel(request))
+        patch_vary_headers(response, ["HX-Request", "HX-Target"])
+        return response
+    return None
 
 
 def _form_from_job(request: HttpRequest) -> JobForm:
@@ -94,6 +105,8 @@ def _form_from_job(request: HttpRequest) -> JobForm:
 def studio(request: HttpRequest) -> HttpResponse:
     """The create page: the form, the person's recent prompts, and their jobs."""
     if request.method == "GET":
+        if older := _older_jobs(request):
+            return older
         form = _form_from_job(request)
         if request.htmx and request.htmx.target == "create-form":
             return render(request, "videos/_create_form.html", {"form": form})
@@ -193,6 +206,8 @@ def _studio_context(request: HttpRequest, form: JobForm) -> dict:
 def batch(request: HttpRequest) -> HttpResponse:
     """Many videos at once: prompts one per line, or a CSV file, with a report per row."""
     if request.method == "GET":
+        if older := _older_jobs(request):
+            return older
         return render(request, "videos/batch.html", {"form": BatchForm(), **_jobs_panel(request)})
     form = BatchForm(request.POST, request.FILES)
     outcomes = None
@@ -525,19 +540,21 @@ def _remix_refusal(job: VideoJob) -> str | None:
 
 @require_GET
 def gallery(request: HttpRequest) -> HttpResponse:
-    try:
-        page = max(1, min(10_000, int(request.GET.get("page", "1"))))
-    except ValueError:
-        page = 1
     filter_form = GalleryFilterForm(request.GET or None, choices=selectors.gallery_choices())
     filters = filter_form.filters()
-    jobs, has_next = selectors.gallery_list(viewer=request.user, filters=filters, page=page)
+    page = selectors.gallery_list(
+        viewer=request.user, filters=filters, after=request.GET.get("after")
+    )
+    # The filters travel with the cursor in every link; "page" is what links said before
+    # cursors, dropped so an old bookmark opens the first page.
     query = request.GET.copy()
-    query.pop("page", None)
+    for key in ("after", "page"):
+        query.pop(key, None)
     context = {
-        "jobs": jobs,
-        "page": page,
-        "has_next": has_next,
+        "jobs": page.rows,
+        "page": page.number,
+        "next_cursor": page.next_cursor,
+        "has_next": page.has_next,
         "filter_form": filter_form,
         "filters": filters,
         "query": query.urlencode(),

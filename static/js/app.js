@@ -147,9 +147,7 @@
   document.addEventListener("htmx:beforeRequest", function (event) {
     var elt = event.detail && event.detail.elt;
     if (elt && elt.closest && elt.closest("#load-more")) {
-      var href = elt.getAttribute("href") || "";
-      var match = href.match(/[?&]page=(\d+)/);
-      loadMorePage = match ? match[1] : null;
+      loadMorePage = elt.closest("#load-more").getAttribute("data-next-page");
     }
   });
   document.addEventListener("htmx:afterSettle", function () {

@@ -206,3 +206,35 @@ def test_it_keeps_stuck_jobs_running_and_speaks_odd_statuses(sim, tag):
     assert odd_now["status"] == "rendering"
     assert stuck_now["status"] == "processing"
     assert stuck_now["detail"]["pending_info"]["progress_pct"] == 0.5
+
+
+def _boxes(data: bytes) -> list[tuple[bytes, int]]:
+    boxes, offset = [], 0
+    while offset + 8 <= len(data):
+        size = int.from_bytes(data[offset : offset + 4], "big")
+        boxes.append((data[offset + 4 : offset + 8], size))
+        offset += size
+    return boxes
+
+
+@pytest.mark.parametrize("layout", ["", "[sim:moovlast]"])
+def test_bigfile_serves_a_large_valid_mp4_with_the_moov_where_asked(sim, tag, layout):
+    from tests.simulator.helpers import probe
+
+    assert faults.parse("[sim:bigfile]").file_mb == faults.BIG_FILE_DEFAULT_MB
+    assert faults.parse("[sim:bigfile=99999]").file_mb == faults.BIG_FILE_MAX_MB
+    job_id = unified_create(sim, f"{tag} big [sim:bigfile=9]{layout}").json()["id"]
+    sim.complete_now(job_id)
+    url = sim.job(job_id)["video_url"]
+    head = requests.head(url, timeout=5)
+    assert head.headers["Content-Length"] == str(9 * 1024 * 1024)
+    data = requests.get(url, timeout=10).content
+    assert len(data) == 9 * 1024 * 1024
+    kinds = [kind for kind, _ in _boxes(data)]
+    # The padding is a free box (players skip it); nothing the sample offsets point into moves.
+    assert kinds[0] == b"ftyp" and b"free" in kinds and b"mdat" in kinds
+    assert kinds.index(b"moov") > kinds.index(b"mdat") if layout else kinds[1] == b"moov"
+    assert (kinds[-1] == b"moov") == bool(layout)
+    assert probe(data)["frames"] > 0  # still a video that decodes
+    part = requests.get(url, headers={"Range": "bytes=100-199"}, timeout=5)
+    assert part.status_code == 206 and part.content == data[100:200]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from html import escape, unescape
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.db import connection
@@ -10,15 +13,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from soraweb.videos.models import Favourite, JobState, ReviewState
+from soraweb.videos.models import Favourite, JobState, ReviewState, VideoJob
 from tests.videos.test_studio import make_job
 
 pytestmark = pytest.mark.django_db
 
 
 def tiles(html: str) -> list[int]:
-    import re
-
     return [int(n) for n in re.findall(r'<article class="tile" id="tile-(\d+)"', html)]
 
 
@@ -129,6 +130,12 @@ def test_favourite_without_javascript_returns_to_the_page(client, member, videos
     assert response["Location"] == reverse("videos:job_detail", args=[videos["kite"].pk])
 
 
+def next_link(html: str) -> str | None:
+    """The "Load more" link's address (the real href, as a browser without JavaScript follows)."""
+    match = re.search(r'<div class="load-more"[^>]*>\s*<a class="btn" href="([^"]+)"', html)
+    return unescape(match.group(1)) if match else None
+
+
 def test_load_more_pages_with_htmx_and_with_real_links(client, member):
     now = timezone.now()
     jobs = [
@@ -137,18 +144,126 @@ def test_load_more_pages_with_htmx_and_with_real_links(client, member):
     client.force_login(member)
     first = get(client, q="video")
     assert tiles(first) == [j.pk for j in jobs[:24]]
-    assert 'href="/gallery/?q=video&amp;page=2"' in first
-    more = client.get(
-        reverse("videos:gallery"),
-        {"q": "video", "page": 2},
-        HTTP_HX_REQUEST="true",
-        HTTP_HX_TARGET="load-more",
-    ).content.decode()
+    link = next_link(first)
+    # A cursor, with the filters kept beside it.
+    assert link.startswith("/gallery/?q=video&after=") and "page=" not in link
+    assert f'hx-get="{escape(link)}"' in first
+    more = client.get(link, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="load-more").content.decode()
     assert tiles(more) == [j.pk for j in jobs[24:]]
     assert "<html" not in more and "Load more" not in more
-    plain = get(client, q="video", page=2)  # without JavaScript: a whole page, with a way back
+    plain = client.get(link).content.decode()  # without JavaScript: a whole page, with a way back
     assert "<html" in plain and tiles(plain) == [j.pk for j in jobs[24:]]
     assert "Back to the newest videos" in plain
+    assert 'data-page="2"' in plain
+
+
+def walk(client, **params) -> tuple[list[int], int]:
+    """Every tile, page after page by following the real links; and how many pages."""
+    html = get(client, **params)
+    seen, pages = tiles(html), 1
+    while link := next_link(html):
+        html = client.get(link).content.decode()
+        seen += tiles(html)
+        pages += 1
+        assert pages < 20
+    return seen, pages
+
+
+@pytest.mark.parametrize("sort", ["newest", "oldest", "longest"])
+def test_paging_shows_every_video_once_in_every_order_even_when_times_tie(client, member, sort):
+    now = timezone.now()
+    # Ties everywhere: four jobs share each moment, and lengths repeat.
+    jobs = [
+        make_job(
+            member,
+            f"tie {i}",
+            finished_at=now - timedelta(minutes=i // 4),
+            duration=[5, 10, 15][i % 3],
+            review_state=ReviewState.APPROVED if i % 2 else ReviewState.UNREVIEWED,
+        )
+        for i in range(70)
+    ]
+    client.force_login(member)
+    key = {
+        "newest": lambda j: (-j.finished_at.timestamp(), -j.pk),
+        "oldest": lambda j: (j.finished_at.timestamp(), j.pk),
+        "longest": lambda j: (-j.duration, -j.finished_at.timestamp(), -j.pk),
+    }[sort]
+    seen, pages = walk(client, sort=sort)
+    assert pages == 3 and seen == [j.pk for j in sorted(jobs, key=key)]
+    # A filter pages together with the cursor.
+    approved = [j for j in sorted(jobs, key=key) if j.review_state == ReviewState.APPROVED]
+    seen, pages = walk(client, sort=sort, review=ReviewState.APPROVED)
+    assert pages == 2 and seen == [j.pk for j in approved]
+
+
+def test_a_forged_stale_or_old_style_link_opens_the_first_page(client, member):
+    from django.core import signing
+
+    now = timezone.now()
+    jobs = [make_job(member, f"v {i}", finished_at=now - timedelta(minutes=i)) for i in range(30)]
+    client.force_login(member)
+    first = tiles(get(client))
+    assert first == [j.pk for j in jobs[:24]]
+    token = parse_qs(urlsplit(next_link(get(client))).query)["after"][0]
+    signer = signing.Signer(salt="soraweb.paging.gallery")
+    forged = [
+        "garbage",
+        token[:-3] + "abc",  # the signature no longer matches
+        token + "x" * 600,
+        signing.Signer(salt="another").sign_object([["-finished_at", "-id"], ["x", 1], 2]),
+        signer.sign_object([["-finished_at", "-id"], ["not a date", 1], 2]),
+        signer.sign_object([["-finished_at", "-id"], [now.isoformat(), "1 OR 1=1"], 2]),
+        signer.sign_object({"a": 1}),
+    ]
+    for after in forged:
+        response = client.get(reverse("videos:gallery"), {"after": after})
+        assert response.status_code == 200, after
+        assert tiles(response.content.decode()) == first, after
+    # A cursor of another order opens that order's first page, not a skewed one.
+    assert tiles(get(client, sort="oldest", after=token))[0] == jobs[-1].pk
+    # Old bookmarks said ?page=2: the first page, not an error.
+    assert tiles(get(client, page="2")) == first
+    # Every video after the cursor is gone: the first page again.
+    VideoJob.objects.filter(pk__in=[j.pk for j in jobs[24:]]).delete()
+    assert tiles(get(client, after=token)) == first
+
+
+def test_a_deep_page_costs_the_same_queries_as_the_first(client, member):
+    now = timezone.now()
+    for i in range(80):
+        make_job(member, f"deep {i}", finished_at=now - timedelta(minutes=i))
+    client.force_login(member)
+    html = get(client)
+
+    def count(path: str) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(path).status_code == 200
+        return len(ctx.captured_queries)
+
+    first = count(reverse("videos:gallery"))
+    link = next_link(html)
+    for _ in range(2):
+        link = next_link(client.get(link).content.decode())
+    assert tiles(client.get(link).content.decode())  # page 4 still shows videos
+    assert count(link) == first
+
+
+def test_the_orderings_are_served_by_an_index_from_the_cursor():
+    """The plan for a deep page starts at the cursor in an index (no sort of all the rows)."""
+    from soraweb.videos.selectors import SORTS, Cursor, _after
+
+    now = timezone.now()
+    for sort, order in SORTS.items():
+        values = {"-duration": 10, "duration": 10, "-id": 5, "id": 5}
+        cursor = Cursor(order=order, values=tuple(values.get(f, now) for f in order), page=2)
+        qs = (
+            VideoJob.objects.filter(state=JobState.SUCCEEDED, finished_at__isnull=False)
+            .filter(_after(cursor))
+            .order_by(*order)[:25]
+        )
+        plan = qs.explain()
+        assert "USING INDEX" in plan and "TEMP B-TREE" not in plan, (sort, plan)
 
 
 def test_filtering_with_htmx_returns_only_the_results(client, member, videos):

@@ -260,3 +260,79 @@ def test_a_damaged_hidden_field_is_explained_not_swallowed(client, member):
         in response.content.decode()
     )
     assert VideoJob.objects.count() == 0
+
+
+# --- "My jobs" pages ------------------------------------------------------------------------------
+
+
+def cards(html: str) -> list[int]:
+    return [int(n) for n in re.findall(r'<article class="job-card[^"]*" id="job-(\d+)"', html)]
+
+
+def older_link(html: str) -> str | None:
+    from html import unescape
+
+    match = re.search(r'<div class="jobs-more" id="jobs-more">\s*<a [^>]*href="([^"]+)"', html)
+    return unescape(match.group(1)) if match else None
+
+
+@pytest.mark.parametrize("page_name", ["videos:studio", "videos:batch"])
+def test_my_jobs_pages_older_jobs_with_htmx_and_with_real_links(
+    client, member, other_member, page_name
+):
+    now = timezone.now()
+    # Made in one burst: created_at ties, so the id breaks them.
+    mine = [
+        make_job(
+            member, f"mine {i}", state=JobState.FAILED, created_at=now - timedelta(minutes=i // 3)
+        )
+        for i in range(65)
+    ]
+    make_job(other_member, "not mine", created_at=now - timedelta(minutes=30))
+    newest_first = [j.pk for j in sorted(mine, key=lambda j: (j.created_at, j.pk), reverse=True)]
+    client.force_login(member)
+    html = client.get(reverse(page_name)).content.decode()
+    assert cards(html) == newest_first[:30]
+    link = older_link(html)
+    assert link.startswith(reverse(page_name) + "?jobs_after=") and link.endswith("#jobs-title")
+    assert "Back to my newest jobs" not in html
+
+    more = client.get(
+        link.split("#")[0], HTTP_HX_REQUEST="true", HTTP_HX_TARGET="jobs-more"
+    ).content.decode()
+    assert "<html" not in more and cards(more) == newest_first[30:60]
+    assert older_link(more)
+
+    plain = client.get(link).content.decode()  # without JavaScript: the whole page, and a way back
+    assert "<html" in plain and cards(plain) == newest_first[30:60]
+    assert "Back to my newest jobs" in plain
+    last = client.get(older_link(plain)).content.decode()
+    assert cards(last) == newest_first[60:] and older_link(last) is None
+
+
+def test_my_jobs_with_a_forged_cursor_shows_the_newest_jobs(client, member):
+    jobs = [make_job(member, f"j {i}", state=JobState.FAILED) for i in range(3)]
+    client.force_login(member)
+    for after in ("nonsense", "a:b", "W1siLWNyZWF0ZWRfYXQiXSwgWzFdLCAyXQ:forged"):
+        response = client.get(reverse("videos:studio"), {"jobs_after": after})
+        assert response.status_code == 200
+        assert sorted(cards(response.content.decode())) == sorted(j.pk for j in jobs)
+
+
+def test_a_deep_page_of_my_jobs_costs_the_same_queries_as_the_first(client, member):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(95):  # pages of 30, 30, 30, 5
+        make_job(member, f"q {i}", state=JobState.FAILED)
+    client.force_login(member)
+
+    def count(path: str) -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as ctx:
+            html = client.get(path).content.decode()
+        return len(ctx.captured_queries), html
+
+    first, html = count(reverse("videos:studio"))
+    link = older_link(client.get(older_link(html)).content.decode())
+    deep, html = count(link)  # page 3: as many cards as page 1 (a card's queries are its own)
+    assert len(cards(html)) == 30 and deep == first
