@@ -12,6 +12,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from soraweb.http import HtmxHttpRequest
 from soraweb.money import money
 from soraweb.ops import charts, selectors, services
 from soraweb.ops.charts import Bar
@@ -214,7 +215,7 @@ def spend_report(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def notices(request: HttpRequest) -> HttpResponse:
+def notices(request: HtmxHttpRequest) -> HttpResponse:
     context = {"notices": selectors.notices_for(user=request.user)}
     if request.htmx:
         return render(request, "ops/_notice_list.html", context)
@@ -222,7 +223,7 @@ def notices(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def notices_read(request: HttpRequest) -> HttpResponse:
+def notices_read(request: HtmxHttpRequest) -> HttpResponse:
     services.notices_mark_read(user=request.user)
     if request.htmx:
         context = {"notices": selectors.notices_for(user=request.user), "bell_oob": True}

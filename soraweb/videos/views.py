@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
+from soraweb.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from soraweb.videos import images, selectors, services, webhooks
 from soraweb.videos.forms import (
     BatchForm,
@@ -91,7 +92,7 @@ def _form_from_job(request: HttpRequest) -> JobForm:
 
 
 @require_http_methods(["GET", "POST"])
-def studio(request: HttpRequest) -> HttpResponse:
+def studio(request: HtmxHttpRequest) -> HttpResponse:
     """The create page: the form, the person's recent prompts, and their jobs."""
     if request.method == "GET":
         form = _form_from_job(request)
@@ -159,7 +160,7 @@ def studio(request: HttpRequest) -> HttpResponse:
     return redirect("videos:studio")
 
 
-def _create_replayed(request: HttpRequest, job) -> HttpResponse:
+def _create_replayed(request: HtmxHttpRequest, job) -> HttpResponse:
     """A form that was already sent (double click, resend, back button): say which job it made.
 
     Nothing new is created or charged; the person is told so in words, with a fresh form.
@@ -190,7 +191,7 @@ def _studio_context(request: HttpRequest, form: JobForm) -> dict:
 
 
 @require_http_methods(["GET", "POST"])
-def batch(request: HttpRequest) -> HttpResponse:
+def batch(request: HtmxHttpRequest) -> HttpResponse:
     """Many videos at once: prompts one per line, or a CSV file, with a report per row."""
     if request.method == "GET":
         return render(request, "videos/batch.html", {"form": BatchForm(), **_jobs_panel(request)})
@@ -268,7 +269,7 @@ def estimate(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def job_card(request: HttpRequest, pk: int) -> HttpResponse:
+def job_card(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
     if job.is_active and request.htmx:
         poll.job_request_refresh(job=job)
@@ -306,7 +307,7 @@ def _review_context(job: VideoJob, form: ReviewForm | None = None) -> dict:
 
 
 @require_GET
-def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def job_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     from soraweb.ops import services as ops_services
     from soraweb.ops.models import Notice
 
@@ -318,7 +319,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def job_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
     _require_owner_or_staff(request, job)
     if not services.job_cancel(job=job, by=request.user):
@@ -330,7 +331,7 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
+def job_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
     _require_owner_or_staff(request, job)
     key = request.POST.get("idempotency_key") or None
@@ -353,7 +354,7 @@ def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def job_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def job_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """GET asks "are you sure?" (the page people without JavaScript see); POST deletes."""
     job = _job_or_404(pk)
     _require_owner_or_staff(request, job, "delete")
@@ -377,7 +378,7 @@ def job_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def job_review(request: HttpRequest, pk: int) -> HttpResponse:
+def job_review(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
     form = ReviewForm(request.POST)
     saved = False
@@ -417,7 +418,7 @@ def job_review(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def job_favourite(request: HttpRequest, pk: int) -> HttpResponse:
+def job_favourite(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
     on = services.job_favourite_set(job=job, user=request.user, on=request.POST.get("on") == "1")
     if request.htmx:
@@ -471,7 +472,7 @@ def _remix_refusal(job: VideoJob) -> str | None:
 
 
 @require_GET
-def gallery(request: HttpRequest) -> HttpResponse:
+def gallery(request: HtmxHttpRequest) -> HttpResponse:
     try:
         page = max(1, min(10_000, int(request.GET.get("page", "1"))))
     except ValueError:
