@@ -101,11 +101,14 @@ class Param:
             return tuple(c.value for c in self.choices)
         if self.type == "int" and self.values:
             return self.values
-        bounded = self.type == "int" and self.min is not None and self.max is not None
         # A long range (a seed) is typed, not picked from a list.
-        if bounded and self.min is not None and self.max is not None:
-            if (self.max - self.min) // max(self.step, 1) <= 200:
-                return tuple(range(self.min, self.max + 1, max(self.step, 1)))
+        if (
+            self.type == "int"
+            and self.min is not None
+            and self.max is not None
+            and (self.max - self.min) // max(self.step, 1) <= 200
+        ):
+            return tuple(range(self.min, self.max + 1, max(self.step, 1)))
         if self.type == "bool":
             return (True, False)
         return None
