@@ -72,6 +72,9 @@ def new_idempotency_key() -> str:
 
 
 class JobForm(forms.Form):
+    # The earlier job this form was filled in from (``?from=``), named above the form.
+    source_job: VideoJob | None = None
+
     prompt = forms.CharField(
         label=gettext_lazy("Prompt"),
         max_length=32000,

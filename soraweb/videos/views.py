@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import DatabaseError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -495,7 +495,7 @@ def gallery(request: HtmxHttpRequest) -> HttpResponse:
         template = {
             "load-more": "videos/_gallery_page.html",
             "gallery-results": "videos/_gallery_results.html",
-        }.get(request.htmx.target, template)
+        }.get(request.htmx.target or "", template)
     response = render(request, template, context)
     # The same address answers a whole page or a part of it: caches must keep them apart.
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
@@ -512,7 +512,7 @@ def _download_name(job: VideoJob, extension: str) -> str:
 
 
 @require_GET
-def job_video(request: HttpRequest, pk: int) -> HttpResponse:
+def job_video(request: HttpRequest, pk: int) -> HttpResponseBase:
     job = _job_or_404(pk)
     if not job.video:
         raise Http404(_("This job has no saved video."))
@@ -527,7 +527,7 @@ def job_video(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def job_poster(request: HttpRequest, pk: int) -> HttpResponse:
+def job_poster(request: HttpRequest, pk: int) -> HttpResponseBase:
     job = _job_or_404(pk)
     if not job.poster:
         raise Http404(_("This job has no poster."))
@@ -542,7 +542,7 @@ def job_poster(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def reference_image(request: HttpRequest, token) -> HttpResponse:
+def reference_image(request: HttpRequest, token) -> HttpResponseBase:
     """A reference picture, by its random token: its uploader's, or one used by a visible job."""
     image = images.image_for_viewer(token=token, user=request.user)
     if image is None:
@@ -588,6 +588,7 @@ def provider_webhook(request: HttpRequest, provider_id: int) -> HttpResponse:
         return JsonResponse({"error": str(exc)}, status=400)
     except (ValueError, AttributeError):
         return JsonResponse({"error": "body is not a webhook event"}, status=400)
+    assert provider is not None  # no provider, no secret: refused above
     result = poll.webhook_receive(
         provider=provider, webhook_id=msg_id, event_type=event_type, remote_id=remote_id
     )
