@@ -74,7 +74,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     team_daily = budget[0].limit
     state_chart = charts.bar_chart(
         [
-            Bar(str(JobState(s).label), n, STATE_TONES.get(s, "busy"))
+            Bar(str(JobState(s).label), n, STATE_TONES.get(JobState(s), "busy"))
             for s, n in by_state.items()
             if n
         ],
@@ -193,7 +193,8 @@ def spend_report(request: HttpRequest) -> HttpResponse:
         now=now,
     )
     for row in report.by_user:
-        row.extra["budget"] = budgets.get(row.extra.get("user_id"))
+        user_id = row.extra.get("user_id")
+        row.extra["budget"] = budgets.get(user_id) if user_id else None
     days = len(report.by_day)
     chart = charts.column_chart(
         [Bar(date.fromisoformat(r.label).strftime("%d %b"), float(r.spent)) for r in report.by_day],
