@@ -33,7 +33,7 @@ PR_SET_PDEATHSIG = 1
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows has no flock; runstack is for POSIX systems
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # the module, or None where there is none
 
 
 def _load_prctl() -> Callable[..., int] | None:

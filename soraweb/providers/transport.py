@@ -200,7 +200,9 @@ class _GuardedConnectionMixin:
 
     policy: ClassVar[FetchPolicy]
     scheme_name: ClassVar[str]
-    # Provided by urllib3's HTTPConnection:
+    # Provided by urllib3's HTTPConnection, which this is mixed into below. mypy cannot see that,
+    # so the three `type: ignore`s in this class are where `self` goes to urllib3 as that
+    # connection, or calls its request() through super().
     _dns_host: str
     port: int
     timeout: Any
