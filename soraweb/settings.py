@@ -11,6 +11,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -124,14 +125,16 @@ TEMPLATES = [
 # --- Database -----------------------------------------------------------------------------------
 
 
-def _database_from_url(url: str) -> dict:
+def _database_from_url(url: str) -> dict[str, Any]:
     scheme = urlsplit(url).scheme
     if scheme in {"postgres", "postgresql"}:
-        config = dj_database_url.parse(
-            url,
-            conn_max_age=env_int("SORAWEB_DB_CONN_MAX_AGE", 60),
-            conn_health_checks=True,
-        )
+        config: dict[str, Any] = {
+            **dj_database_url.parse(
+                url,
+                conn_max_age=env_int("SORAWEB_DB_CONN_MAX_AGE", 60),
+                conn_health_checks=True,
+            )
+        }
         # ?sslmode=require etc. pass through to libpq; a bounded connect keeps /healthz quick.
         config["OPTIONS"] = {"connect_timeout": 5, **config.get("OPTIONS", {})}
         return config
@@ -141,7 +144,7 @@ def _database_from_url(url: str) -> dict:
     raise ValueError(f"DATABASE_URL: unsupported scheme {scheme!r} (use postgres:// or sqlite://)")
 
 
-def _sqlite(path: Path) -> dict:
+def _sqlite(path: Path) -> dict[str, Any]:
     # Created here, empty and 0o600, before SQLite would create it with the process umask (often
     # world-readable); SQLite gives its -wal and -shm files the database file's permissions.
     if not path.exists():
@@ -276,7 +279,7 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = not any(STATIC_ROOT.iterdir())
 # Hashed names, precompressed copies, cached for a year, in every mode (the same code path the
 # image uses): collectstatic runs in `make run`, at image build time and in the test set-up.
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "soraweb.compression.StaticFilesStorage"},
 }

@@ -33,7 +33,7 @@ PR_SET_PDEATHSIG = 1
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows has no flock; runstack is for POSIX systems
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # the module, or None where there is none
 
 
 def _load_prctl() -> Callable[..., int] | None:
@@ -148,6 +148,8 @@ class Guard:
             start_new_session=True,  # out of reach of the terminal's hangup and Ctrl-C
             text=True,
         )
+        assert self.proc.stdin is not None  # stdin=PIPE
+        self.stdin = self.proc.stdin
 
     def watch(self, pgid: int, *, signalled: bool) -> None:
         """Look after the group ``pgid``; ``signalled``: the kernel sends its leader SIGTERM."""
@@ -159,14 +161,14 @@ class Guard:
         """A clean stop: every child has been stopped and reaped; the guard has nothing to do."""
         self._send("done")
         with contextlib.suppress(OSError):
-            self.proc.stdin.close()
+            self.stdin.close()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
 
     def _send(self, line: str) -> None:
         with contextlib.suppress(OSError, ValueError):
-            self.proc.stdin.write(line + "\n")
-            self.proc.stdin.flush()
+            self.stdin.write(line + "\n")
+            self.stdin.flush()
 
 
 # --- One stack per data directory and port -------------------------------------------------------

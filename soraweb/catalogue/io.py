@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from json.decoder import scanstring
 from typing import Any
 
 from .schema import ModelSpec, SpecError, _Checker, _parse_model, dump_model
@@ -40,7 +40,7 @@ class CatalogueFileError(ValueError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
-def document(models: list[dict[str, Any] | ModelSpec]) -> dict[str, Any]:
+def document(models: Sequence[dict[str, Any] | ModelSpec]) -> dict[str, Any]:
     return {
         "format": FORMAT_NAME,
         "version": VERSION,
@@ -60,6 +60,14 @@ def export_text(models: list[ModelSpec]) -> str:
 
 _WS = re.compile(r"[ \t\n\r]*")
 _SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null")
+_DECODER = json.JSONDecoder()
+
+
+def _skip_ws(text: str, i: int) -> int:
+    """Where the JSON whitespace at ``i`` ends (``_WS`` matches the empty string too)."""
+    match = _WS.match(text, i)
+    assert match is not None
+    return match.end()
 
 
 def _positions(text: str) -> dict[str, int]:
@@ -67,38 +75,40 @@ def _positions(text: str) -> dict[str, int]:
     out: dict[str, int] = {}
 
     def value(i: int, path: str) -> int:
-        i = _WS.match(text, i).end()
+        i = _skip_ws(text, i)
         out[path] = i
         ch = text[i]
         if ch == "{":
-            i = _WS.match(text, i + 1).end()
+            i = _skip_ws(text, i + 1)
             if text[i] == "}":
                 return i + 1
             while True:
-                i = _WS.match(text, i).end()
-                key, i = scanstring(text, i + 1)
-                i = _WS.match(text, i).end() + 1  # the colon
+                i = _skip_ws(text, i)
+                key, i = _DECODER.raw_decode(text, i)
+                i = _skip_ws(text, i) + 1  # the colon
                 child = f"{path}.{key}" if path else key
                 i = value(i, child)
-                i = _WS.match(text, i).end()
+                i = _skip_ws(text, i)
                 if text[i] == "}":
                     return i + 1
                 i += 1  # the comma
         if ch == "[":
-            i = _WS.match(text, i + 1).end()
+            i = _skip_ws(text, i + 1)
             if text[i] == "]":
                 return i + 1
             index = 0
             while True:
                 i = value(i, f"{path}[{index}]")
-                i = _WS.match(text, i).end()
+                i = _skip_ws(text, i)
                 if text[i] == "]":
                     return i + 1
                 i += 1
                 index += 1
         if ch == '"':
-            return scanstring(text, i + 1)[1]
-        return _SCALAR.match(text, i).end()
+            return _DECODER.raw_decode(text, i)[1]
+        scalar = _SCALAR.match(text, i)
+        assert scalar is not None  # the text is valid JSON
+        return scalar.end()
 
     value(0, "")
     return out

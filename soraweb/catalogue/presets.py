@@ -253,7 +253,7 @@ def _seedance(model_id: str, name: str, label: str, *, fast: bool) -> dict:
         hd, sd, video = "0.14", "0.07", "0.21"
     else:
         hd, sd, video = "0.20", "0.10", "0.30"
-    rows = [({"reference_videos": "set"}, video)]
+    rows: list[tuple[dict[str, str | list[str]], str]] = [({"reference_videos": "set"}, video)]
     if not fast:
         rows.append(({"resolution": ["1080p"]}, "0.45"))
     rows += [({"resolution": ["720p"]}, hd), ({}, sd)]

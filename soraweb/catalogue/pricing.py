@@ -27,7 +27,7 @@ def estimate(spec: ModelSpec, values: dict[str, Any]) -> Decimal:
     a model without a price as "free" rather than a made-up number.
     """
     row = price_row(spec, values)
-    if row is None:
+    if row is None or spec.price is None:  # a row comes from a price
         return Decimal("0.00")
     amount = row.amount
     if spec.price.per == "second":

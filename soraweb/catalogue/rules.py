@@ -98,8 +98,9 @@ def coerce(param: Param, raw: Any) -> tuple[Any, bool]:
 
 def _check(param: Param, value: Any) -> Problem | None:
     if param.type == "choice":
-        if value not in param.allowed():
-            return Problem(param.name, "invalid", value=value, allowed=param.allowed())
+        choices = param.allowed() or ()  # a choice always has its tuple
+        if value not in choices:
+            return Problem(param.name, "invalid", value=value, allowed=choices)
     elif param.type == "int":
         allowed = param.allowed()
         if param.values and value not in param.values:

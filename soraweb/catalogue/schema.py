@@ -101,9 +101,13 @@ class Param:
             return tuple(c.value for c in self.choices)
         if self.type == "int" and self.values:
             return self.values
-        bounded = self.type == "int" and self.min is not None and self.max is not None
         # A long range (a seed) is typed, not picked from a list.
-        if bounded and (self.max - self.min) // max(self.step, 1) <= 200:
+        if (
+            self.type == "int"
+            and self.min is not None
+            and self.max is not None
+            and (self.max - self.min) // max(self.step, 1) <= 200
+        ):
             return tuple(range(self.min, self.max + 1, max(self.step, 1)))
         if self.type == "bool":
             return (True, False)
@@ -375,8 +379,9 @@ def _parse_param(c: _Checker, raw: Any, path: str) -> Param | None:
 def check_value(param: Param, value: Any) -> str:
     """Why ``value`` does not fit ``param`` (English, for files and logs), or ""."""
     if param.type == "choice":
-        if value not in param.allowed():
-            return f"must be one of {', '.join(param.allowed())}"
+        allowed = param.allowed() or ()  # a choice always has its tuple
+        if value not in allowed:
+            return f"must be one of {', '.join(allowed)}"
     elif param.type == "int":
         if isinstance(value, bool) or not isinstance(value, int):
             return "must be an integer"

@@ -163,13 +163,14 @@ def default_fields(spec: ModelSpec, fmt: str) -> list[FieldMap]:
         if has_ratio:
             put("aspect_ratio", to="orientation", write="orientation")
             put("aspect_ratio", to="aspect_ratio")
-        if has_res:
+        resolution = spec.param("resolution")
+        if resolution is not None:
             put(
                 "resolution",
                 to="size",
                 values={
                     c.value: ("small" if SHORT_SIDE.get(c.value.lower(), 0) <= 720 else "large")
-                    for c in spec.param("resolution").choices
+                    for c in resolution.choices
                 },
             )
             put("resolution", to="resolution")

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -18,7 +20,20 @@ from soraweb.ops.webhook_urls import webhook_url_problem
 from soraweb.videos import causes
 from soraweb.videos.models import Provider, VideoJob, VideoModel
 
-_MONEY = {"max_digits": 10, "decimal_places": 2, "validators": [MinValueValidator(Decimal("0"))]}
+
+class _MoneyOptions(TypedDict):
+    """The options every amount in US$ shares, typed so `**_MONEY` checks against DecimalField."""
+
+    max_digits: int
+    decimal_places: int
+    validators: Sequence[Callable[[Any], None]]
+
+
+_MONEY: _MoneyOptions = {
+    "max_digits": 10,
+    "decimal_places": 2,
+    "validators": [MinValueValidator(Decimal("0"))],
+}
 
 
 class BudgetPolicy(models.Model):

@@ -9,6 +9,7 @@ a notification could not be written.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 
@@ -20,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 
 def on_job_settled(sender, job: VideoJob, from_state: str, to_state: str, **kwargs) -> None:
-    steps = [
+    steps: list[tuple[str, Callable[[], object]]] = [
         ("ledger", lambda: services.ledger_settle(job=job)),
         ("notice", lambda: services.notice_create_for_job(job=job, state=to_state)),
     ]

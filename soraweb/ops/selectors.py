@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Count, Max, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
@@ -269,7 +271,7 @@ def people_budgets(*, user_ids: list[int], now: datetime | None = None) -> dict[
             if own and own.monthly_limit is not None
             else policy.user_monthly_limit
         )
-        row = sums.get(user_id) or {}
+        row: Mapping[str, Any] = sums.get(user_id) or {}
         result[user_id] = PersonBudget(
             daily=BudgetLine(_("Today"), row.get("day") or ZERO, daily),
             monthly=BudgetLine(_("This month"), row.get("month") or ZERO, monthly),
@@ -323,6 +325,7 @@ def generation_times(*, now: datetime | None = None) -> list[ModelTimes]:
         state=JobState.SUCCEEDED, finished_at__gte=week_ago, finished_at__lte=now
     ).values_list("video_model__display_name", "created_at", "finished_at")
     for model, created, finished in rows:
+        assert finished is not None  # finished_at__gte above
         samples[model].append((finished, (finished - created).total_seconds()))
     result = []
     for model in sorted(samples):
@@ -462,6 +465,7 @@ def _bytes_per_second(model_ids: set[int]) -> dict[tuple[int, str | None], float
             .values_list("size", "video_bytes", "video_seconds")[:SIZE_SAMPLES]
         )
         for size, nbytes, seconds in rows:
+            assert nbytes is not None and seconds is not None  # both __gt=0 above
             for key in ((model_id, size), (model_id, None)):
                 sums[key][0] += nbytes
                 sums[key][1] += seconds

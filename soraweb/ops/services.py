@@ -17,6 +17,7 @@ import random
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import requests
 from django.conf import settings
@@ -202,6 +203,7 @@ def ledger_reconcile(*, limit: int = 200) -> int:
         ).select_related("job")[:limit]
     )
     for entry in stale:
+        assert entry.job is not None  # job__state__in above
         ledger_settle(job=entry.job)
     return len(stale)
 
@@ -376,10 +378,10 @@ def webhook_headers(secret: str, *, msg_id: str, timestamp: int, body: bytes) ->
     }
 
 
-def _job_payload(job: VideoJob, state: str) -> dict:
+def _job_payload(job: VideoJob, state: str) -> dict[str, Any]:
     from django.urls import reverse
 
-    payload = {
+    payload: dict[str, Any] = {
         "event": f"job.{state}",
         "job": {
             "id": job.pk,

@@ -12,6 +12,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from soraweb.http import HtmxHttpRequest
 from soraweb.money import money
 from soraweb.ops import charts, selectors, services
 from soraweb.ops.charts import Bar
@@ -73,7 +74,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     team_daily = budget[0].limit
     state_chart = charts.bar_chart(
         [
-            Bar(str(JobState(s).label), n, STATE_TONES.get(s, "busy"))
+            Bar(str(JobState(s).label), n, STATE_TONES.get(JobState(s), "busy"))
             for s, n in by_state.items()
             if n
         ],
@@ -192,7 +193,8 @@ def spend_report(request: HttpRequest) -> HttpResponse:
         now=now,
     )
     for row in report.by_user:
-        row.extra["budget"] = budgets.get(row.extra.get("user_id"))
+        user_id = row.extra.get("user_id")
+        row.extra["budget"] = budgets.get(user_id) if user_id else None
     days = len(report.by_day)
     chart = charts.column_chart(
         [Bar(date.fromisoformat(r.label).strftime("%d %b"), float(r.spent)) for r in report.by_day],
@@ -214,7 +216,7 @@ def spend_report(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def notices(request: HttpRequest) -> HttpResponse:
+def notices(request: HtmxHttpRequest) -> HttpResponse:
     context = {"notices": selectors.notices_for(user=request.user)}
     if request.htmx:
         return render(request, "ops/_notice_list.html", context)
@@ -222,7 +224,7 @@ def notices(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-def notices_read(request: HttpRequest) -> HttpResponse:
+def notices_read(request: HtmxHttpRequest) -> HttpResponse:
     services.notices_mark_read(user=request.user)
     if request.htmx:
         context = {"notices": selectors.notices_for(user=request.user), "bell_oob": True}

@@ -12,6 +12,7 @@ import requests
 
 from .base import (
     CheckResult,
+    ContentStream,
     CreateResult,
     ImageInput,
     JobStatus,
@@ -175,6 +176,10 @@ class BaseClient:
             f"The {self.wire_format} format has no list of tasks to look in.", permanent=True
         )
 
+    def status(self, remote_id: str) -> JobStatus:
+        """Each wire format reads a job's status its own way (the Protocol's ``status``)."""
+        raise NotImplementedError
+
     def check(self) -> CheckResult:
         """List the models (``GET /models``); where that route is missing and the format polls,
         ask about a job that does not exist: a "not found" shows the key was accepted."""
@@ -205,7 +210,7 @@ class BaseClient:
 
     def open_content(
         self, remote_id: str, *, video_url: str | None, variant: str = "video"
-    ) -> ResponseStream | _SniffedStream:
+    ) -> ContentStream:
         """Download the asset at ``video_url`` (for a thumbnail, pass the thumbnail's URL);
         without one, from the content endpoint ``/videos/{id}/content`` (new-api rc.30 and
         other gateways finish with no URL and serve the bytes there).

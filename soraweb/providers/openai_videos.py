@@ -14,6 +14,7 @@ import requests
 
 from . import gateway_ids
 from .base import (
+    ContentStream,
     CreateRequest,
     CreateResult,
     JobStatus,
@@ -25,7 +26,6 @@ from .base import (
     WireFormat,
 )
 from .common import CONTENT_ENDPOINT, BaseClient, find_video_url, first_text, path_id
-from .http import ResponseStream
 from .normalise import normalise_status, parse_progress
 
 # The catalogue's size tokens in OpenAI's terms: small is 720p, large is pro's 1792-pixel size.
@@ -148,7 +148,7 @@ class OpenAIVideosClient(BaseClient):
 
     def open_content(
         self, remote_id: str, *, video_url: str | None = None, variant: str = "video"
-    ) -> ResponseStream:
+    ) -> ContentStream:
         """Stream ``/videos/{id}/content``; ``video_url`` is not needed for this format."""
         if variant not in _VARIANTS:
             raise ProviderError(

@@ -200,7 +200,9 @@ class _GuardedConnectionMixin:
 
     policy: ClassVar[FetchPolicy]
     scheme_name: ClassVar[str]
-    # Provided by urllib3's HTTPConnection:
+    # Provided by urllib3's HTTPConnection, which this is mixed into below. mypy cannot see that,
+    # so the three `type: ignore`s in this class are where `self` goes to urllib3 as that
+    # connection, or calls its request() through super().
     _dns_host: str
     port: int
     timeout: Any
@@ -297,7 +299,7 @@ class GuardedAdapter(HTTPAdapter):
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = self._pool_classes  # type: ignore[assignment]
+        self.poolmanager.pool_classes_by_scheme = self._pool_classes
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         # Through a proxy the check would judge the proxy's address, not the target's.

@@ -9,6 +9,7 @@ input slots (a last frame needs a first one; no more references than declared).
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,8 +73,8 @@ def _model(data: dict[str, Any]) -> CatalogueModel:
                 )
             )
     openai = wire.get("openai")
-    openai_sizes = None
-    openai_seconds = OPENAI_SECONDS
+    openai_sizes: tuple[str, ...] | None = None
+    openai_seconds: tuple[str, ...] = OPENAI_SECONDS
     if openai is not None:
         openai_sizes = tuple(openai.get("sizes") or OPENAI_SIZES)
         openai_seconds = tuple(str(d) for d in durations.get("openai", ()))
@@ -93,7 +94,7 @@ def _model(data: dict[str, Any]) -> CatalogueModel:
     )
 
 
-def load(paths: Iterable[str | Path] = (PRESETS_FILE,)) -> dict[str, CatalogueModel]:
+def load(paths: Iterable[str | os.PathLike[str]] = (PRESETS_FILE,)) -> dict[str, CatalogueModel]:
     """Every model of the given catalogue files, by name (a later file wins)."""
     out: dict[str, CatalogueModel] = {}
     for path in paths:

@@ -68,7 +68,8 @@ def place_url(body: dict[str, Any], keys: tuple[str, ...], faults: Faults, empty
         if key in body:
             body[key] = empty
     if faults.meta_url and url:
-        metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else {}
+        metadata = body.get("metadata")
+        metadata = metadata if isinstance(metadata, dict) else {}
         body["metadata"] = {**metadata, "url": url}
 
 
@@ -79,7 +80,8 @@ def place_refusal(body: dict[str, Any], keys: tuple[str, ...], faults: Faults, e
     for key in keys:
         if key in body:
             body[key] = empty
-    detail = body.get("detail") if isinstance(body.get("detail"), dict) else {}
+    detail = body.get("detail")
+    detail = detail if isinstance(detail, dict) else {}
     body["detail"] = {**detail, "failure_reason": faults.refusal}
 
 

@@ -182,7 +182,7 @@ def parse(prompt: str) -> Faults:
             found["refusal"] = (value or "").strip() or DEFAULT_REFUSAL_REASON
         elif name == "progress" and (value or "").strip().lower() in PROGRESS_STYLES:
             found["progress_style"] = (value or "").strip().lower()
-    return Faults(**found)  # type: ignore[arg-type]
+    return Faults(**found)  # type: ignore[arg-type]  # each value parsed for its field above
 
 
 def strip_markers(prompt: str) -> str:

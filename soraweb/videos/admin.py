@@ -119,7 +119,8 @@ class ProviderForm(forms.ModelForm):
         return Provider.objects.filter(pk=self.instance.pk).first()
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what ModelForm.clean() returns, typed
         stored = self._stored()
         if stored is None or not stored.api_key:
             return cleaned
@@ -292,8 +293,8 @@ class JobEventInline(admin.TabularInline):
     can_delete = False
     verbose_name = gettext_lazy("event")
     verbose_name_plural = gettext_lazy("Event log")
-    fields = ["at", "change", "what", "provider_response"]
-    readonly_fields = fields
+    readonly_fields = ("at", "change", "what", "provider_response")
+    fields = readonly_fields
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

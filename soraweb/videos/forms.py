@@ -4,6 +4,7 @@ import csv
 import io
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -72,6 +73,9 @@ def new_idempotency_key() -> str:
 
 
 class JobForm(forms.Form):
+    # The earlier job this form was filled in from (``?from=``), named above the form.
+    source_job: VideoJob | None = None
+
     prompt = forms.CharField(
         label=gettext_lazy("Prompt"),
         max_length=32000,
@@ -120,9 +124,9 @@ class JobForm(forms.Form):
                 "provider"
             )
         )
-        self.fields["video_model"].queryset = VideoModel.objects.filter(
-            pk__in=[m.pk for m in models]
-        )
+        model_field = self.fields["video_model"]
+        assert isinstance(model_field, forms.ModelChoiceField)
+        model_field.queryset = VideoModel.objects.filter(pk__in=[m.pk for m in models])
         self.models = models
         self._specs: dict[int, object] = {}
         self.selected_model = self._selected_model(models)
@@ -263,7 +267,8 @@ class JobForm(forms.Form):
         return fit
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data  # what Form.clean() returns, typed
         # A new upload replaces a picture carried over from an earlier job.
         if self.validated_images:
             self.kept_images = []
@@ -290,9 +295,8 @@ class JobForm(forms.Form):
             for name, messages in exc.message_dict.items():
                 self.add_error(name if name in self.fields else None, messages)
             return cleaned
-        self.cleaned_params = {
-            k: v for k, v in checked.values.items() if not checked.spec.param(k).is_slot
-        }
+        slots = {p.name for p in checked.spec.slots()}
+        self.cleaned_params = {k: v for k, v in checked.values.items() if k not in slots}
         # The old names, for code that lists jobs by them.
         cleaned.update(checked.summary())
         return cleaned
@@ -454,7 +458,7 @@ def _with_catalogue_names(data):
     return data
 
 
-def initial_from_job(job: VideoJob, *, images: list[ReferenceImage] = ()) -> dict:
+def initial_from_job(job: VideoJob, *, images: Sequence[ReferenceImage] = ()) -> dict:
     """The create form filled in with an earlier job's prompt and settings ("Use again")."""
     stored = dict(job.params or {}) or params_from_legacy(
         orientation=job.orientation, size=job.size, duration=job.duration
@@ -581,13 +585,20 @@ def read_csv_rows(
     return rows, ignored
 
 
+def _choice_field(form: forms.Form, name: str) -> forms.ChoiceField:
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    return field
+
+
 class BatchForm(JobForm):
     """Many jobs at once: prompts one per line, or a CSV with optional per-row settings. The
     model, orientation, size and duration chosen here apply wherever a row does not say."""
 
-    prompt = None
-    images = None
-    image_fit = None
+    # None removes an inherited field (Django's documented way), which mypy reads as a new type.
+    prompt = None  # type: ignore[assignment]
+    images = None  # type: ignore[assignment]
+    image_fit = None  # type: ignore[assignment]
     prompts = forms.CharField(
         label=gettext_lazy("Prompts, one per line"),
         required=False,
@@ -829,14 +840,14 @@ class GalleryFilterForm(forms.Form):
 
     def __init__(self, *args, choices: dict, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["model"].choices = [("", _("All models"))] + [
+        _choice_field(self, "model").choices = [("", _("All models"))] + [
             (m.pk, m.display_name) for m in choices["models"]
         ]
-        self.fields["author"].choices = [("", _("Everyone"))] + [
+        _choice_field(self, "author").choices = [("", _("Everyone"))] + [
             (u.pk, u.get_username()) for u in choices["authors"]
         ]
-        self.fields["review"].choices = [("", _("Any"))] + list(ReviewState.choices)
-        self.fields["orientation"].choices = [("", _("Any"))] + [
+        _choice_field(self, "review").choices = [("", _("Any"))] + list(ReviewState.choices)
+        _choice_field(self, "orientation").choices = [("", _("Any"))] + [
             (token, label) for token, label in ORIENTATION_LABELS.items()
         ]
         # The search box filters as people type; every other control filters when it changes.

@@ -261,7 +261,7 @@ def orphan_images_delete(*, older_than: timedelta = ORPHAN_AGE, now=None) -> int
     )
     if not orphans:
         return 0
-    names = [image.file.name for image in orphans if image.file]
+    names = [image.file.name for image in orphans if image.file.name]
     storage = ReferenceImage._meta.get_field("file").storage
     with transaction.atomic():
         # Checked again under the delete: a job may have taken one of them meanwhile.

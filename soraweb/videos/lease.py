@@ -20,8 +20,9 @@ import secrets
 import socket
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import connection
@@ -92,7 +93,12 @@ def _take(name: str, new_holder: str, **match) -> bool:
     )
 
 
-def acquire(name: str, holder: str, *, patience: float = 0.0) -> tuple[bool, dict | None]:
+class LeaseRow(TypedDict):
+    holder: str
+    until: datetime
+
+
+def acquire(name: str, holder: str, *, patience: float = 0.0) -> tuple[bool, LeaseRow | None]:
     """Take the lease if it is free, expired or held by a dead process.
 
     Returns (taken, the previous holder's row when it was taken from a holder that did not

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
@@ -35,12 +36,12 @@ def hand_off(
         if disposition:
             params["ResponseContentDisposition"] = disposition
         seconds = settings.SORAWEB_MEDIA_URL_SECONDS
-        response = HttpResponseRedirect(
+        redirect = HttpResponseRedirect(
             storage.url(fieldfile.name, parameters=params, expire=seconds)
         )
         # A player re-requests while seeking; a cached redirect must not outlive its signature.
-        response["Cache-Control"] = f"private, max-age={max(0, min(60, seconds // 2))}"
-        return response
+        redirect["Cache-Control"] = f"private, max-age={max(0, min(60, seconds // 2))}"
+        return redirect
     if mode == "accel" and isinstance(storage, FileSystemStorage):
         response = HttpResponse(content_type=content_type)
         prefix = settings.SORAWEB_MEDIA_ACCEL_PREFIX.rstrip("/") + "/"
@@ -73,7 +74,7 @@ class S3RangeReader:
         self.name = s3file.name
         self.size = self._obj.content_length
         self._pos = 0
-        self._body = None
+        self._body: Any = None  # botocore's StreamingBody of the open ranged GET (boto3 is untyped)
 
     def seekable(self) -> bool:
         return True

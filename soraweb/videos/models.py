@@ -94,30 +94,28 @@ class Provider(models.Model):
         return self.from_environment and not settings.SORAWEB_PROVIDER_BASE_URL
 
     def config(self) -> ProviderConfig:
-        common = {
-            "connect_timeout": settings.SORAWEB_PROVIDER_CONNECT_TIMEOUT,
-            "read_timeout": settings.SORAWEB_PROVIDER_READ_TIMEOUT,
-            "stream_read_timeout": settings.SORAWEB_PROVIDER_STREAM_TIMEOUT,
-            "max_download_bytes": settings.SORAWEB_MAX_VIDEO_BYTES,
-            "extra_headers": dict(self.extra_headers or {}),
-            "chat_tools": ChatTools(self.chat_tools or ChatTools.AUTO.value),
-        }
-        if self.from_environment:
-            if settings.SORAWEB_PROVIDER_BASE_URL:
-                return ProviderConfig(
-                    base_url=settings.SORAWEB_PROVIDER_BASE_URL,
-                    wire_format=WireFormat(settings.SORAWEB_PROVIDER_FORMAT),
-                    api_key=settings.SORAWEB_PROVIDER_API_KEY,
-                    **common,
-                )
-            return ProviderConfig(
-                base_url=settings.SORAWEB_SIMULATOR_URL, wire_format=WireFormat.UNIFIED, **common
+        if self.from_environment and settings.SORAWEB_PROVIDER_BASE_URL:
+            base_url = settings.SORAWEB_PROVIDER_BASE_URL
+            wire_format = WireFormat(settings.SORAWEB_PROVIDER_FORMAT)
+            api_key = settings.SORAWEB_PROVIDER_API_KEY
+        elif self.from_environment:
+            base_url, wire_format, api_key = settings.SORAWEB_SIMULATOR_URL, WireFormat.UNIFIED, ""
+        else:
+            base_url, wire_format, api_key = (
+                self.base_url,
+                WireFormat(self.wire_format),
+                self.api_key,
             )
         return ProviderConfig(
-            base_url=self.base_url,
-            wire_format=WireFormat(self.wire_format),
-            api_key=self.api_key,
-            **common,
+            base_url=base_url,
+            wire_format=wire_format,
+            api_key=api_key,
+            connect_timeout=settings.SORAWEB_PROVIDER_CONNECT_TIMEOUT,
+            read_timeout=settings.SORAWEB_PROVIDER_READ_TIMEOUT,
+            stream_read_timeout=settings.SORAWEB_PROVIDER_STREAM_TIMEOUT,
+            max_download_bytes=settings.SORAWEB_MAX_VIDEO_BYTES,
+            extra_headers=dict(self.extra_headers or {}),
+            chat_tools=ChatTools(self.chat_tools or ChatTools.AUTO.value),
         )
 
     @property

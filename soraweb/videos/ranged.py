@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import re
 
-from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpResponse,
+    HttpResponseBase,
+    StreamingHttpResponse,
+)
 from django.utils.http import content_disposition_header
 
 from soraweb.videos import media_delivery
@@ -29,7 +35,7 @@ def _iter_range(fh, start: int, length: int):
 
 def ranged_file_response(
     request, fieldfile, *, content_type: str, filename: str | None = None, attachment: bool = False
-) -> HttpResponse:
+) -> HttpResponseBase:
     handed_off = media_delivery.hand_off(
         fieldfile, content_type=content_type, filename=filename, attachment=attachment
     )
@@ -43,15 +49,15 @@ def ranged_file_response(
     header = request.headers.get("Range", "").strip()
     match = RANGE_RE.match(header) if header else None
     if not match or (not match.group(1) and not match.group(2)):
-        response = FileResponse(
+        whole = FileResponse(
             media_delivery.open_for_reading(fieldfile),
             content_type=content_type,
             as_attachment=attachment,
-            filename=filename,
+            filename=filename or "",  # FileResponse's own default: the file's name
         )
-        response["Accept-Ranges"] = "bytes"
-        response["Cache-Control"] = "private, max-age=3600"
-        return response
+        whole["Accept-Ranges"] = "bytes"
+        whole["Cache-Control"] = "private, max-age=3600"
+        return whole
     first, last = match.group(1), match.group(2)
     if first:
         start = int(first)
@@ -60,9 +66,9 @@ def ranged_file_response(
         start = max(0, size - int(last))
         end = size - 1
     if start >= size or start > end:
-        response = HttpResponse(status=416)
-        response["Content-Range"] = f"bytes */{size}"
-        return response
+        refused = HttpResponse(status=416)
+        refused["Content-Range"] = f"bytes */{size}"
+        return refused
     length = end - start + 1
     response = StreamingHttpResponse(
         _iter_range(media_delivery.open_for_reading(fieldfile), start, length),
@@ -73,7 +79,8 @@ def ranged_file_response(
     response["Content-Range"] = f"bytes {start}-{end}/{size}"
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, max-age=3600"
-    if filename:
-        # RFC 6266: a plain filename when it is ASCII, else filename*=utf-8'' (Chinese prompts).
-        response["Content-Disposition"] = content_disposition_header(attachment, filename)
+    # RFC 6266: a plain filename when it is ASCII, else filename*=utf-8'' (Chinese prompts).
+    disposition = content_disposition_header(attachment, filename) if filename else None
+    if disposition:
+        response["Content-Disposition"] = disposition
     return response

@@ -164,7 +164,7 @@ def job_waiting_for_worker(*, job: VideoJob) -> bool:
     if job.state not in (JobState.PENDING, JobState.ARCHIVING):
         return False
     last = job.events.order_by("-at", "-id").values_list("data", flat=True).first()
-    return bool(last) and last.get("handover") == "failed"
+    return isinstance(last, dict) and last.get("handover") == "failed"
 
 
 def job_get(*, pk: int) -> VideoJob | None:

@@ -9,7 +9,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import DatabaseError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -20,6 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.i18n import set_language as django_set_language
 
+from soraweb.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from soraweb.videos import images, live, selectors, services, webhooks
 from soraweb.videos.forms import (
     BatchForm,
@@ -102,7 +110,7 @@ def _form_from_job(request: HttpRequest) -> JobForm:
 
 
 @require_http_methods(["GET", "POST"])
-def studio(request: HttpRequest) -> HttpResponse:
+def studio(request: HtmxHttpRequest) -> HttpResponse:
     """The create page: the form, the person's recent prompts, and their jobs."""
     if request.method == "GET":
         if older := _older_jobs(request):
@@ -172,7 +180,7 @@ def studio(request: HttpRequest) -> HttpResponse:
     return redirect("videos:studio")
 
 
-def _create_replayed(request: HttpRequest, job) -> HttpResponse:
+def _create_replayed(request: HtmxHttpRequest, job) -> HttpResponse:
     """A form that was already sent (double click, resend, back button): say which job it made.
 
     Nothing new is created or charged; the person is told so in words, with a fresh form.
@@ -203,7 +211,7 @@ def _studio_context(request: HttpRequest, form: JobForm) -> dict:
 
 
 @require_http_methods(["GET", "POST"])
-def batch(request: HttpRequest) -> HttpResponse:
+def batch(request: HtmxHttpRequest) -> HttpResponse:
     """Many videos at once: prompts one per line, or a CSV file, with a report per row."""
     if request.method == "GET":
         if older := _older_jobs(request):
@@ -283,7 +291,7 @@ def estimate(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def job_card(request: HttpRequest, pk: int) -> HttpResponse:
+def job_card(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
     # A card polling on its own asks for a fresh status where the provider is polled at a fixed
     # interval. With predictive polling the planner already asks densely around the expected
@@ -354,7 +362,7 @@ def _review_context(job: VideoJob, form: ReviewForm | None = None) -> dict:
 
 
 @require_GET
-def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def job_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     from soraweb.ops import services as ops_services
     from soraweb.ops.models import Notice
 
@@ -366,7 +374,7 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def job_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
     _require_owner_or_staff(request, job)
     if not services.job_cancel(job=job, by=request.user):
@@ -378,7 +386,7 @@ def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def job_retry(request: HttpRequest, pk: int) -> HttpResponse:
+def job_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
     _require_owner_or_staff(request, job)
     key = request.POST.get("idempotency_key") or None
@@ -421,7 +429,7 @@ def job_ask_admin(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def job_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def job_delete(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """GET asks "are you sure?" (the page people without JavaScript see); POST deletes."""
     job = _job_or_404(pk)
     _require_owner_or_staff(request, job, "delete")
@@ -445,7 +453,7 @@ def job_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def job_review(request: HttpRequest, pk: int) -> HttpResponse:
+def job_review(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
     form = ReviewForm(request.POST)
     saved = False
@@ -485,7 +493,7 @@ def job_review(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def job_favourite(request: HttpRequest, pk: int) -> HttpResponse:
+def job_favourite(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     job = _job_or_404(pk)
     on = services.job_favourite_set(job=job, user=request.user, on=request.POST.get("on") == "1")
     if request.htmx:
@@ -539,7 +547,7 @@ def _remix_refusal(job: VideoJob) -> str | None:
 
 
 @require_GET
-def gallery(request: HttpRequest) -> HttpResponse:
+def gallery(request: HtmxHttpRequest) -> HttpResponse:
     filter_form = GalleryFilterForm(request.GET or None, choices=selectors.gallery_choices())
     filters = filter_form.filters()
     page = selectors.gallery_list(
@@ -564,7 +572,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
         template = {
             "load-more": "videos/_gallery_page.html",
             "gallery-results": "videos/_gallery_results.html",
-        }.get(request.htmx.target, template)
+        }.get(request.htmx.target or "", template)
     response = render(request, template, context)
     # The same address answers a whole page or a part of it: caches must keep them apart.
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
@@ -581,7 +589,7 @@ def _download_name(job: VideoJob, extension: str) -> str:
 
 
 @require_GET
-def job_video(request: HttpRequest, pk: int) -> HttpResponse:
+def job_video(request: HttpRequest, pk: int) -> HttpResponseBase:
     job = _job_or_404(pk)
     if not job.video:
         raise Http404(_("This job has no saved video."))
@@ -596,7 +604,7 @@ def job_video(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def job_poster(request: HttpRequest, pk: int) -> HttpResponse:
+def job_poster(request: HttpRequest, pk: int) -> HttpResponseBase:
     job = _job_or_404(pk)
     if not job.poster:
         raise Http404(_("This job has no poster."))
@@ -611,7 +619,7 @@ def job_poster(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-def reference_image(request: HttpRequest, token) -> HttpResponse:
+def reference_image(request: HttpRequest, token) -> HttpResponseBase:
     """A reference picture, by its random token: its uploader's, or one used by a visible job."""
     image = images.image_for_viewer(token=token, user=request.user)
     if image is None:
@@ -657,6 +665,7 @@ def provider_webhook(request: HttpRequest, provider_id: int) -> HttpResponse:
         return JsonResponse({"error": str(exc)}, status=400)
     except (ValueError, AttributeError):
         return JsonResponse({"error": "body is not a webhook event"}, status=400)
+    assert provider is not None  # no provider, no secret: refused above
     result = poll.webhook_receive(
         provider=provider, webhook_id=msg_id, event_type=event_type, remote_id=remote_id
     )

@@ -102,6 +102,7 @@ class _MovableFile(File):
     """A File whose bytes already sit on disk, so FileSystemStorage moves it instead of copying."""
 
     def temporary_file_path(self) -> str:
+        assert self.file is not None  # made from an open temporary file
         return self.file.name
 
 

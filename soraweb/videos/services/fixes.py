@@ -81,7 +81,7 @@ def job_mark_failed(*, job: VideoJob, by, reason: str) -> bool:
 def job_delete_files(*, job: VideoJob, by) -> list[str]:
     """Delete a job's stored video and poster (to free space or take a video down). The job and
     its history stay; returns the names of the files removed."""
-    names = [f.name for f in (job.video, job.poster) if f]
+    names = [f.name for f in (job.video, job.poster) if f.name]
     if not names:
         return []
     storage = job.video.storage

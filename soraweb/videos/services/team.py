@@ -114,9 +114,8 @@ def job_delete(*, job: VideoJob, by) -> None:
         )
     if not job.can_delete:
         raise ValidationError(_("This video is still being made. Cancel it first, then delete it."))
-    files = [f for f in (job.video, job.poster) if f]
     storage = job.video.storage
-    names = [f.name for f in files]
+    names = [f.name for f in (job.video, job.poster) if f.name]
     image_ids = list(job.images.values_list("pk", flat=True))
     with transaction.atomic():
         deleted, _counts = VideoJob.objects.filter(pk=job.pk, state__in=SETTLED_STATES).delete()
@@ -125,7 +124,7 @@ def job_delete(*, job: VideoJob, by) -> None:
         if not VideoJob.objects.filter(prompt_id=job.prompt_id).exists():
             Prompt.objects.filter(pk=job.prompt_id).delete()
         orphans = list(ReferenceImage.objects.filter(pk__in=image_ids, jobs__isnull=True))
-        names += [image.file.name for image in orphans]
+        names += [image.file.name for image in orphans if image.file.name]
         ReferenceImage.objects.filter(pk__in=[image.pk for image in orphans]).delete()
         logger.info("job %s deleted by %s", job.pk, by)
         transaction.on_commit(lambda: _delete_files(storage, names))

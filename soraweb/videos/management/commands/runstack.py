@@ -66,10 +66,11 @@ class Command(BaseCommand):
         self.stderr.write(line)
         sys.exit(1)
 
-    def _say(self, line: str) -> None:
+    def _say(self, text: str) -> None:
         # After SIGHUP the terminal is gone and writing to it fails; stopping must go on.
         with contextlib.suppress(OSError):
-            self.stdout.write(line)
+            self.stdout.write(self.style.WARNING(text))
+            sys.stdout.flush()
             self.stdout.flush()
 
     def _run(self, options) -> None:
@@ -170,10 +171,6 @@ class Command(BaseCommand):
         self._say("soraweb stopped.")
         if exit_code:
             sys.exit(exit_code)
-
-    def _say(self, text: str) -> None:
-        self.stdout.write(self.style.WARNING(text))
-        sys.stdout.flush()
 
     def _stop_all(self, procs: dict[str, subprocess.Popen]) -> None:
         # A worker finishes the step it is on; after the grace period it is killed, which is

@@ -30,7 +30,7 @@ class Command(BaseCommand):
         if User.objects.filter(is_superuser=True).exists():
             return
         username = os.environ.get("SORAWEB_ADMIN_USER") or "admin"
-        password = os.environ.get("SORAWEB_ADMIN_PASSWORD")
+        password = os.environ.get("SORAWEB_ADMIN_PASSWORD", "")
         generated = not password
         if generated:
             password = secrets.token_urlsafe(12)
