@@ -4,7 +4,7 @@ import dataclasses
 import hashlib
 import os
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -401,6 +401,8 @@ class VideoJob(models.Model):
     # Pages render their words from these; error_message is the same sentence in English.
     cause = models.CharField(_("cause"), max_length=40, blank=True, db_index=True)  # a Cause
     cause_facts = models.JSONField(default=dict, blank=True)
+    # Not stored: set on a job object by the poll claim (when its status query was claimed).
+    poll_claimed_at: datetime | None = None
 
     # One moment per phase.
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)

@@ -87,7 +87,7 @@ def _jobs_panel(request: HttpRequest) -> dict:
     return {"jobs": page.rows, "jobs_page": page}
 
 
-def _older_jobs(request: HttpRequest) -> HttpResponse | None:
+def _older_jobs(request: HtmxHttpRequest) -> HttpResponse | None:
     """The "Older jobs" link asked with htmx: only the next cards (and the link after them)."""
     if request.htmx and request.htmx.target == "jobs-more":
         response = render(request, "videos/_jobs_page.html", _jobs_panel(request))
@@ -414,7 +414,7 @@ def job_retry(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-def job_ask_admin(request: HttpRequest, pk: int) -> HttpResponse:
+def job_ask_admin(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """The owner of a job that needs attention asks the admins to check with the provider."""
     job = _job_or_404(pk)
     _require_owner_or_staff(request, job)

@@ -202,6 +202,7 @@ def generation_stats(*, video_model_id: int, duration: int) -> GenerationStats |
             for submitted, finished in rows.values_list("submitted_at", "provider_completed_at")[
                 :STATS_JOBS
             ]
+            if submitted and finished  # the filter above; said again for the type checker
         ]
         stats = GenerationStats.of([t for t in times if t > 0])
         if stats:

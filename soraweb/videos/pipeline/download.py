@@ -160,8 +160,9 @@ class _Body:
                     hashed[half] = hasher.submit(self.digest.update, ring[start:pos])
                     half ^= 1
                     start = pos = half * HASH_BATCH
-                    if hashed[half] is not None:  # in order; and the half is free again
-                        hashed[half].result()
+                    pending = hashed[half]
+                    if pending is not None:  # in order; and the half is free again
+                        pending.result()
                         hashed[half] = None
                 if not n:
                     break
@@ -313,6 +314,8 @@ def fetch_and_verify(
             poster_path = facts.poster
         base = f"videos/{job.created_at:%Y/%m}/job-{job.pk}-{sha256[:10]}"
         video_name = _store(video_path, base + ".mp4")
+        if poster_path is None:  # inspect_video(poster=True) raises when it cannot take one
+            raise ArchiveError("could not take a poster frame from the video")
         poster_name = _store(poster_path, base + "-poster.jpg")
     except BaseException:
         video_path.unlink(missing_ok=True)

@@ -18,6 +18,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -130,7 +131,7 @@ class Poller:
                 continue
             future = self._pool(job.provider).submit(self._fetch, job)
             self.in_flight[job.pk] = future
-            future.add_done_callback(lambda f, job=job: self._answered(job, f))
+            future.add_done_callback(partial(self._answered, job))
             sent += 1
         for provider_id, job_ids in held.items():
             _unclaim(job_ids, after=self._held_until[provider_id] - time.monotonic())

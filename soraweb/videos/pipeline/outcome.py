@@ -181,7 +181,7 @@ def refusal_cause(exc: ProviderError) -> Cause:
 def _unless_refresh_asked(job: VideoJob, planned, now):
     """``planned``, or now if a refresh was asked for while this job's query was in flight (the
     claim made it wait; the answer may predate what the refresh was about, e.g. a webhook)."""
-    claimed_at = getattr(job, "poll_claimed_at", None)
+    claimed_at = job.poll_claimed_at
     if claimed_at is None:
         return planned
     return Case(
