@@ -14,7 +14,7 @@ def submit_job(job_id: int) -> None:
 
 
 def poll_job(job_id: int) -> None:
-    poll.job_poll_now(job_id=job_id)
+    poll.job_poll_now(job_id=job_id, then_save=True)
 
 
 def archive_job(job_id: int) -> None:

@@ -21,7 +21,7 @@ from soraweb.providers.base import JobStatus, RemoteState
 from soraweb.schedules import SCHEDULES
 from soraweb.videos import services, tasks
 from soraweb.videos.models import InvalidTransition, JobState, Prompt, VideoJob, VideoModel
-from soraweb.videos.pipeline import loop, outcome, recover
+from soraweb.videos.pipeline import loop, outcome, queue, recover
 from tests.conftest import form_data, free_port, job_fields
 
 # Real transactions (work is handed over on commit); the seeded catalogue is restored after each test.
@@ -376,3 +376,25 @@ def test_setup_repairs_every_declared_schedule_including_the_ops_one():
     assert schedule_rows() == declared
     call_command("soraweb_setup", stdout=io.StringIO())  # again: nothing doubles
     assert Schedule.objects.count() == len(declared)
+
+
+def test_a_workers_poll_that_finds_the_video_done_saves_it_in_the_same_task(
+    sim_provider, member, simulator, monkeypatch
+):
+    """The webhook path (the poll_job task): one trip through the queue, not two."""
+    job = make_job(member, "a heron lifts off save-inline")
+    job.refresh_from_db()  # submitted on commit
+    assert job.state in (JobState.QUEUED, JobState.RUNNING), job.error_message
+    simulator.complete_now(job.remote_id)
+    handed: list[str] = []
+    monkeypatch.setattr(queue, "hand_over", lambda task, job_id: handed.append(task))
+    from soraweb.videos import tasks
+
+    tasks.poll_job(job.pk)
+    job.refresh_from_db()
+    assert job.state == JobState.SUCCEEDED, job.error_message
+    assert handed == ["archive_job"]  # queued as well; its claim finds the job saved already
+    from soraweb.videos.pipeline import archive
+
+    archive.job_archive(job_id=job.pk)  # what the queued copy does: nothing
+    assert VideoJob.objects.get(pk=job.pk).archive_attempts == 1

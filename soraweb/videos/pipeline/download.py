@@ -24,7 +24,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -209,6 +208,10 @@ def inspect_video(path: Path, *, poster: bool = True) -> VideoFacts:
     One open, one pass: the demuxer reads the moov box and decodes from the first keyframe to
     the poster's moment. A frame that does not decode, or no frame at all, fails the check.
     """
+    # Imported here: PyAV costs about 17 MB per process, and only the archive step needs it
+    # (a worker that only reads chat streams or polls never loads it).
+    import av
+
     with path.open("rb") as fh:
         head = fh.read(12)
         if len(head) < 12 or head[4:8] != b"ftyp":
