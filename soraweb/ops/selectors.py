@@ -166,6 +166,15 @@ def _row(label: str, sums: dict) -> SpendRow:
     )
 
 
+def ledger_entries(*, start: date, end: date) -> QuerySet[LedgerEntry]:
+    """Every ledger entry of the UTC days ``start`` to ``end``, oldest first (the CSV export)."""
+    lo = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
+    hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    return LedgerEntry.objects.filter(created_at__gte=lo, created_at__lt=hi).order_by(
+        "created_at", "id"
+    )
+
+
 def spend_report(*, start: date, end: date) -> SpendReport:
     """Spend per person, per model and per day for the UTC days ``start`` to ``end``."""
     lo = datetime.combine(start, datetime.min.time(), tzinfo=UTC)

@@ -11,4 +11,5 @@ app_name = "ops"
 urlpatterns = [
     path("ops/", views.dashboard, name="dashboard"),
     path("ops/spend/", views.spend_report, name="spend"),
+    path("ops/spend.csv", views.spend_csv, name="spend_csv"),
 ]

@@ -107,3 +107,37 @@ def test_the_period_can_be_chosen(client, staff, ledger):
     assert '<span class="stat">$4.50</span>' in one_day  # the period's total
     broken = client.get(reverse("ops:spend"), {"start": "yesterday"})
     assert broken.status_code == 200  # falls back to the last 7 days
+
+
+def test_the_period_downloads_as_a_spreadsheet(client, staff, member, ledger):
+    import csv
+    import io
+
+    from soraweb.ops.models import LedgerEntry
+
+    today = ledger
+    LedgerEntry.objects.filter(user=member).update(username="=HYPERLINK(1)")  # a hostile name
+    client.force_login(staff)
+    page = client.get(reverse("ops:spend"), {"range": "7"}).content.decode()
+    assert reverse("ops:spend_csv") in page and "Download as CSV" in page
+    answer = client.get(
+        reverse("ops:spend_csv"),
+        {"start": (today - timedelta(days=6)).isoformat(), "end": today.isoformat()},
+    )
+    assert answer["Content-Type"].startswith("text/csv")
+    assert (
+        f"soraweb-spend-{(today - timedelta(days=6)).isoformat()}" in answer["Content-Disposition"]
+    )
+    text = answer.content.decode("utf-8")
+    assert text.startswith("\ufeff")  # Excel reads UTF-8 (Chinese names) with the mark
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    header, body = rows[0], rows[1:]
+    assert header[0] == "submitted (UTC)" and header[-1] == "estimated cost (US$)"
+    assert len(body) == 4  # the four entries of the last 7 days, the old one left out
+    assert sorted(r[-1] for r in body) == ["1.00", "1.00", "3.00", "4.50"]
+    assert {r[1] for r in body} == {"'=HYPERLINK(1)", "omar"}  # never a formula
+
+
+def test_only_people_who_may_see_spending_download_it(client, member, ledger):
+    client.force_login(member)
+    assert client.get(reverse("ops:spend_csv")).status_code in (302, 403)
