@@ -345,7 +345,10 @@ def _detail_context(request: HttpRequest, job: VideoJob, **extra) -> dict:
         "can_manage": job.is_managed_by(request.user),
         "can_delete": job.is_managed_by(request.user, "delete"),
         "is_favourite": selectors.job_is_favourite(job=job, user=request.user),
-        "provider_can_remix": can_remix and selectors.provider_can_remix(job.provider),
+        "provider_can_remix": (
+            remixable := can_remix and selectors.provider_can_remix(job.provider)
+        ),
+        "remix_cost": services.job_remix_cost(job) if remixable else None,
         "remix_form": extra.pop("remix_form", None)
         or RemixForm(initial={"idempotency_key": new_idempotency_key()}),
         **_review_context(job, extra.pop("review_form", None)),

@@ -123,3 +123,19 @@ def test_a_format_without_remix_refuses_it_in_words(simulator, sim_provider, mem
     with pytest.raises(ValidationError, match="cannot remix"):
         services.job_remix(job=job, by=member, prompt_text="again")
     assert VideoJob.objects.count() == 1
+
+
+def test_the_remix_form_sits_by_the_video_and_says_what_it_costs(
+    client, simulator, sim_provider, member
+):
+    vm = openai_model(simulator.base_url)
+    source = drive(make(member, vm, "a red kite remix-price"))
+    assert source.state == JobState.SUCCEEDED, source.error_message
+    client.force_login(member)
+    page = client.get(f"/jobs/{source.pk}/").content.decode()
+    cost = services.job_remix_cost(source)
+    assert cost == source.estimated_cost  # the same settings, today's prices
+    assert f"A remix costs about ${cost:.2f}: the same settings as this video." in page
+    # By the video: before the prompt and the review panel, right after the player's buttons.
+    assert page.index('id="remix-title"') < page.index(">Prompt</h2>")
+    assert page.index("Download video") < page.index('id="remix-title"')

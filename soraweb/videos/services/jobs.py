@@ -9,6 +9,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
@@ -315,6 +316,16 @@ def job_remix(
         idempotency_key=idempotency_key,
         remix_of=job,
     )
+
+
+def job_remix_cost(job: VideoJob) -> Decimal | None:
+    """What a remix of ``job`` would cost now: the same settings, today's prices (None when the
+    model no longer takes them)."""
+    settings = job_settings(job, with_images=False, lenient=True)
+    try:
+        return job_validate_settings(video_model=job.video_model, **settings).cost
+    except ValidationError:
+        return None
 
 
 @dataclass(frozen=True)
