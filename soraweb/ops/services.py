@@ -24,7 +24,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Max, Q
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from standardwebhooks.webhooks import Webhook
 
@@ -139,11 +139,15 @@ def _cap_message(
         text = _(
             "This video would cost %(cost)s; the team has %(left)s left of its %(limit)s monthly limit."
         )
+    # The team's midnight, read in the viewer's zone ("It resets at 08:00 (Asia/Shanghai).").
+    r = selectors.budget_resets(p.now)
     if period == "daily":
-        resets = _("It resets at midnight UTC.")
+        resets = _("It resets at %(time)s (%(zone)s).") % {"time": r.day_time, "zone": r.zone}
     else:
-        resets = _("It resets on %(date)s (UTC).") % {
-            "date": formats.date_format(p.next_month, "j F")
+        resets = _("It resets on %(date)s at %(time)s (%(zone)s).") % {
+            "date": r.month_date,
+            "time": r.month_time,
+            "zone": r.zone,
         }
     advice = _("A shorter or smaller video costs less, or ask an administrator to raise the limit.")
     return f"{text % values} {resets} {advice}"

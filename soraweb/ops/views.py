@@ -84,8 +84,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         title=_("Failures in the last 7 days, by reason"),
     )
     spend_chart = charts.column_chart(
-        [Bar(formats.date_format(d, "j M"), float(amount)) for d, amount in spend],
-        title=_("Spend per day, last 30 days (UTC)"),
+        [Bar(formats.date_format(d, "n/j"), float(amount)) for d, amount in spend],
+        title=_("Spend per day, last 30 days (days in %(zone)s)") % {"zone": selectors.team_zone()},
         fmt=money,
         label_every=5,
         limit=float(team_daily) if team_daily else None,
@@ -195,8 +195,11 @@ def spend_report(request: HttpRequest) -> HttpResponse:
         row.extra["budget"] = budgets.get(row.extra.get("user_id"))
     days = len(report.by_day)
     chart = charts.column_chart(
-        [Bar(date.fromisoformat(r.label).strftime("%d %b"), float(r.spent)) for r in report.by_day],
-        title=_("Spend per day (UTC)"),
+        [
+            Bar(formats.date_format(date.fromisoformat(r.label), "n/j"), float(r.spent))
+            for r in report.by_day
+        ],
+        title=_("Spend per day (days in %(zone)s)") % {"zone": selectors.team_zone()},
         fmt=money,
         label_every=max(1, days // 10),
     )
