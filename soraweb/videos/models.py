@@ -225,12 +225,17 @@ class VideoModel(models.Model):
 class Prompt(models.Model):
     text = models.TextField(_("prompt"))
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prompts"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="prompts",
+        verbose_name=_("author"),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("prompt")
+        verbose_name_plural = _("prompts")
 
     def __str__(self) -> str:
         return self.text[:80]
@@ -246,14 +251,21 @@ class ReferenceImage(models.Model):
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     file = models.FileField(_("file"), upload_to=_image_path)
     original_name = models.CharField(_("original file name"), max_length=255, blank=True)
-    content_type = models.CharField(max_length=50, default="image/png")
-    sha256 = models.CharField(max_length=64, db_index=True)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
+    content_type = models.CharField(_("file type"), max_length=50, default="image/png")
+    sha256 = models.CharField(_("checksum (SHA-256)"), max_length=64, db_index=True)
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reference_images"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="reference_images",
+        verbose_name=_("uploaded by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("reference image")
+        verbose_name_plural = _("reference images")
 
     def __str__(self) -> str:
         return self.original_name or self.sha256[:12]
@@ -643,7 +655,7 @@ class JobEvent(models.Model):
     """The job's history: every state change with its time and cause."""
 
     job = models.ForeignKey(VideoJob, on_delete=models.CASCADE, related_name="events")
-    at = models.DateTimeField(default=timezone.now)
+    at = models.DateTimeField(_("time"), default=timezone.now)
     from_state = models.CharField(max_length=20, blank=True)
     to_state = models.CharField(max_length=20, blank=True)
     cause = models.CharField(max_length=40, blank=True, db_index=True)  # a Cause
