@@ -50,13 +50,15 @@ def _times(page) -> dict[str, str]:
 
 
 def test_a_browser_in_shanghai_sees_shanghai_time_and_one_in_utc_sees_utc(browser, stack):
+    # People who have not signed in yet: their first visit is in this test.
+    create_user(stack, "tz-shanghai", "tz-shanghai-pass-9")
     create_user(stack, "tz-member", "tz-member-pass-9")
-    job_id = _seed_job_at_a_known_time(stack, "tz-member")
+    job_id = _seed_job_at_a_known_time(stack, "tz-shanghai")
 
     # A Chinese-speaking person in Shanghai: the zone is taken from the browser on the first visit.
     shanghai = {"viewport": DESKTOP, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
     with open_page(browser, **shanghai) as page:
-        login(page, stack)
+        login(page, stack, "tz-shanghai", "tz-shanghai-pass-9")
         page.goto(stack.url(f"/jobs/{job_id}/"))
         times = _times(page)
         assert times["创建时间"] == "2026年12月2日 12:30"
@@ -84,16 +86,24 @@ def test_a_browser_in_shanghai_sees_shanghai_time_and_one_in_utc_sees_utc(browse
         page.goto(stack.url(f"/jobs/{job_id}/"))
         assert _times(page)["Created"] == "Dec. 2, 2026, 1:30 p.m."
 
-    # The first browser's zone stays the admin's, whatever the next browser says.
-    with open_page(
-        browser, viewport=DESKTOP, locale="en-US", timezone_id="America/New_York"
-    ) as page:
-        login(page, stack)
+    # The first browser's zone stays the person's, whatever the next browser says.
+    new_york = {"viewport": DESKTOP, "locale": "en-US", "timezone_id": "America/New_York"}
+    with open_page(browser, **new_york) as page:
+        login(page, stack, "tz-shanghai", "tz-shanghai-pass-9")
         page.goto(stack.url(f"/jobs/{job_id}/"))
         assert _times(page)["Created"] == "Dec. 2, 2026, 12:30 p.m."
 
 
 def test_the_error_pages_and_the_admin_read_chinese(browser, stack):
+    # An administrator signing in for the first time, from Shanghai.
+    create_user(stack, "tz-admin", ADMIN_PASSWORD, staff=True)
+    manage(
+        stack,
+        "shell",
+        "-c",
+        "from django.contrib.auth.models import User\n"
+        "User.objects.filter(username='tz-admin').update(is_superuser=True)",
+    )
     job_id = _seed_job_at_a_known_time(stack, ADMIN_USER)
     manage(
         stack,
@@ -105,7 +115,7 @@ def test_the_error_pages_and_the_admin_read_chinese(browser, stack):
     )
     zh = {"viewport": DESKTOP, "locale": "zh-CN", "timezone_id": "Asia/Shanghai"}
     with open_page(browser, **zh) as page:
-        login(page, stack, ADMIN_USER, ADMIN_PASSWORD)
+        login(page, stack, "tz-admin", ADMIN_PASSWORD)
         response = page.goto(stack.url("/no-such-page/"))
         assert response.status == 404
         page.get_by_role("heading", name="这个页面不存在").wait_for()
