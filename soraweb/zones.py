@@ -75,11 +75,28 @@ def local_time(when: datetime) -> str:
 # --- where a person's zone comes from -------------------------------------------------------------
 
 
-def stored_zone(user) -> str | None:
+def _stored(user) -> tuple[str | None, str] | None:
+    """(valid stored zone or None, stored language), or None when the person has no row yet."""
     from soraweb.videos.models import Preferences
 
-    value = Preferences.objects.filter(user=user).values_list("time_zone", flat=True).first()
-    return valid_zone(value)
+    row = Preferences.objects.filter(user=user).values_list("time_zone", "language").first()
+    return None if row is None else (valid_zone(row[0]), row[1])
+
+
+def stored_zone(user) -> str | None:
+    row = _stored(user)
+    return row[0] if row else None
+
+
+def language_for(user) -> str:
+    """The language to write to ``user`` in outside a request (their pages' last language)."""
+    from django.conf import settings
+
+    from soraweb.videos.models import Preferences
+
+    value = Preferences.objects.filter(user=user).values_list("language", flat=True).first()
+    known = {code for code, _name in settings.LANGUAGES}
+    return value if value in known else settings.LANGUAGE_CODE
 
 
 def browser_zone(request: HttpRequest) -> str | None:
@@ -93,20 +110,32 @@ def zone_set(*, user, name: str) -> None:
 
 
 def zone_for(request: HttpRequest) -> str | None:
-    """The zone this request's pages show times in; None for the installation's default."""
+    """The zone this request's pages show times in; None for the installation's default.
+
+    Also remembers the language the page is shown in (one write when it changes, none else).
+    """
+    from django.utils import translation
+
+    from soraweb.videos.models import Preferences
+
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
-    stored = stored_zone(user)
-    if stored:
-        return stored
-    detected = browser_zone(request)
-    if detected:
-        from soraweb.videos.models import Preferences
-
-        # First visit with the browser's answer: keep it (a second tab racing us changes nothing).
-        Preferences.objects.get_or_create(user=user, defaults={"time_zone": detected})
-    return detected
+    language = translation.get_language() or ""
+    row = _stored(user)
+    stored, stored_language = row if row else (None, None)
+    detected = None if stored else browser_zone(request)
+    changes = {}
+    if detected:  # the first visit that brings the browser's answer
+        changes["time_zone"] = detected
+    if language != stored_language:
+        changes["language"] = language
+    if changes:
+        if row is None:  # a second tab racing us changes nothing
+            Preferences.objects.get_or_create(user=user, defaults=changes)
+        else:
+            Preferences.objects.filter(user=user).update(**changes)
+    return stored or detected
 
 
 class TimeZoneMiddleware:

@@ -328,6 +328,17 @@ def job_email_send(*, job_id: int, state: str) -> bool:
     job = VideoJob.objects.select_related("owner", "prompt").filter(pk=job_id).first()
     if job is None or not job.owner.email:
         return False
+    from django.utils import translation
+
+    from soraweb.zones import language_for
+
+    # Written outside any request: in the language the owner's pages were last shown in.
+    with translation.override(language_for(job.owner)):
+        _job_email_send(job, state)
+    return True
+
+
+def _job_email_send(job: VideoJob, state: str) -> None:
     from django.urls import reverse
 
     sentence = _job_sentence(job, state)
@@ -341,7 +352,6 @@ def job_email_send(*, job_id: int, state: str) -> bool:
         from_email=None,
         recipient_list=[job.owner.email],
     )
-    return True
 
 
 # --- The team webhook ----------------------------------------------------------------------------

@@ -773,7 +773,11 @@ class Favourite(models.Model):
 
 
 class Preferences(models.Model):
-    """What a person chose for themselves: the time zone their pages show times in (soraweb.zones)."""
+    """What a person's pages are shown with: their time zone and language (soraweb.zones).
+
+    Both are remembered from their browser, so that what is written for them outside a request
+    (e-mails) reads the same as their pages.
+    """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -782,7 +786,9 @@ class Preferences(models.Model):
         verbose_name=_("person"),
     )
     # An IANA name ("Asia/Shanghai"), checked against zoneinfo when set and when read.
-    time_zone = models.CharField(_("time zone"), max_length=64)
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+    # The language their pages were last shown in ("zh-hans"); "" until the first visit.
+    language = models.CharField(_("language"), max_length=10, blank=True)
 
     class Meta:
         verbose_name = _("preferences")

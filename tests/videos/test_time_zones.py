@@ -64,7 +64,7 @@ def test_without_a_zone_or_with_nonsense_the_installation_default_applies(client
     client.cookies[zones.COOKIE_NAME] = "Mars/Olympus_Mons"
     html = _detail(client, job)
     assert "4:30 a.m." in html and "Times are shown in UTC." in html
-    assert not Preferences.objects.exists()
+    assert Preferences.objects.get(user=member).time_zone == ""  # nothing believed
     with override_settings(TIME_ZONE="Asia/Shanghai"):
         assert "12:30 p.m." in _detail(client, job)
 
@@ -195,3 +195,27 @@ def test_the_dashboard_says_its_zone_and_when_limits_reset(client, staff):
     html = client.get(reverse("ops:dashboard")).content.decode()
     assert re.search(r"更新于 \d\d:\d\d（Asia/Shanghai）。", html)
     assert "按 UTC 计算" in html and "每日限额在 08:00 重置" in html
+
+
+# --- the language, remembered for what is written outside a request --------------------------------
+
+
+def test_the_pages_language_is_remembered_and_e_mails_use_it(
+    client, member, settings, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    from tests.ops.test_notifications import settle
+
+    settings.SORAWEB_EMAIL_NOTIFICATIONS = True
+    member.email = "mia@example.com"
+    member.save()
+    client.force_login(member)
+    client.get(reverse("videos:studio"), HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert Preferences.objects.get(user=member).language == "zh-hans"
+    job = seeded_job(member, state=JobState.ARCHIVING, prompt="纸船")
+    settle(job, JobState.SUCCEEDED, django_capture_on_commit_callbacks)
+    assert mail.outbox[0].subject == "soraweb: 视频“纸船”已完成。"
+    assert mail.outbox[0].body.startswith("mia，你好：")
+    client.get(reverse("videos:studio"), HTTP_ACCEPT_LANGUAGE="en")
+    assert Preferences.objects.get(user=member).language == "en"

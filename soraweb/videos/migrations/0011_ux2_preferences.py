@@ -17,7 +17,8 @@ class Migration(migrations.Migration):
             name='Preferences',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('time_zone', models.CharField(max_length=64, verbose_name='time zone')),
+                ('time_zone', models.CharField(blank=True, max_length=64, verbose_name='time zone')),
+                ('language', models.CharField(blank=True, max_length=10, verbose_name='language')),
                 ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='preferences', to=settings.AUTH_USER_MODEL, verbose_name='person')),
             ],
             options={
