@@ -131,3 +131,10 @@ def test_the_error_pages_and_the_admin_read_chinese(browser, stack):
         assert "竖屏（纵向）" in body and "发送给服务商的时间" in body
         assert "2026年12月2日 12:30" in body  # the admin shows the person's zone too
         screenshot(page, "zh-admin-job")
+
+        # The operations page counts the team's day (UTC here) and says so in the reader's clock.
+        page.goto(stack.url("/ops/"))
+        assert "（Asia/Shanghai）" in page.locator(".ops-head").inner_text()
+        resets = page.locator(".budget-resets").inner_text()
+        assert "日和月按 UTC 计算。每日限额在 08:00 重置" in resets
+        screenshot(page, "zh-ops-time-zone")
