@@ -96,7 +96,7 @@ def language_for(user) -> str:
 
     value = Preferences.objects.filter(user=user).values_list("language", flat=True).first()
     known = {code for code, _name in settings.LANGUAGES}
-    return value if value in known else settings.LANGUAGE_CODE
+    return value if value and value in known else str(settings.LANGUAGE_CODE)
 
 
 def browser_zone(request: HttpRequest) -> str | None:
@@ -170,7 +170,9 @@ class TimeZoneForm(forms.Form):
         names = list(zone_choices())
         if current and current not in names:  # an alias a browser reported, e.g. Asia/Calcutta
             names.insert(0, current)
-        self.fields["time_zone"].choices = [(n, n.replace("_", " ")) for n in names]
+        field = self.fields["time_zone"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [(n, n.replace("_", " ")) for n in names]
 
     def clean_time_zone(self) -> str:
         name = valid_zone(self.cleaned_data["time_zone"])
