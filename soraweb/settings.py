@@ -95,6 +95,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "soraweb.accounts.IdleTimeoutMiddleware",  # after messages: it says why you were signed out
+    "soraweb.zones.TimeZoneMiddleware",  # the person's time zone (after auth and idle sign-out)
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # After sign-in is checked: a 400 for NUL in an address or query string.
@@ -264,6 +265,8 @@ SORAWEB_SESSION_IDLE_MINUTES = env_int("SORAWEB_SESSION_IDLE_MINUTES", 8 * 60)
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "soraweb" / "locale"]
+# The installation's zone: anonymous pages, people whose browser has not said theirs, and the
+# team's budget days and months (each person sees times in their own zone: soraweb/zones.py).
 TIME_ZONE = env_str("SORAWEB_TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

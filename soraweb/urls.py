@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from soraweb.accounts import PasswordChangeView, two_factor
 from soraweb.health import healthz
+from soraweb.zones import time_zone_view
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
@@ -14,6 +15,7 @@ urlpatterns = [
     # Members change their own password here, in the site's layout (the admin keeps its own).
     path("accounts/password/", PasswordChangeView.as_view(), name="password_change"),
     path("accounts/two-factor/", two_factor, name="two_factor"),
+    path("accounts/time-zone/", time_zone_view, name="time_zone"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("soraweb.ops.urls")),

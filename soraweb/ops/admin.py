@@ -20,6 +20,8 @@ from soraweb.ops.models import (
     TeamWebhook,
     UserBudget,
 )
+from soraweb.videos.causes import Cause
+from soraweb.videos.models import JobState
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -102,11 +104,44 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
         )
 
 
+def notice_kind_label(kind: str) -> str:
+    """What a notice is about, in the reader's language (kinds are job states or causes)."""
+    if kind in JobState.values:
+        return str(JobState(kind).label)
+    if kind in Cause.values:
+        return str(Cause(kind).label)
+    if kind == services.HELP_ASKED:
+        return str(_("An admin was asked to look"))
+    return kind
+
+
+class NoticeKindFilter(admin.SimpleListFilter):
+    title = _("kind")
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        kinds = Notice.objects.order_by("kind").values_list("kind", flat=True).distinct()
+        return [(kind, notice_kind_label(kind)) for kind in kinds]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(kind=self.value()) if self.value() else queryset
+
+
 @admin.register(Notice)
 class NoticeAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "user", "kind", "prompt_excerpt", "read_at"]
-    list_filter = ["kind", "created_at"]
+    list_display = ["created_at", "user", "kind_label", "prompt_excerpt", "read_at"]
+    list_filter = [NoticeKindFilter, "created_at"]
     search_fields = ["user__username", "prompt_excerpt"]
+    fields = ["user", "job", "kind_label", "prompt_excerpt", "what", "created_at", "read_at"]
+    readonly_fields = ["kind_label", "what"]
+
+    @admin.display(description=_("kind"), ordering="kind")
+    def kind_label(self, obj: Notice) -> str:
+        return notice_kind_label(obj.kind)
+
+    @admin.display(description=_("detail"))
+    def what(self, obj: Notice) -> str:
+        return obj.detail_text or "—"
 
 
 class TeamWebhookForm(forms.ModelForm):

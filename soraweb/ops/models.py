@@ -47,14 +47,20 @@ class BudgetPolicy(models.Model):
         _("team daily limit (US$)"),
         null=True,
         blank=True,
-        help_text=_("Most the whole team may spend per day (UTC). Empty: no limit."),
+        help_text=_(
+            "Most the whole team may spend per day (days in the team's time zone, "
+            "SORAWEB_TIME_ZONE). Empty: no limit."
+        ),
         **_MONEY,
     )
     team_monthly_limit = models.DecimalField(
         _("team monthly limit (US$)"),
         null=True,
         blank=True,
-        help_text=_("Most the whole team may spend per calendar month (UTC). Empty: no limit."),
+        help_text=_(
+            "Most the whole team may spend per calendar month (in the team's time zone). "
+            "Empty: no limit."
+        ),
         **_MONEY,
     )
     user_daily_limit = models.DecimalField(
@@ -222,10 +228,18 @@ class Notice(models.Model):
     """An in-app message for one person: one of their jobs has ended (or needs them)."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notices"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notices",
+        verbose_name=_("person"),
     )
     job = models.ForeignKey(
-        VideoJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="notices"
+        VideoJob,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notices",
+        verbose_name=_("job"),
     )
     # The job state the notice is about; the sentence is written when it is shown, in the
     # reader's language.
@@ -234,7 +248,7 @@ class Notice(models.Model):
     detail = models.TextField(_("detail"), blank=True)  # in English, as written
     # Why, as the job recorded it when the notice was made: the words are rendered when shown.
     cause = models.CharField(_("cause"), max_length=40, blank=True)
-    cause_facts = models.JSONField(default=dict, blank=True)
+    cause_facts = models.JSONField(_("cause details"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     read_at = models.DateTimeField(_("read"), null=True, blank=True)
 
@@ -245,7 +259,7 @@ class Notice(models.Model):
         verbose_name_plural = _("notices")
 
     def __str__(self) -> str:
-        return f"{self.user} {self.kind} job {self.job_id}"
+        return _("Notice %(n)s for %(person)s") % {"n": self.pk, "person": self.user}
 
     @property
     def detail_text(self) -> str:

@@ -1,6 +1,9 @@
 """Reads for operations: budgets and spend, the dashboard's numbers, notices (stuck jobs: soraweb.videos.stuck).
 
-Days and months are UTC calendar days and months, the same periods the caps reset on.
+Days and months are calendar days and months in the installation's time zone
+(``SORAWEB_TIME_ZONE``, the team's), the same periods the caps reset on, whoever looks: a budget is
+the team's, so "today" must not move with the viewer. Each viewer reads the moments in their own
+zone (soraweb.zones).
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ import statistics
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -55,18 +58,55 @@ class Periods:
     next_month: datetime
 
 
+def team_zone() -> tzinfo:
+    """The zone budget days and months run on: the installation's, not the viewer's."""
+    return timezone.get_default_timezone()
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tzinfo=team_zone())
+
+
 def periods(now: datetime | None = None) -> Periods:
-    now = (now or timezone.now()).astimezone(UTC)
-    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    month = day.replace(day=1)
+    now = (now or timezone.now()).astimezone(team_zone())
+    today = now.date()
+    month = today.replace(day=1)
     next_month = (month + timedelta(days=32)).replace(day=1)
+    # Midnights built from dates, not by adding hours, so a daylight-saving change stays right.
     return Periods(
         now=now,
-        day_start=day,
-        week_start=day - timedelta(days=6),
-        month_start=month,
-        next_day=day + timedelta(days=1),
-        next_month=next_month,
+        day_start=_midnight(today),
+        week_start=_midnight(today - timedelta(days=6)),
+        month_start=_midnight(month),
+        next_day=_midnight(today + timedelta(days=1)),
+        next_month=_midnight(next_month),
+    )
+
+
+@dataclass(frozen=True)
+class Resets:
+    """When the daily and monthly caps start again, as the viewer reads it (their zone)."""
+
+    day_time: str  # "08:00"
+    month_date: str  # "1 January" / "01月1日", the language's month-day format
+    month_time: str
+    zone: str  # the viewer's zone ("Asia/Shanghai")
+    team_zone: str  # the zone the days are counted in
+
+
+def budget_resets(now: datetime | None = None) -> Resets:
+    from django.utils import formats
+
+    from soraweb import zones
+
+    p = periods(now)
+    next_month = timezone.localtime(p.next_month)
+    return Resets(
+        day_time=zones.local_time(p.next_day),
+        month_date=formats.date_format(next_month, "MONTH_DAY_FORMAT"),
+        month_time=zones.local_time(p.next_month),
+        zone=zones.zone_label(),
+        team_zone=str(team_zone()),
     )
 
 
@@ -167,18 +207,16 @@ def _row(label: str, sums: dict) -> SpendRow:
 
 
 def ledger_entries(*, start: date, end: date) -> QuerySet[LedgerEntry]:
-    """Every ledger entry of the UTC days ``start`` to ``end``, oldest first (the CSV export)."""
-    lo = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
-    hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    """Every ledger entry of the team's days ``start`` to ``end``, oldest first (the CSV export)."""
+    lo, hi = _midnight(start), _midnight(end + timedelta(days=1))
     return LedgerEntry.objects.filter(created_at__gte=lo, created_at__lt=hi).order_by(
         "created_at", "id"
     )
 
 
 def spend_report(*, start: date, end: date) -> SpendReport:
-    """Spend per person, per model and per day for the UTC days ``start`` to ``end``."""
-    lo = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
-    hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    """Spend per person, per model and per day for the team's days ``start`` to ``end``."""
+    lo, hi = _midnight(start), _midnight(end + timedelta(days=1))
     qs = LedgerEntry.objects.filter(created_at__gte=lo, created_at__lt=hi)
     by_user = []
     for sums in _spend_sums(qs, "user", "username"):
@@ -192,7 +230,7 @@ def spend_report(*, start: date, end: date) -> SpendReport:
     )
     days = {
         s["day"]: _row(s["day"].isoformat(), s)
-        for s in _spend_sums(qs.annotate(day=TruncDate("created_at", tzinfo=UTC)), "day")
+        for s in _spend_sums(qs.annotate(day=TruncDate("created_at", tzinfo=team_zone())), "day")
     }
     by_day = []
     current = start
@@ -401,21 +439,20 @@ def queue_info() -> QueueInfo:
 
 
 def daily_spend(*, days: int, now: datetime | None = None) -> list[tuple[date, Decimal]]:
-    """What counted against the budget per UTC day, for the last ``days`` days (oldest first)."""
+    """What counted against the budget per team day, for the last ``days`` days (oldest first)."""
     p = periods(now)
-    start = p.day_start - timedelta(days=days - 1)
+    first = p.day_start.date() - timedelta(days=days - 1)
+    start = _midnight(first)
     sums = dict(
         LedgerEntry.objects.filter(created_at__gte=start, status__in=SPENDING_STATUSES)
-        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .annotate(day=TruncDate("created_at", tzinfo=team_zone()))
         .order_by()
         .values("day")
         .annotate(total=Sum("amount"))
         .values_list("day", "total")
     )
-    return [
-        ((start + timedelta(days=i)).date(), sums.get((start + timedelta(days=i)).date(), ZERO))
-        for i in range(days)
-    ]
+    every_day = [first + timedelta(days=i) for i in range(days)]
+    return [(day, sums.get(day, ZERO)) for day in every_day]
 
 
 def failed_deliveries(*, since: datetime) -> int:

@@ -25,7 +25,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Max, Q
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from standardwebhooks.webhooks import Webhook
 
@@ -140,11 +140,15 @@ def _cap_message(
         text = _(
             "This video would cost %(cost)s; the team has %(left)s left of its %(limit)s monthly limit."
         )
+    # The team's midnight, read in the viewer's zone ("It resets at 08:00 (Asia/Shanghai).").
+    r = selectors.budget_resets(p.now)
     if period == "daily":
-        resets = _("It resets at midnight UTC.")
+        resets = _("It resets at %(time)s (%(zone)s).") % {"time": r.day_time, "zone": r.zone}
     else:
-        resets = _("It resets on %(date)s (UTC).") % {
-            "date": formats.date_format(p.next_month, "j F")
+        resets = _("It resets on %(date)s at %(time)s (%(zone)s).") % {
+            "date": r.month_date,
+            "time": r.month_time,
+            "zone": r.zone,
         }
     advice = _("A shorter or smaller video costs less, or ask an administrator to raise the limit.")
     return f"{text % values} {resets} {advice}"
@@ -326,6 +330,17 @@ def job_email_send(*, job_id: int, state: str) -> bool:
     job = VideoJob.objects.select_related("owner", "prompt").filter(pk=job_id).first()
     if job is None or not job.owner.email:
         return False
+    from django.utils import translation
+
+    from soraweb.zones import language_for
+
+    # Written outside any request: in the language the owner's pages were last shown in.
+    with translation.override(language_for(job.owner)):
+        _job_email_send(job, state)
+    return True
+
+
+def _job_email_send(job: VideoJob, state: str) -> None:
     from django.urls import reverse
 
     sentence = _job_sentence(job, state)
@@ -339,7 +354,6 @@ def job_email_send(*, job_id: int, state: str) -> bool:
         from_email=None,
         recipient_list=[job.owner.email],
     )
-    return True
 
 
 # --- The team webhook ----------------------------------------------------------------------------

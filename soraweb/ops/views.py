@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 from functools import wraps
 
 from django.contrib import messages
@@ -86,8 +86,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         title=_("Failures in the last 7 days, by reason"),
     )
     spend_chart = charts.column_chart(
-        [Bar(formats.date_format(d, "j M"), float(amount)) for d, amount in spend],
-        title=_("Spend per day, last 30 days (UTC)"),
+        [Bar(formats.date_format(d, "n/j"), float(amount)) for d, amount in spend],
+        title=_("Spend per day, last 30 days (days in %(zone)s)") % {"zone": selectors.team_zone()},
         fmt=money,
         label_every=5,
         limit=float(team_daily) if team_daily else None,
@@ -198,8 +198,11 @@ def spend_report(request: HttpRequest) -> HttpResponse:
         row.extra["budget"] = budgets.get(user_id) if user_id else None
     days = len(report.by_day)
     chart = charts.column_chart(
-        [Bar(date.fromisoformat(r.label).strftime("%d %b"), float(r.spent)) for r in report.by_day],
-        title=_("Spend per day (UTC)"),
+        [
+            Bar(formats.date_format(date.fromisoformat(r.label), "n/j"), float(r.spent))
+            for r in report.by_day
+        ],
+        title=_("Spend per day (days in %(zone)s)") % {"zone": selectors.team_zone()},
         fmt=money,
         label_every=max(1, days // 10),
     )
@@ -226,9 +229,10 @@ def spend_csv(request: HttpRequest) -> HttpResponse:
     )
     response.write("\ufeff")
     out = csv.writer(response)
+    zone = selectors.team_zone()
     out.writerow(
         [
-            _("submitted (UTC)"),
+            _("submitted (%(zone)s)") % {"zone": selectors.team_zone()},
             _("person"),
             _("model"),
             _("job"),
@@ -240,7 +244,7 @@ def spend_csv(request: HttpRequest) -> HttpResponse:
     for entry in selectors.ledger_entries(start=start, end=end).iterator(chunk_size=2000):
         out.writerow(
             [
-                entry.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                entry.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
                 _cell(entry.username),
                 _cell(entry.model_name),
                 entry.job_id or "",

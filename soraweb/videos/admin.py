@@ -23,6 +23,7 @@ from soraweb.providers.transport import origin_of
 from soraweb.videos import causes, services
 from soraweb.videos.causes import Cause
 from soraweb.videos.connection import provider_test_connection
+from soraweb.videos.labels import orientation_label, size_label
 from soraweb.videos.models import (
     JobEvent,
     JobState,
@@ -233,9 +234,9 @@ class VideoModelAdmin(admin.ModelAdmin):
         "display_name",
         "name",
         "provider",
-        "orientations",
-        "sizes",
-        "durations",
+        "orientation_labels",
+        "size_labels",
+        "durations_shown",
         "prices",
         "max_images",
         "enabled",
@@ -248,7 +249,19 @@ class VideoModelAdmin(admin.ModelAdmin):
 
     @admin.display(description=gettext_lazy("price per second"))
     def prices(self, obj: VideoModel) -> str:
-        return ", ".join(f"{size}: {money(obj.price_for(size))}" for size in obj.sizes)
+        return ", ".join(f"{size_label(size)}: {money(obj.price_for(size))}" for size in obj.sizes)
+
+    @admin.display(description=gettext_lazy("orientations"))
+    def orientation_labels(self, obj: VideoModel) -> str:
+        return ", ".join(orientation_label(token) for token in obj.orientations or [])
+
+    @admin.display(description=gettext_lazy("durations (seconds)"))
+    def durations_shown(self, obj: VideoModel) -> str:
+        return ", ".join(str(seconds) for seconds in obj.durations or [])
+
+    @admin.display(description=gettext_lazy("sizes"))
+    def size_labels(self, obj: VideoModel) -> str:
+        return ", ".join(size_label(token) for token in obj.sizes or [])
 
     @admin.action(description=gettext_lazy("Test connection to the provider"))
     def test_connection(self, request: HttpRequest, queryset) -> None:
@@ -388,8 +401,8 @@ class VideoJobAdmin(admin.ModelAdmin):
                     "video_model",
                     "provider",
                     "model_name",
-                    "orientation",
-                    "size",
+                    "orientation_shown",
+                    "size_shown",
                     "duration",
                     "cost_and_ledger",
                 ]
@@ -458,6 +471,14 @@ class VideoJobAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_label(self, obj: VideoJob) -> str:
         return obj.get_state_display()
+
+    @admin.display(description=gettext_lazy("orientation"))
+    def orientation_shown(self, obj: VideoJob) -> str:
+        return orientation_label(obj.orientation)
+
+    @admin.display(description=gettext_lazy("size"))
+    def size_shown(self, obj: VideoJob) -> str:
+        return size_label(obj.size)
 
     @admin.display(description=gettext_lazy("age"), ordering="created_at")
     def age(self, obj: VideoJob) -> str:

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class VideosConfig(AppConfig):
     name = "soraweb.videos"
     label = "videos"
-    verbose_name = "Videos"
+    verbose_name = _("Videos")
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in

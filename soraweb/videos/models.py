@@ -137,7 +137,9 @@ class VideoModel(models.Model):
 
     name = models.CharField(_("model name sent to the provider"), max_length=100)
     display_name = models.CharField(_("display name"), max_length=100)
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="models")
+    provider = models.ForeignKey(
+        Provider, on_delete=models.PROTECT, related_name="models", verbose_name=_("provider")
+    )
     orientations = models.JSONField(_("orientations"), default=list)
     sizes = models.JSONField(_("sizes"), default=list)
     durations = models.JSONField(_("durations (seconds)"), default=list)
@@ -229,12 +231,17 @@ class VideoModel(models.Model):
 class Prompt(models.Model):
     text = models.TextField(_("prompt"))
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prompts"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="prompts",
+        verbose_name=_("author"),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("prompt")
+        verbose_name_plural = _("prompts")
 
     def __str__(self) -> str:
         return self.text[:80]
@@ -250,14 +257,21 @@ class ReferenceImage(models.Model):
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     file = models.FileField(_("file"), upload_to=_image_path)
     original_name = models.CharField(_("original file name"), max_length=255, blank=True)
-    content_type = models.CharField(max_length=50, default="image/png")
-    sha256 = models.CharField(max_length=64, db_index=True)
-    width = models.PositiveIntegerField()
-    height = models.PositiveIntegerField()
+    content_type = models.CharField(_("file type"), max_length=50, default="image/png")
+    sha256 = models.CharField(_("checksum (SHA-256)"), max_length=64, db_index=True)
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reference_images"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="reference_images",
+        verbose_name=_("uploaded by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("reference image")
+        verbose_name_plural = _("reference images")
 
     def __str__(self) -> str:
         return self.original_name or self.sha256[:12]
@@ -368,12 +382,23 @@ class VideoJobQuerySet(models.QuerySet):
 
 class VideoJob(models.Model):
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="video_jobs"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="video_jobs",
+        verbose_name=_("owner"),
     )
-    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="jobs")
-    images = models.ManyToManyField(ReferenceImage, blank=True, related_name="jobs")
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="jobs")
-    video_model = models.ForeignKey(VideoModel, on_delete=models.PROTECT, related_name="jobs")
+    prompt = models.ForeignKey(
+        Prompt, on_delete=models.PROTECT, related_name="jobs", verbose_name=_("prompt")
+    )
+    images = models.ManyToManyField(
+        ReferenceImage, blank=True, related_name="jobs", verbose_name=_("reference images")
+    )
+    provider = models.ForeignKey(
+        Provider, on_delete=models.PROTECT, related_name="jobs", verbose_name=_("provider")
+    )
+    video_model = models.ForeignKey(
+        VideoModel, on_delete=models.PROTECT, related_name="jobs", verbose_name=_("video model")
+    )
     model_name = models.CharField(
         _("model"), max_length=100
     )  # as sent, kept if the catalogue changes
@@ -384,7 +409,9 @@ class VideoJob(models.Model):
     # input slots hold the ReferenceImage ids they were given. orientation / size / duration
     # above are kept as a summary for lists and filters.
     params = models.JSONField(_("settings"), default=dict, blank=True)
-    estimated_cost = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+    estimated_cost = models.DecimalField(
+        _("estimated cost"), max_digits=10, decimal_places=2, default=Decimal("0")
+    )
 
     state = models.CharField(
         _("state"), max_length=20, choices=JobState.choices, default=JobState.PENDING
@@ -400,46 +427,56 @@ class VideoJob(models.Model):
     # Why the job ended (or waits for a person): the cause of that transition and its facts.
     # Pages render their words from these; error_message is the same sentence in English.
     cause = models.CharField(_("cause"), max_length=40, blank=True, db_index=True)  # a Cause
-    cause_facts = models.JSONField(default=dict, blank=True)
+    cause_facts = models.JSONField(_("cause details"), default=dict, blank=True)
     # Not stored: set on a job object by the poll claim (when its status query was claimed).
     poll_claimed_at: datetime | None = None
 
     # One moment per phase.
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    provider_completed_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    deadline_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(_("sent to the provider"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    provider_completed_at = models.DateTimeField(
+        _("finished at the provider"), null=True, blank=True
+    )
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    deadline_at = models.DateTimeField(_("deadline"), null=True, blank=True)
 
     # Scheduling: a background step claims a job by moving these forward conditionally.
-    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    lease_until = models.DateTimeField(null=True, blank=True)
-    refresh_requested_at = models.DateTimeField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(_("next check"), null=True, blank=True, db_index=True)
+    lease_until = models.DateTimeField(_("claimed by a worker until"), null=True, blank=True)
+    refresh_requested_at = models.DateTimeField(_("refresh asked for"), null=True, blank=True)
     # The first progress report above zero and the latest, [unix seconds, percent] each: their
     # slope says when the job should finish (pipeline.common.plan_next_poll).
     progress_seen = models.JSONField(default=dict, blank=True, editable=False)
 
-    submit_attempts = models.PositiveIntegerField(default=0)
-    poll_count = models.PositiveIntegerField(default=0)
-    poll_errors = models.PositiveIntegerField(default=0)  # consecutive transient failures
-    archive_attempts = models.PositiveIntegerField(default=0)
+    submit_attempts = models.PositiveIntegerField(_("send attempts"), default=0)
+    poll_count = models.PositiveIntegerField(_("checks"), default=0)
+    # consecutive transient failures
+    poll_errors = models.PositiveIntegerField(_("failed checks in a row"), default=0)
+    archive_attempts = models.PositiveIntegerField(_("save attempts"), default=0)
 
-    remote_video_url = models.URLField(max_length=2000, blank=True)
-    remote_thumbnail_url = models.URLField(max_length=2000, blank=True)
-    video = models.FileField(upload_to=_video_path, blank=True)
-    poster = models.FileField(upload_to=_video_path, blank=True)
-    video_sha256 = models.CharField(max_length=64, blank=True)
-    video_bytes = models.BigIntegerField(null=True, blank=True)
-    video_width = models.PositiveIntegerField(null=True, blank=True)
-    video_height = models.PositiveIntegerField(null=True, blank=True)
-    video_seconds = models.FloatField(null=True, blank=True)
+    remote_video_url = models.URLField(_("provider's video address"), max_length=2000, blank=True)
+    remote_thumbnail_url = models.URLField(
+        _("provider's thumbnail address"), max_length=2000, blank=True
+    )
+    video = models.FileField(_("video"), upload_to=_video_path, blank=True)
+    poster = models.FileField(_("poster"), upload_to=_video_path, blank=True)
+    video_sha256 = models.CharField(_("video checksum (SHA-256)"), max_length=64, blank=True)
+    video_bytes = models.BigIntegerField(_("video size (bytes)"), null=True, blank=True)
+    video_width = models.PositiveIntegerField(_("video width"), null=True, blank=True)
+    video_height = models.PositiveIntegerField(_("video height"), null=True, blank=True)
+    video_seconds = models.FloatField(_("video length (seconds)"), null=True, blank=True)
 
     # Unique per owner (see Meta): keys are looked up per person, so another person's key is new.
     # NULL, not "", for "no key": NULLs never collide in the unique constraint.
     idempotency_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     retry_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retries",
+        verbose_name=_("retry of"),
     )
     # "" on jobs made before fitting existed: formats that need an exact size get a crop.
     image_fit = models.CharField(
@@ -448,14 +485,19 @@ class VideoJob(models.Model):
     # A remix starts from a finished video at the provider: the remote id is kept on the new job
     # so it can be submitted even if the original is deleted meanwhile.
     remix_of = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="remixes"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="remixes",
+        verbose_name=_("remix of"),
     )
     remix_remote_id = models.TextField(blank=True)
     # The latest review decision, kept on the job so the gallery can filter without a join.
     review_state = models.CharField(
         _("review"), max_length=20, choices=ReviewState.choices, default=ReviewState.UNREVIEWED
     )
-    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
 
     objects = VideoJobQuerySet.as_manager()
 
@@ -487,7 +529,8 @@ class VideoJob(models.Model):
         verbose_name_plural = _("video jobs")
 
     def __str__(self) -> str:
-        return f"Job {self.pk} ({self.state})"
+        # Read by people (admin titles, breadcrumbs, messages): the state's label, in their language.
+        return _("Job %(n)s (%(state)s)") % {"n": self.pk, "state": self.get_state_display()}
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Rows written by save() (admin, fixtures) keep the lookup digest in step with the id;
@@ -632,7 +675,7 @@ class JobEvent(models.Model):
     """The job's history: every state change with its time and cause."""
 
     job = models.ForeignKey(VideoJob, on_delete=models.CASCADE, related_name="events")
-    at = models.DateTimeField(default=timezone.now)
+    at = models.DateTimeField(_("time"), default=timezone.now)
     from_state = models.CharField(max_length=20, blank=True)
     to_state = models.CharField(max_length=20, blank=True)
     cause = models.CharField(max_length=40, blank=True, db_index=True)  # a Cause
@@ -643,7 +686,10 @@ class JobEvent(models.Model):
         ordering = ["at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.from_state} -> {self.to_state}"
+        def label(state: str) -> str:
+            return str(JobState(state).label) if state in JobState.values else state or "—"
+
+        return f"{label(self.from_state)} → {label(self.to_state)}"
 
     @property
     def sentence(self) -> str:
@@ -744,3 +790,29 @@ class Favourite(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} likes {self.job_id}"
+
+
+class Preferences(models.Model):
+    """What a person's pages are shown with: their time zone and language (soraweb.zones).
+
+    Both are remembered from their browser, so that what is written for them outside a request
+    (e-mails) reads the same as their pages.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="preferences",
+        verbose_name=_("person"),
+    )
+    # An IANA name ("Asia/Shanghai"), checked against zoneinfo when set and when read.
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True)
+    # The language their pages were last shown in ("zh-hans"); "" until the first visit.
+    language = models.CharField(_("language"), max_length=10, blank=True)
+
+    class Meta:
+        verbose_name = _("preferences")
+        verbose_name_plural = _("preferences")
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.time_zone}"

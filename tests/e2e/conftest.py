@@ -148,7 +148,12 @@ def browser():
 
 @contextlib.contextmanager
 def open_page(browser, **context_options):
-    """A fresh browser context (cookies, language, screen) with one page in it."""
+    """A fresh browser context (cookies, language, screen) with one page in it.
+
+    Its clock is in UTC unless ``timezone_id`` says otherwise: the browser's zone becomes the
+    signed-in person's (soraweb/zones.py), so tests must not depend on the machine's zone.
+    """
+    context_options.setdefault("timezone_id", "UTC")
     context = browser.new_context(**context_options)
     try:
         pg = context.new_page()

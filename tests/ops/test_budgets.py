@@ -54,7 +54,7 @@ def test_it_refuses_a_job_over_the_personal_daily_limit_with_a_clear_message(mem
         submit(member, size="small", duration=15)
     assert exc.value.messages == [
         "This video would cost $1.50; you have $0.40 left of your $20.00 daily limit. "
-        "It resets at midnight UTC. A shorter or smaller video costs less, or ask an "
+        "It resets at 00:00 (UTC). A shorter or smaller video costs less, or ask an "
         "administrator to raise the limit."
     ]
     assert VideoJob.objects.filter(owner=member).count() == 1  # only the seeded one
@@ -81,7 +81,7 @@ def test_the_team_monthly_limit_counts_everyone_and_says_when_it_resets(
     message = exc.value.messages[0]
     assert "the team has $0.50 left of its $10.00 monthly limit" in message
     first = (datetime.now(UTC).replace(day=1) + timedelta(days=32)).replace(day=1)
-    assert f"It resets on {first.day} {first:%B} (UTC)." in message
+    assert f"It resets on {first:%B} {first.day} at 00:00 (UTC)." in message
 
 
 def test_failed_jobs_the_provider_does_not_bill_stop_counting(member, budget):

@@ -132,7 +132,8 @@ def test_the_period_downloads_as_a_spreadsheet(client, staff, member, ledger):
     assert text.startswith("\ufeff")  # Excel reads UTF-8 (Chinese names) with the mark
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     header, body = rows[0], rows[1:]
-    assert header[0] == "submitted (UTC)" and header[-1] == "estimated cost (US$)"
+    assert header[0] == "submitted (UTC)"  # the team zone, by default UTC
+    assert header[-1] == "estimated cost (US$)"
     assert len(body) == 4  # the four entries of the last 7 days, the old one left out
     assert sorted(r[-1] for r in body) == ["1.00", "1.00", "3.00", "4.50"]
     assert {r[1] for r in body} == {"'=HYPERLINK(1)", "omar"}  # never a formula

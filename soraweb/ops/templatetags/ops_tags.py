@@ -16,6 +16,11 @@ def unread_notices(context) -> int:
     return selectors.notices_unread_count(user=user)
 
 
+@register.simple_tag
+def budget_resets() -> selectors.Resets:
+    return selectors.budget_resets()
+
+
 @register.filter
 def usd(value) -> str:
     return _money(value)

@@ -17,12 +17,22 @@ register = template.Library()
 class Left:
     amount: Decimal
     period: str  # "today" or "this month", already translated
+    daily: bool = True
 
 
 @dataclass(frozen=True)
 class BudgetLeft:
     own: Left | None
     team: Left | None
+    resets: ops_selectors.Resets | None = None
+
+    @property
+    def resets_daily(self) -> bool:
+        return any(left.daily for left in (self.own, self.team) if left is not None)
+
+    @property
+    def resets_monthly(self) -> bool:
+        return any(not left.daily for left in (self.own, self.team) if left is not None)
 
     @property
     def lowest(self) -> Decimal | None:
@@ -32,8 +42,8 @@ class BudgetLeft:
 
 def _tightest(pairs: list[tuple[Decimal | None, Decimal, str]]) -> Left | None:
     lefts = [
-        Left(max(limit - used, Decimal("0")), period)
-        for limit, used, period in pairs
+        Left(max(limit - used, Decimal("0")), period, daily=i == 0)
+        for i, (limit, used, period) in enumerate(pairs)
         if limit is not None
     ]
     return min(lefts, key=lambda left: left.amount) if lefts else None
@@ -61,6 +71,7 @@ def budget_left_for(user) -> BudgetLeft | None:
                 (limits.team_monthly, spent.team_month, month),
             ]
         ),
+        resets=ops_selectors.budget_resets(),
     )
 
 
