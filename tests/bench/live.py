@@ -18,7 +18,16 @@ import time
 from pathlib import Path
 
 from soraweb.simulator.server import Simulator
-from tests.bench.pipeline import ROOT, _ok, _percentile, _setup_model, _start, _stop, _user
+from tests.bench.pipeline import (
+    ROOT,
+    _ok,
+    _percentile,
+    _setup_model,
+    _start,
+    _stop,
+    _user,
+    waiting_jobs,
+)
 from tests.conftest import free_port, wait_http
 
 JOBS = 12  # per relay
@@ -61,21 +70,9 @@ def _browser_latency(
     page, base: str, sim: Simulator, video_model, label: str
 ) -> tuple[list[float], list[float]]:
     """Per job: relay done -> card Ready, and saved (succeeded in the database) -> card Ready."""
-    from soraweb.videos import services
     from soraweb.videos.models import JobState, VideoJob
 
-    user = _user()
-    jobs = [
-        services.job_create(
-            owner=user,
-            video_model=video_model,
-            prompt_text=f"{label} {i} [sim:stuck]",
-            orientation="landscape",
-            size="small",
-            duration=10,
-        )
-        for i in range(JOBS)
-    ]
+    jobs = waiting_jobs(video_model, label, JOBS)
     ids = [j.pk for j in jobs]
     deadline = time.monotonic() + 60
     at_provider = [JobState.QUEUED, JobState.RUNNING]

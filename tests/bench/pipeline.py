@@ -86,14 +86,13 @@ def _stop(proc: subprocess.Popen) -> None:
         pass
 
 
-def _latency(sim: Simulator, video_model, label: str) -> list[float]:
-    """Jobs wait at the provider; the simulator finishes each at a random moment; we time how long
-    until the job is 'succeeded' in our database (download, check and poster included)."""
+def waiting_jobs(video_model, label: str, n: int) -> list:
+    """``n`` jobs made through the service, each held at the provider until finished by hand
+    (``[sim:stuck]`` and the simulator's ``complete_now``)."""
     from soraweb.videos import services
-    from soraweb.videos.models import JobState, VideoJob
 
     user = _user()
-    jobs = [
+    return [
         services.job_create(
             owner=user,
             video_model=video_model,
@@ -102,8 +101,16 @@ def _latency(sim: Simulator, video_model, label: str) -> list[float]:
             size="small",
             duration=10,
         )
-        for i in range(LATENCY_JOBS)
+        for i in range(n)
     ]
+
+
+def _latency(sim: Simulator, video_model, label: str) -> list[float]:
+    """Jobs wait at the provider; the simulator finishes each at a random moment; we time how long
+    until the job is 'succeeded' in our database (download, check and poster included)."""
+    from soraweb.videos.models import JobState, VideoJob
+
+    jobs = waiting_jobs(video_model, label, LATENCY_JOBS)
     deadline = time.monotonic() + 60
     at_provider = [JobState.QUEUED, JobState.RUNNING]
     while VideoJob.objects.filter(pk__in=[j.pk for j in jobs], state__in=at_provider).count() < len(

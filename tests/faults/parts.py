@@ -28,6 +28,7 @@ import redis
 from soraweb.simulator.server import Simulator
 from tests.clusters import clean_env, manage
 from tests.conftest import free_port
+from tests.simulator.helpers import wait_until
 
 
 @dataclass(frozen=True)
@@ -60,14 +61,7 @@ def db_rows(database_url: str, sql: str, params: tuple = ()) -> list[tuple]:
 
 def wait_for(what: str, check, *, timeout: float, every: float = 0.2):
     """Poll ``check`` until it returns something true; fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(every)
+    return wait_until(check, timeout, every, what=what)
 
 
 def installation(

@@ -11,15 +11,21 @@ import av
 import requests
 
 
-def wait_until(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll ``check`` until it returns something truthy; fail the test on timeout."""
+def wait_until(
+    check: Callable[[], Any],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    *,
+    what: str = "condition not met",
+) -> Any:
+    """Poll ``check`` until it returns something truthy; fail naming ``what`` on timeout."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
+            raise AssertionError(f"{what}: not within {timeout} s")
         time.sleep(interval)
 
 
