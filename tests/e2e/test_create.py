@@ -104,7 +104,11 @@ def test_disabled_choices_are_explained_and_failures_are_in_plain_words(page, st
     failed = page.locator('.job-card[data-state="failed"]', has_text="A famous actor")
     failed.wait_for(timeout=60_000)
     assert "Refused by the provider’s safety check." in failed.inner_text()
-    assert "Reason: depicts a real person" in failed.inner_text()
+    # The provider's own words, whole.
+    assert (
+        "Reason: The prompt was flagged by content moderation: depicts a real person"
+        in failed.inner_text()
+    )
     # The same words would be refused again: the card offers to edit them, not a blind retry.
     assert failed.get_by_role("link", name="Edit the prompt").is_visible()
     assert failed.get_by_role("button", name="Try again").count() == 0

@@ -91,7 +91,15 @@ def test_a_thumbnail_that_is_the_mp4_is_stopped_early_and_a_poster_is_made(
             read[url] = read.get(url, 0) + len(chunk)
             yield chunk
 
+    original_readinto = provider_http.ResponseStream.readinto
+
+    def counting_readinto(self, buffer):
+        n = original_readinto(self, buffer)
+        read[self._response.url] = read.get(self._response.url, 0) + n
+        return n
+
     monkeypatch.setattr(provider_http.ResponseStream, "chunks", counting)
+    monkeypatch.setattr(provider_http.ResponseStream, "readinto", counting_readinto)
     job = drive(submit(member, catalogue["openai"], "a glass city novariant [sim:novariant]"))
     assert_ready(job, simulator)
     video_size = len(simulator.video_bytes(job.remote_id))

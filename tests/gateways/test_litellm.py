@@ -80,7 +80,15 @@ def test_create_polls_to_ready_and_archives_a_playable_video(
             read[self._response.url] = read.get(self._response.url, 0) + len(chunk)
             yield chunk
 
+    original_readinto = provider_http.ResponseStream.readinto
+
+    def counting_readinto(self, buffer):
+        n = original_readinto(self, buffer)
+        read[self._response.url] = read.get(self._response.url, 0) + n
+        return n
+
     monkeypatch.setattr(provider_http.ResponseStream, "chunks", counting)
+    monkeypatch.setattr(provider_http.ResponseStream, "readinto", counting_readinto)
     job = drive(submit(member, litellm_model(litellm), "a kite over dunes via-litellm"), 90)
     assert job.state == JobState.SUCCEEDED, job.error_message
     assert len(job.remote_id) > 100  # LiteLLM's own id, kept whole
