@@ -823,6 +823,9 @@ class GalleryFilterForm(forms.Form):
     )
     review = forms.ChoiceField(label=gettext_lazy("Review"), required=False)
     orientation = forms.ChoiceField(label=gettext_lazy("Orientation"), required=False)
+    resolution = forms.ChoiceField(label=gettext_lazy("Resolution"), required=False)
+    aspect_ratio = forms.ChoiceField(label=gettext_lazy("Aspect ratio"), required=False)
+    audio = forms.ChoiceField(label=gettext_lazy("Sound"), required=False)
     date_from = forms.DateField(
         label=gettext_lazy("Finished from"),
         required=False,
@@ -850,6 +853,26 @@ class GalleryFilterForm(forms.Form):
         _choice_field(self, "orientation").choices = [("", _("Any"))] + [
             (token, label) for token, label in ORIENTATION_LABELS.items()
         ]
+        # Only values some finished video has, in the catalogue's words; a value asked for by
+        # an old link stays offered, so the menu shows what the results are filtered by.
+        lang = get_language()
+        for name, key in (("resolution", "resolutions"), ("aspect_ratio", "aspect_ratios")):
+            offered = [(f.value, f.label.get(lang)) for f in choices.get(key, [])]
+            asked = self.data.get(name) if self.is_bound else None
+            if asked and asked not in {v for v, _label in offered} and len(asked) <= 20:
+                offered.append((asked, asked))
+            _choice_field(self, name).choices = [("", _("Any"))] + offered
+        sound = choices.get("audio_label")
+        if sound is not None:
+            self.fields["audio"].label = sound.get(lang)
+        present = {"on" if value else "off" for value in choices.get("audio", [])}
+        if self.is_bound and self.data.get("audio") in ("on", "off"):
+            present.add(self.data["audio"])
+        _choice_field(self, "audio").choices = [("", _("Any"))] + [
+            (token, label)
+            for token, label in (("on", _("With sound")), ("off", _("Silent")))
+            if token in present
+        ]
         # The search box filters as people type; every other control filters when it changes.
         for name, field in self.fields.items():
             if name != "q":
@@ -865,6 +888,9 @@ class GalleryFilterForm(forms.Form):
             author=data.get("author"),
             review=data.get("review") or "",
             orientation=data.get("orientation") or "",
+            resolution=data.get("resolution") or "",
+            aspect_ratio=data.get("aspect_ratio") or "",
+            audio={"on": True, "off": False}.get(data.get("audio") or ""),
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
             favourites=bool(data.get("favourites")),

@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -548,11 +549,15 @@ def _remix_refusal(job: VideoJob) -> str | None:
 
 @require_GET
 def gallery(request: HtmxHttpRequest) -> HttpResponse:
-    filter_form = GalleryFilterForm(request.GET or None, choices=selectors.gallery_choices())
+    choices = selectors.gallery_choices()
+    filter_form = GalleryFilterForm(request.GET or None, choices=choices)
     filters = filter_form.filters()
     page = selectors.gallery_list(
         viewer=request.user, filters=filters, after=request.GET.get("after")
     )
+    lang = get_language() or "en"
+    for job in page.rows:
+        job.settings_words = selectors.gallery_settings_words(job, choices["labels"], lang)
     # The filters travel with the cursor in every link; "page" is what links said before
     # cursors, dropped so an old bookmark opens the first page.
     query = request.GET.copy()
