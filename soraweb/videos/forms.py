@@ -199,6 +199,21 @@ class JobForm(forms.Form):
                 self.initial[param.name] = _as_text(param.default) if param.has_default else ""
 
     @property
+    def slot_order_hint(self) -> str:
+        """Which picture fills which slot, for models with more than one (a first and a last
+        frame): the pictures picked, in order, in the catalogue's words."""
+        spec = self.spec
+        slots = [s for s in spec.slots() if s.kind == "image"] if spec is not None else []
+        if len(slots) < 2 or not {"first_frame", "last_frame"} <= {s.name for s in slots}:
+            return ""
+        order = {name: i for i, name in enumerate(catalogue_params.SLOT_ORDER)}
+        slots.sort(key=lambda s: order.get(s.name, len(order)))
+        lang = get_language()
+        return _("Pick the pictures in this order: %(slots)s.") % {
+            "slots": ", ".join(s.label.get(lang) for s in slots[:2])
+        }
+
+    @property
     def image_capacity(self) -> int:
         spec = self.spec
         if spec is None:
