@@ -230,12 +230,20 @@ _FRAME = re.compile(r"(\d{2,5})[x*](\d{2,5})")
 
 
 def frame_of(body: dict[str, Any], values: dict[str, Any]) -> tuple[int, int] | None:
-    """The video's pixel size: the WxH (or W*H) the body asks for, else the old small / large
-    tokens' OpenAI sizes, else what the aspect ratio and resolution make."""
+    """The video's pixel size: the WxH (or W*H) the body asks for, else what the aspect ratio
+    and resolution make when the body names the resolution, else the old small / large tokens'
+    OpenAI sizes, else what the aspect ratio and resolution make."""
     size = str(body.get("size", ""))
     match = _FRAME.fullmatch(size)
     if match:
         return int(match.group(1)), int(match.group(2))
+    named = values.get("aspect_ratio") and values.get("resolution")
+    if named and "resolution" in body:
+        # The relay is told the resolution itself (Seedance 1080p is 1920x1080, whatever the
+        # small / large token beside it): the OpenAI sizes of the old tokens do not apply.
+        frame = wire.frame_size(values["aspect_ratio"], values["resolution"])
+        if frame is not None:
+            return frame
     orientation = body.get("orientation") or wire.orientation_of(values.get("aspect_ratio"))
     if size in RESOLUTION_SIZE.values() and orientation:
         from soraweb.videos.selectors import video_frame

@@ -113,17 +113,21 @@ def test_a_seedance_video_with_first_and_last_frames_in_the_gallery(
             assert four_k.inner_text() == case["not_4k"]
         # A closed menu hides its options in a picture: show this one as a list for the shot.
         menu = page.locator("select[name=resolution]")
-        menu.evaluate("s => { s.size = s.options.length; s.style.width = 'auto'; }")
+        menu.evaluate("s => { s.size = s.options.length; }")
         ARTIFACTS.mkdir(exist_ok=True)
         page.locator("#model-options").screenshot(
             path=str(ARTIFACTS / f"seedance-resolutions-{lang}.png")
         )
-        menu.evaluate("s => { s.size = 0; s.style.width = ''; }")
+        menu.evaluate("s => { s.size = 0; }")
         rules = page.locator("#model-rules").inner_text()
         assert case["why"] in rules, rules
         # $0.45 a second at 1080p, 5 seconds.
         page.wait_for_function(
             "() => document.querySelector('#estimate').innerText.includes('2.25')"
+        )
+        # The frame pictures are fitted to: 1080p at 16:9.
+        page.wait_for_function(
+            "() => document.querySelector('#estimate').innerText.includes('1920 × 1080')"
         )
         page.locator("#id_images").set_input_files(frames)
         page.locator("#image-preview img").nth(1).wait_for()
