@@ -155,6 +155,8 @@ def test_a_seedance_video_with_first_and_last_frames_in_the_gallery(
         page.wait_for_function(
             "v => v.readyState >= 2 && v.currentTime > 0.2", arg=video.element_handle()
         )
+        # Sound on: Chromium decodes an audio track while it plays (muted or not).
+        page.wait_for_function("v => v.webkitAudioDecodedByteCount > 0", arg=video.element_handle())
         width, height = video.evaluate("v => [v.videoWidth, v.videoHeight]")
         assert abs(width / height - 16 / 9) < 0.02, (width, height)
         box = tile.locator(".tile-media").bounding_box()
