@@ -72,14 +72,31 @@ def _seed_int(seed: str) -> int:
     return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big")
 
 
+# Fonts with Chinese glyphs, where the machine has one (Pillow's own font has none: a Chinese
+# prompt would be drawn as empty boxes).
+CJK_FONTS = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+)
+
+
+def _font(size: int, text: str) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    if any(ord(ch) > 0x2E7F for ch in text):
+        for path in CJK_FONTS:
+            if os.path.exists(path):
+                return ImageFont.truetype(path, size=size)
+    return ImageFont.load_default(size=size)
+
+
 def overlay_png(spec: ClipSpec) -> bytes:
     """A transparent PNG the size of the frame with the clip's text on a dark band."""
     img = Image.new("RGBA", (spec.width, spec.height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(img)
     title_size = max(12, spec.width // 18)
     sub_size = max(10, spec.width // 32)
-    title_font = ImageFont.load_default(size=title_size)
-    sub_font = ImageFont.load_default(size=sub_size)
+    title_font = _font(title_size, spec.title)
+    sub_font = _font(sub_size, spec.subtitle)
 
     # Roughly how many average glyphs fit across the band.
     chars = max(10, int(spec.width * 0.9 / (title_size * 0.55)))

@@ -211,6 +211,30 @@ def check_settings(
     )
 
 
+def settings_in_words(job) -> list[tuple[str, str]]:
+    """A job's stored settings as (setting, value) in the reader's language, in the order its
+    model's catalogue entry lists them; empty for jobs made before settings were stored."""
+    from soraweb.catalogue.schema import SpecError
+
+    stored = job.params or {}
+    if not stored:
+        return []
+    try:
+        spec = job.video_model.catalogue_spec()
+    except SpecError:
+        spec = None
+    rows = []
+    known = set()
+    for param in spec.settings() if spec is not None else ():
+        known.add(param.name)
+        if param.name in stored:
+            rows.append((setting_label(param, param.name), value_label(param, stored[param.name])))
+    for name, value in stored.items():  # a setting the entry no longer has: kept, in its name
+        if name not in known and not (spec is not None and _is_slot(spec, name)):
+            rows.append((name, str(value)))
+    return rows
+
+
 def job_values(job, spec: ModelSpec) -> tuple[dict[str, Any], dict[str, list[int]]]:
     """A stored job's settings (resolved again, leniently) and its slots' picture ids."""
     stored = dict(job.params or {})

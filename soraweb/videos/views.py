@@ -40,6 +40,7 @@ from soraweb.videos.forms import (
     new_idempotency_key,
 )
 from soraweb.videos.models import JobState, Provider, VideoJob
+from soraweb.videos.params import settings_in_words as catalogue_settings_in_words
 from soraweb.videos.pipeline import poll
 from soraweb.videos.ranged import ranged_file_response
 
@@ -342,6 +343,7 @@ def _detail_context(request: HttpRequest, job: VideoJob, **extra) -> dict:
         "job": job,
         "events": list(job.events.all()),
         "images": selectors.job_images(job=job),
+        "settings_rows": catalogue_settings_in_words(job),
         "retry_key": new_idempotency_key(),
         "can_manage": job.is_managed_by(request.user),
         "can_delete": job.is_managed_by(request.user, "delete"),

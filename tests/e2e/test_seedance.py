@@ -164,3 +164,12 @@ def test_a_seedance_video_with_first_and_last_frames_in_the_gallery(
         video.evaluate("v => { v.pause(); v.currentTime = 0.1; }")
         page.wait_for_function("v => v.readyState >= 2 && !v.seeking", arg=video.element_handle())
         screenshot(page, f"seedance-gallery-{lang}")
+
+        # The job page lists the same settings, each with its name.
+        tile.locator(".tile-prompt a").click()
+        facts = page.locator("aside.detail-side dl.facts")
+        facts.wait_for()
+        text = facts.inner_text()
+        for value in case["settings"].split(" · ")[:2]:
+            assert value in text, text
+        screenshot(page, f"seedance-detail-{lang}")

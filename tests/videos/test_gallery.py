@@ -317,6 +317,8 @@ def seedance():
         display_name="Seedance 2.0",
         provider=Provider.objects.get(from_environment=True),
         spec=entry,
+        sizes=["large"],  # the old columns, which make_job reads
+        durations=[5],
     )
 
 
@@ -462,3 +464,36 @@ def test_facet_filters_cost_no_more_queries_and_use_the_facets_index(client, mem
         plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
     assert "COVERING INDEX job_state_facets_idx" in plan and "TEMP B-TREE" not in plan, plan
     assert len(facets_present()) == 5  # one row per combination, not per video
+
+
+def test_the_job_page_lists_the_stored_settings_in_words(client, member, seedance):
+    job = make_job(
+        member,
+        "a red door onto a blue sea",
+        video_model=seedance,
+        orientation="landscape",
+        size="large",
+        duration=5,
+        params={
+            "aspect_ratio": "16:9",
+            "resolution": "1080p",
+            "duration": 5,
+            "audio": True,
+            "watermark": False,
+            "first_frame": [1],
+        },
+    )
+    client.force_login(member)
+    html = client.get(reverse("videos:job_detail", args=[job.pk])).content.decode()
+    rows = [
+        (unescape(dt), unescape(dd))
+        for dt, dd in re.findall(r"<dt>([^<]*)</dt><dd>([^<]*)</dd>", html)
+    ]
+    assert rows[rows.index(("Aspect ratio", "16:9 wide")) :][:5] == [
+        ("Aspect ratio", "16:9 wide"),
+        ("Resolution", "1080p Full HD"),
+        ("Duration", "5 seconds"),
+        ("Sound", "on"),
+        ("Watermark", "off"),
+    ]
+    assert "<dt>Orientation</dt>" not in html  # the old summary rows give way
