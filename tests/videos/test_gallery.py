@@ -460,9 +460,17 @@ def test_facet_filters_cost_no_more_queries_and_use_the_facets_index(client, mem
 
     sql, sql_params = facets_present().query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", sql_params)
-        plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
-    assert "COVERING INDEX job_state_facets_idx" in plan and "TEMP B-TREE" not in plan, plan
+        if connection.vendor == "postgresql":
+            # A few rows are read fastest without an index; say what a big table would pick.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(f"EXPLAIN {sql}", sql_params)
+            plan = " | ".join(str(row[0]) for row in cursor.fetchall())
+            assert "Index Only Scan using job_state_facets_idx" in plan, plan
+        else:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", sql_params)
+            plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
+            assert "COVERING INDEX job_state_facets_idx" in plan, plan
+            assert "TEMP B-TREE" not in plan, plan
     assert len(facets_present()) == 5  # one row per combination, not per video
 
 
