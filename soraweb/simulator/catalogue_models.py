@@ -28,6 +28,22 @@ _ROLE_OF_SLOT = {
 
 
 @dataclass(frozen=True)
+class Place:
+    """Where one setting or picture arrives in a format's body: a dotted path (``to``); an
+    array path ends in ``[]`` and is read by ``role`` when given, else at ``index``."""
+
+    to: str
+    write: str = ""
+    role: str = ""
+    file: bool = False  # an openai multipart file part named ``to``
+    index: int = 0
+
+
+# Image slots in the order the formats' default mappings place them.
+_IMAGE_ORDER = ("first_frame", "last_frame", "reference_images")
+
+
+@dataclass(frozen=True)
 class CatalogueModel:
     """What the simulator enforces for one model name."""
 
@@ -38,6 +54,9 @@ class CatalogueModel:
     openai_seconds: tuple[str, ...] = OPENAI_SECONDS
     openai_sizes: tuple[str, ...] | None = None
     role_limits: dict[str, int] = field(default_factory=dict)  # content[] role -> most items
+    # Per format: where "audio", "first_frame" and "last_frame" arrive (the wire mapping).
+    media: dict[str, dict[str, Place]] = field(default_factory=dict)
+    audio_default: bool | None = None  # None: the model has no sound setting
 
 
 def _values(param: dict[str, Any]) -> list[Any]:
@@ -48,6 +67,58 @@ def _values(param: dict[str, Any]) -> list[Any]:
             return list(param["values"])
         return list(range(param["min"], param["max"] + 1, param.get("step", 1)))
     return []
+
+
+def _media_places(params: dict[str, dict[str, Any]], fmt: str, mapping: dict[str, Any]) -> dict:
+    """Where audio and the first / last frames arrive in ``fmt``: the mapping's own fields,
+    then each format's documented default placement for what they leave out."""
+    entries: list[dict[str, Any]] = []
+    for entry in mapping.get("fields", []):
+        name = entry.get("param", entry.get("params"))
+        names = list(name) if isinstance(name, list | tuple) else [name]
+        entries.extend({**entry, "param": str(n)} for n in names[:1] if n)
+    covered = {e["param"] for e in entries}
+    if mapping.get("defaults", True):
+        images = sorted(
+            (
+                n
+                for n, p in params.items()
+                if p.get("type") == "slot" and p.get("kind", "image") == "image"
+            ),
+            key=lambda n: _IMAGE_ORDER.index(n) if n in _IMAGE_ORDER else len(_IMAGE_ORDER),
+        )
+        for i, name in enumerate(images):
+            if name in covered:
+                continue
+            if fmt == "openai":
+                to, file = ("input_reference", True) if i == 0 else (name, True)
+                entries.append({"param": name, "to": to, "file": file})
+            else:
+                entries.append({"param": name, "to": "content[]" if fmt == "chat" else "images[]"})
+        if "audio" in params and "audio" not in covered and fmt != "chat":
+            entries.append(
+                {"param": "audio", "to": "metadata.audio" if fmt == "newapi" else "audio"}
+            )
+    places: dict[str, Place] = {}
+    seen: dict[str, int] = {}  # pictures placed before, per array without roles
+    for entry in entries:
+        to, role = str(entry["to"]), str(entry.get("role") or "")
+        index = 0
+        if to.endswith("[]") and not role:
+            index = seen.get(to, 0)
+            seen[to] = index + 1
+        if entry["param"] in ("audio", "first_frame", "last_frame"):
+            places.setdefault(
+                entry["param"],
+                Place(
+                    to=to,
+                    write=str(entry.get("write") or ""),
+                    role=role,
+                    file=bool(entry.get("file")),
+                    index=index,
+                ),
+            )
+    return places
 
 
 def _model(data: dict[str, Any]) -> CatalogueModel:
@@ -83,7 +154,10 @@ def _model(data: dict[str, Any]) -> CatalogueModel:
         for name, p in params.items()
         if p.get("type") == "slot"
     }
+    audio = params.get("audio")
     return CatalogueModel(
+        media={fmt: _media_places(params, fmt, mapping) for fmt, mapping in wire.items()},
+        audio_default=bool(audio.get("default")) if audio is not None else None,
         name=data["name"],
         formats=tuple(wire),
         unified_sizes=unified_sizes,

@@ -98,6 +98,9 @@ class ModelRule:
     durations_by_format: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
     openai_seconds: tuple[str, ...] = OPENAI_SECONDS
     role_limits: Mapping[str, int] = field(default_factory=dict)
+    # Where sound and the first / last frames arrive, per format (catalogue_models.Place).
+    media: Mapping[str, Mapping[str, catalogue_models.Place]] = field(default_factory=dict)
+    audio_default: bool | None = None
 
     def durations_for(self, fmt: str) -> tuple[int, ...] | None:
         return self.durations_by_format.get(fmt, self.durations)
@@ -116,6 +119,8 @@ def rules_from_catalogue(
             durations_by_format=dict(m.durations),
             openai_seconds=m.openai_seconds or OPENAI_SECONDS,
             role_limits=dict(m.role_limits),
+            media=dict(m.media),
+            audio_default=m.audio_default,
         )
         for name, m in models.items()
     }
@@ -156,6 +161,11 @@ class Job:
     # Chat streams: (unix time, percent) of each progress line, taken as it was written.
     progress_sent: list[tuple[float, int]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    # What the clip carries: sound (None: the server's default) and the pictures it starts and
+    # ends on (decoded bytes, None when not given or only given as an outside URL).
+    audio: bool | None = None
+    first_frame: bytes | None = None
+    last_frame: bytes | None = None
     render_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
@@ -456,6 +466,7 @@ class Simulator:
         remixed_from: str | None = None,
         extra: dict[str, Any] | None = None,
         aspect: tuple[int, int] | None = None,
+        media: Media | None = None,
     ) -> Job:
         width, height = frame_size(
             orientation, large, self.video_width_small, self.video_width_large
@@ -495,6 +506,8 @@ class Simulator:
                 remixed_from=remixed_from,
                 extra=extra or {},
             )
+            if media is not None:
+                job.audio, job.first_frame, job.last_frame = media.audio, media.first, media.last
             self._jobs[job.id] = job
             self._by_token[job.token] = job.id
             self._accepted_by_prompt[prompt] = self._accepted_by_prompt.get(prompt, 0) + 1
@@ -580,7 +593,9 @@ class Simulator:
                     title=faults_mod.strip_markers(job.prompt) or "(empty prompt)",
                     subtitle=f"{job.id}  {job.model}  {job.orientation}  {job.seconds}s",
                     seed=job.id,
-                    audio=self.video_audio,
+                    audio=self.video_audio if job.audio is None else job.audio,
+                    first_frame=job.first_frame,
+                    last_frame=job.last_frame,
                 )
                 partial = video.with_suffix(".part.mp4")
                 render_clip(spec, partial, faststart=not job.faults.moov_last)
@@ -1179,6 +1194,7 @@ class _Handler(BaseHTTPRequestHandler):
             faults=faults,
             extra={k: data[k] for k in ("watermark", "private", "aspect_ratio") if k in data},
             aspect=_ratio(data.get("aspect_ratio")),
+            media=_media(rule, "unified", data),
         )
         self._after_store(job)
         self._send(
@@ -1257,6 +1273,7 @@ class _Handler(BaseHTTPRequestHandler):
             large=large,
             images=images,
             faults=faults,
+            media=_media(sim.rule_for(model), "chat", {"content": images}),
         )
         self._after_store(job)
         if stream:
@@ -1435,6 +1452,7 @@ class _Handler(BaseHTTPRequestHandler):
             dims=dims,
             images=images,
             faults=faults,
+            media=_media(rule, "openai", fields, files),
         )
         self._after_store(job)
         self._send(200, self._video_object(job))
@@ -1490,6 +1508,7 @@ class _Handler(BaseHTTPRequestHandler):
         images: list[str],
         faults: Faults,
         remixed_from: str | None = None,
+        media: Media | None = None,
     ) -> Job:
         return self.sim._new_job(
             format="openai",
@@ -1504,6 +1523,7 @@ class _Handler(BaseHTTPRequestHandler):
             faults=faults,
             remixed_from=remixed_from,
             aspect=dims,
+            media=media,
         )
 
     def _video_object(self, job: Job) -> dict[str, Any]:
@@ -1630,6 +1650,7 @@ class _Handler(BaseHTTPRequestHandler):
             images=[],
             faults=faults,
             remixed_from=source.id,
+            media=Media(audio=source.audio),
         )
         self._after_store(job)
         self._send(200, self._video_object(job))
@@ -1755,6 +1776,7 @@ class _Handler(BaseHTTPRequestHandler):
             faults=faults,
             extra={"metadata": metadata},
             aspect=shape,
+            media=_media(rule, "newapi", data),
         )
         self._after_store(job)
         self._send(200, {"task_id": job.id, "status": "queued"})
@@ -1887,6 +1909,109 @@ def _check_content_roles(rule: ModelRule, content: Any) -> None:
                 param="content",
                 code="invalid_value",
             )
+
+
+@dataclass(frozen=True)
+class Media:
+    """What a create asked the clip to carry: sound, and the first and last pictures."""
+
+    audio: bool | None = None
+    first: bytes | None = None
+    last: bytes | None = None
+
+
+_TRUE = {"true", "1", "on", "yes"}
+_FALSE = {"false", "0", "off", "no"}
+
+
+def _at(body: Any, path: str) -> Any:
+    """The value at a dotted path of a body (``metadata.content[]`` is the list itself)."""
+    node = body
+    for step in path.removesuffix("[]").split("."):
+        node = node.get(step) if isinstance(node, dict) else None
+    return node
+
+
+def _switch(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    return None
+
+
+def _picture_bytes(value: Any) -> bytes | None:
+    """A picture sent inline: a data: URL (bare, or in an ``image_url`` object). Outside URLs
+    are not fetched: the clip then shows no picture."""
+    if isinstance(value, dict):
+        value = value.get("image_url", value.get("url"))
+        if isinstance(value, dict):
+            value = value.get("url")
+    if not isinstance(value, str) or not value.startswith("data:"):
+        return None
+    head, _sep, payload = value.partition(",")
+    try:
+        return base64.b64decode(payload) if head.endswith(";base64") else payload.encode()
+    except (ValueError, binascii.Error):
+        return None
+
+
+def _media(
+    rule: ModelRule,
+    fmt: str,
+    body: dict[str, Any],
+    files: Mapping[str, tuple[str, str, bytes]] | None = None,
+) -> Media:
+    """Sound and first / last frames, read where the model's catalogue mapping puts them in
+    this format (models the catalogue lacks: ``audio`` / ``generate_audio`` and the first
+    picture)."""
+    places = rule.media.get(fmt)
+    if places is None:  # not a catalogue model: the plainest spelling
+        places = {
+            "audio": catalogue_models.Place(to="metadata.audio" if fmt == "newapi" else "audio"),
+            "first_frame": catalogue_models.Place(
+                to="input_reference"
+                if fmt == "openai"
+                else "content[]"
+                if fmt == "chat"
+                else "images[]",
+                file=fmt == "openai",
+            ),
+        }
+    audio = None
+    where = places.get("audio")
+    if where is not None:
+        raw = _at(body, where.to)
+        audio = _switch(raw)
+    if audio is None:
+        for name in ("generate_audio", "audio"):
+            audio = _switch(body.get(name)) if isinstance(body, dict) else None
+            if audio is not None:
+                break
+    if audio is None and where is not None:
+        audio = rule.audio_default
+
+    def picture(slot: str) -> bytes | None:
+        place = places.get(slot)
+        if place is None:
+            return None
+        if place.file:
+            part = (files or {}).get(place.to.removesuffix("[]"))
+            return part[2] if part else None
+        value = _at(body, place.to)
+        if place.to.endswith("[]") or isinstance(value, list):
+            items = value if isinstance(value, list) else []
+            if place.role:
+                value = next(
+                    (i for i in items if isinstance(i, dict) and i.get("role") == place.role), None
+                )
+            else:
+                value = items[place.index] if len(items) > place.index else None
+        return _picture_bytes(value)
+
+    return Media(audio=audio, first=picture("first_frame"), last=picture("last_frame"))
 
 
 def _ratio(value: Any) -> tuple[int, int] | None:

@@ -19,7 +19,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 # Generous: a 15 s clip takes well under a second on one core, but CI machines stall.
 FFMPEG_TIMEOUT = 120
@@ -39,6 +39,13 @@ class ClipSpec:
     subtitle: str  # shown small: the job id and parameters
     seed: str  # anything unique per job (its id): drives hue and tone
     audio: bool = True
+    # Pictures (encoded image bytes) the clip starts and ends on, as image-to-video models do.
+    first_frame: bytes | None = None
+    last_frame: bytes | None = None
+
+
+# How long the first and last pictures are held at each end of a clip.
+FRAME_HOLD_SECONDS = 0.5
 
 
 def ffmpeg_exe() -> str:
@@ -65,14 +72,31 @@ def _seed_int(seed: str) -> int:
     return int.from_bytes(hashlib.sha256(seed.encode()).digest()[:4], "big")
 
 
+# Fonts with Chinese glyphs, where the machine has one (Pillow's own font has none: a Chinese
+# prompt would be drawn as empty boxes).
+CJK_FONTS = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+)
+
+
+def _font(size: int, text: str) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    if any(ord(ch) > 0x2E7F for ch in text):
+        for path in CJK_FONTS:
+            if os.path.exists(path):
+                return ImageFont.truetype(path, size=size)
+    return ImageFont.load_default(size=size)
+
+
 def overlay_png(spec: ClipSpec) -> bytes:
     """A transparent PNG the size of the frame with the clip's text on a dark band."""
     img = Image.new("RGBA", (spec.width, spec.height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(img)
     title_size = max(12, spec.width // 18)
     sub_size = max(10, spec.width // 32)
-    title_font = ImageFont.load_default(size=title_size)
-    sub_font = ImageFont.load_default(size=sub_size)
+    title_font = _font(title_size, spec.title)
+    sub_font = _font(sub_size, spec.subtitle)
 
     # Roughly how many average glyphs fit across the band.
     chars = max(10, int(spec.width * 0.9 / (title_size * 0.55)))
@@ -96,12 +120,36 @@ def overlay_png(spec: ClipSpec) -> bytes:
     return buf.getvalue()
 
 
+def frame_png(data: bytes, width: int, height: int) -> bytes | None:
+    """A given picture cropped to fill the frame (as image-to-video models frame it), as PNG;
+    None for bytes that are not a picture."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fitted = ImageOps.fit(img.convert("RGB"), (width, height))
+    except Exception:  # noqa: BLE001 - any undecodable upload: the clip goes without it
+        return None
+    buf = io.BytesIO()
+    fitted.save(buf, format="PNG")
+    return buf.getvalue()
+
+
 def render_clip(spec: ClipSpec, out_path: Path, *, faststart: bool = True) -> None:
     """Write an H.264/yuv420p MP4, with the moov atom up front (+faststart) unless asked not to:
-    encoders that write as they go (and many relays' files) put it after the media."""
+    encoders that write as they go (and many relays' files) put it after the media.
+
+    The clip has a sound track only when ``spec.audio``; a first / last picture is held for
+    FRAME_HOLD_SECONDS at the start / end, so the first and last decoded frames are those
+    pictures."""
     out_path.parent.mkdir(parents=True, exist_ok=True)
     png_path = out_path.with_suffix(".overlay.png")
     png_path.write_bytes(overlay_png(spec))
+    pictures: list[tuple[str, Path]] = []
+    for which, data in (("first", spec.first_frame), ("last", spec.last_frame)):
+        png = frame_png(data, spec.width, spec.height) if data else None
+        if png is not None:
+            path = out_path.with_suffix(f".{which}.png")
+            path.write_bytes(png)
+            pictures.append((which, path))
     seed = _seed_int(spec.seed)
     hue = seed % 360
     tone = 220 + seed % 660
@@ -120,16 +168,19 @@ def render_clip(spec: ClipSpec, out_path: Path, *, faststart: bool = True) -> No
         "-i",
         str(png_path),
     ]
+    graph = f"[0:v]hue=h={hue}[bg];[bg][1:v]overlay=0:0[v0]"
+    hold = min(FRAME_HOLD_SECONDS, spec.seconds / 3)
+    for i, (which, path) in enumerate(pictures):
+        cmd += ["-loop", "1", "-framerate", str(spec.fps), "-t", seconds, "-i", str(path)]
+        when = f"lt(t,{hold:g})" if which == "first" else f"gte(t,{spec.seconds - hold:g})"
+        graph += f";[v{i}][{2 + i}:v]overlay=0:0:enable='{when}'[v{i + 1}]"
+    graph += f";[v{len(pictures)}]format=yuv420p[v]"
+    audio_input = 2 + len(pictures)
     if spec.audio:
         cmd += ["-f", "lavfi", "-i", f"sine=frequency={tone}:sample_rate=22050:duration={seconds}"]
-    cmd += [
-        "-filter_complex",
-        f"[0:v]hue=h={hue}[bg];[bg][1:v]overlay=0:0,format=yuv420p[v]",
-        "-map",
-        "[v]",
-    ]
+    cmd += ["-filter_complex", graph, "-map", "[v]"]
     if spec.audio:
-        cmd += ["-map", "2:a", "-c:a", "aac", "-b:a", "32k"]
+        cmd += ["-map", f"{audio_input}:a", "-c:a", "aac", "-b:a", "32k"]
     cmd += [
         "-c:v",
         "libx264",
@@ -148,8 +199,12 @@ def render_clip(spec: ClipSpec, out_path: Path, *, faststart: bool = True) -> No
         *(["-movflags", "+faststart"] if faststart else []),
         str(out_path),
     ]
-    _run(cmd)
-    png_path.unlink(missing_ok=True)
+    try:
+        _run(cmd)
+    finally:
+        png_path.unlink(missing_ok=True)
+        for _which, path in pictures:
+            path.unlink(missing_ok=True)
 
 
 def top_level_boxes(path: Path) -> list[tuple[bytes, int, int]]:

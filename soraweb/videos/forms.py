@@ -199,6 +199,21 @@ class JobForm(forms.Form):
                 self.initial[param.name] = _as_text(param.default) if param.has_default else ""
 
     @property
+    def slot_order_hint(self) -> str:
+        """Which picture fills which slot, for models with more than one (a first and a last
+        frame): the pictures picked, in order, in the catalogue's words."""
+        spec = self.spec
+        slots = [s for s in spec.slots() if s.kind == "image"] if spec is not None else []
+        if len(slots) < 2 or not {"first_frame", "last_frame"} <= {s.name for s in slots}:
+            return ""
+        order = {name: i for i, name in enumerate(catalogue_params.SLOT_ORDER)}
+        slots.sort(key=lambda s: order.get(s.name, len(order)))
+        lang = get_language()
+        return _("Pick the pictures in this order: %(slots)s.") % {
+            "slots": ", ".join(s.label.get(lang) for s in slots[:2])
+        }
+
+    @property
     def image_capacity(self) -> int:
         spec = self.spec
         if spec is None:
@@ -823,6 +838,9 @@ class GalleryFilterForm(forms.Form):
     )
     review = forms.ChoiceField(label=gettext_lazy("Review"), required=False)
     orientation = forms.ChoiceField(label=gettext_lazy("Orientation"), required=False)
+    resolution = forms.ChoiceField(label=gettext_lazy("Resolution"), required=False)
+    aspect_ratio = forms.ChoiceField(label=gettext_lazy("Aspect ratio"), required=False)
+    audio = forms.ChoiceField(label=gettext_lazy("Sound"), required=False)
     date_from = forms.DateField(
         label=gettext_lazy("Finished from"),
         required=False,
@@ -850,6 +868,26 @@ class GalleryFilterForm(forms.Form):
         _choice_field(self, "orientation").choices = [("", _("Any"))] + [
             (token, label) for token, label in ORIENTATION_LABELS.items()
         ]
+        # Only values some finished video has, in the catalogue's words; a value asked for by
+        # an old link stays offered, so the menu shows what the results are filtered by.
+        lang = get_language()
+        for name, key in (("resolution", "resolutions"), ("aspect_ratio", "aspect_ratios")):
+            offered = [(f.value, f.label.get(lang)) for f in choices.get(key, [])]
+            asked = self.data.get(name) if self.is_bound else None
+            if asked and asked not in {v for v, _label in offered} and len(asked) <= 20:
+                offered.append((asked, asked))
+            _choice_field(self, name).choices = [("", _("Any"))] + offered
+        sound = choices.get("audio_label")
+        if sound is not None:
+            self.fields["audio"].label = sound.get(lang)
+        present = {"on" if value else "off" for value in choices.get("audio", [])}
+        if self.is_bound and self.data.get("audio") in ("on", "off"):
+            present.add(self.data["audio"])
+        _choice_field(self, "audio").choices = [("", _("Any"))] + [
+            (token, label)
+            for token, label in (("on", _("With sound")), ("off", _("Silent")))
+            if token in present
+        ]
         # The search box filters as people type; every other control filters when it changes.
         for name, field in self.fields.items():
             if name != "q":
@@ -865,6 +903,9 @@ class GalleryFilterForm(forms.Form):
             author=data.get("author"),
             review=data.get("review") or "",
             orientation=data.get("orientation") or "",
+            resolution=data.get("resolution") or "",
+            aspect_ratio=data.get("aspect_ratio") or "",
+            audio={"on": True, "off": False}.get(data.get("audio") or ""),
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
             favourites=bool(data.get("favourites")),

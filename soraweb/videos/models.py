@@ -368,6 +368,31 @@ def remote_id_digest(remote_id: str) -> str:
     return hashlib.sha256(remote_id.encode("utf-8")).hexdigest() if remote_id else ""
 
 
+def job_facets(
+    params: Any, *, orientation: str = "", size: str = ""
+) -> tuple[str, str, bool | None]:
+    """(aspect ratio, resolution, sound) of a job: from its stored settings, else from the old
+    orientation / size tokens (portrait 9:16, landscape 16:9, small 720p, large 1080p, a WxH
+    size by its short side)."""
+    from soraweb.catalogue.legacy import ORIENTATION_RATIO, SIZE_RESOLUTION
+    from soraweb.catalogue.wire import SHORT_SIDE
+
+    params = params if isinstance(params, dict) else {}
+    ratio = params.get("aspect_ratio")
+    ratio = str(ratio) if ratio else ORIENTATION_RATIO.get(orientation, "")
+    resolution = params.get("resolution")
+    if not resolution:
+        resolution = SIZE_RESOLUTION.get(size, "")
+        dims = [int(n) for n in size.lower().replace("*", "x").split("x") if n.isdigit()]
+        if not resolution and len(dims) == 2:
+            by_side: dict[int, str] = {}
+            for token, side in SHORT_SIDE.items():
+                by_side.setdefault(side, token)  # 1440 is "1440p" before "2k"
+            resolution = by_side.get(min(dims), "")
+    audio = params.get("audio")
+    return ratio[:20], str(resolution)[:20], audio if isinstance(audio, bool) else None
+
+
 class VideoJobQuerySet(models.QuerySet):
     def with_remote_id(self, remote_id: str) -> VideoJobQuerySet:
         """Jobs whose remote id is exactly ``remote_id`` (found by the digest's index)."""
@@ -409,6 +434,11 @@ class VideoJob(models.Model):
     # input slots hold the ReferenceImage ids they were given. orientation / size / duration
     # above are kept as a summary for lists and filters.
     params = models.JSONField(_("settings"), default=dict, blank=True)
+    # Three facts of params kept in indexed columns for the gallery's filters (filled on save
+    # from params, or from orientation / size for jobs made before params existed).
+    aspect_ratio = models.CharField(_("aspect ratio"), max_length=20, blank=True, default="")
+    resolution = models.CharField(_("resolution"), max_length=20, blank=True, default="")
+    audio = models.BooleanField(_("sound"), null=True, blank=True)  # None: the model has no say
     estimated_cost = models.DecimalField(
         _("estimated cost"), max_digits=10, decimal_places=2, default=Decimal("0")
     )
@@ -430,6 +460,8 @@ class VideoJob(models.Model):
     cause_facts = models.JSONField(_("cause details"), default=dict, blank=True)
     # Not stored: set on a job object by the poll claim (when its status query was claimed).
     poll_claimed_at: datetime | None = None
+    # Not stored: a gallery tile's settings in words (selectors.gallery_settings_words).
+    settings_words: list[str] | None = None
 
     # One moment per phase.
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
@@ -519,6 +551,11 @@ class VideoJob(models.Model):
             models.Index(
                 fields=["state", "review_state", "-finished_at"], name="job_state_review_idx"
             ),
+            # The gallery's resolution / aspect ratio / sound filters, and the menus of the
+            # values present (read from this index alone).
+            models.Index(
+                fields=["state", "resolution", "aspect_ratio", "audio"], name="job_state_facets_idx"
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -536,6 +573,10 @@ class VideoJob(models.Model):
         # Rows written by save() (admin, fixtures) keep the lookup digest in step with the id;
         # the pipeline's conditional UPDATEs do the same in transition().
         self.remote_id_sha256 = remote_id_digest(self.remote_id)
+        if not (self.aspect_ratio or self.resolution) and self.audio is None:
+            self.aspect_ratio, self.resolution, self.audio = job_facets(
+                self.params, orientation=self.orientation, size=self.size
+            )
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "remote_id" in update_fields:
             kwargs["update_fields"] = {*update_fields, "remote_id_sha256"}

@@ -211,6 +211,30 @@ def check_settings(
     )
 
 
+def settings_in_words(job) -> list[tuple[str, str]]:
+    """A job's stored settings as (setting, value) in the reader's language, in the order its
+    model's catalogue entry lists them; empty for jobs made before settings were stored."""
+    from soraweb.catalogue.schema import SpecError
+
+    stored = job.params or {}
+    if not stored:
+        return []
+    try:
+        spec = job.video_model.catalogue_spec()
+    except SpecError:
+        spec = None
+    rows = []
+    known = set()
+    for param in spec.settings() if spec is not None else ():
+        known.add(param.name)
+        if param.name in stored:
+            rows.append((setting_label(param, param.name), value_label(param, stored[param.name])))
+    for name, value in stored.items():  # a setting the entry no longer has: kept, in its name
+        if name not in known and not (spec is not None and _is_slot(spec, name)):
+            rows.append((name, str(value)))
+    return rows
+
+
 def job_values(job, spec: ModelSpec) -> tuple[dict[str, Any], dict[str, list[int]]]:
     """A stored job's settings (resolved again, leniently) and its slots' picture ids."""
     stored = dict(job.params or {})
@@ -230,12 +254,20 @@ _FRAME = re.compile(r"(\d{2,5})[x*](\d{2,5})")
 
 
 def frame_of(body: dict[str, Any], values: dict[str, Any]) -> tuple[int, int] | None:
-    """The video's pixel size: the WxH (or W*H) the body asks for, else the old small / large
-    tokens' OpenAI sizes, else what the aspect ratio and resolution make."""
+    """The video's pixel size: the WxH (or W*H) the body asks for, else what the aspect ratio
+    and resolution make when the body names the resolution, else the old small / large tokens'
+    OpenAI sizes, else what the aspect ratio and resolution make."""
     size = str(body.get("size", ""))
     match = _FRAME.fullmatch(size)
     if match:
         return int(match.group(1)), int(match.group(2))
+    named = values.get("aspect_ratio") and values.get("resolution")
+    if named and "resolution" in body:
+        # The relay is told the resolution itself (Seedance 1080p is 1920x1080, whatever the
+        # small / large token beside it): the OpenAI sizes of the old tokens do not apply.
+        frame = wire.frame_size(values["aspect_ratio"], values["resolution"])
+        if frame is not None:
+            return frame
     orientation = body.get("orientation") or wire.orientation_of(values.get("aspect_ratio"))
     if size in RESOLUTION_SIZE.values() and orientation:
         from soraweb.videos.selectors import video_frame

@@ -11,6 +11,8 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.utils import timezone
 
+from soraweb.catalogue.schema import Label, SpecError
+from soraweb.catalogue.wire import SHORT_SIDE
 from soraweb.providers import ProviderError, make_client, openai_size
 from soraweb.videos.models import (
     Favourite,
@@ -195,6 +197,9 @@ class GalleryFilters:
     author: int | None = None
     review: str = ""
     orientation: str = ""
+    resolution: str = ""
+    aspect_ratio: str = ""
+    audio: bool | None = None  # True: with sound, False: silent, None: either
     date_from: date | None = None
     date_to: date | None = None
     favourites: bool = False
@@ -238,6 +243,12 @@ def gallery_list(
         qs = qs.filter(review_state=f.review)
     if f.orientation:
         qs = qs.filter(orientation=f.orientation)
+    if f.resolution:
+        qs = qs.filter(resolution=f.resolution)
+    if f.aspect_ratio:
+        qs = qs.filter(aspect_ratio=f.aspect_ratio)
+    if f.audio is not None:
+        qs = qs.filter(audio=f.audio)
     if f.date_from:
         qs = qs.filter(finished_at__gte=_day_start(f.date_from))
     if f.date_to:
@@ -250,6 +261,9 @@ def gallery_list(
     qs = qs.select_related("owner", "prompt", "video_model").only(
         "id",
         "orientation",
+        "aspect_ratio",
+        "resolution",
+        "audio",
         "duration",
         "finished_at",
         "review_state",
@@ -263,17 +277,102 @@ def gallery_list(
     return _keyset_page(qs, kind="gallery", order=order, after=after, size=per_page)
 
 
+# Menus list resolutions from small to large and aspect ratios as the catalogue's README does.
+FACET_ORDER = {
+    "resolution": {token: side for token, side in SHORT_SIDE.items()},
+    "aspect_ratio": {
+        v: i for i, v in enumerate(("16:9", "9:16", "1:1", "4:3", "3:4", "21:9", "adaptive"))
+    },
+}
+
+
+@dataclass(frozen=True)
+class Facet:
+    """One value a gallery menu offers, with its words in both languages."""
+
+    value: str
+    label: Label
+
+
+def _facet_labels(models: list[VideoModel]) -> dict[str, dict[str, Label]]:
+    """The catalogue's words for each aspect ratio and resolution (and the sound setting's
+    name), from the models' entries as the admin keeps them; the first model that names a
+    value wins."""
+    out: dict[str, dict[str, Label]] = {"aspect_ratio": {}, "resolution": {}, "audio": {}}
+    for model in models:
+        try:
+            spec = model.catalogue_spec()
+        except SpecError:  # a broken entry costs its labels, not the gallery
+            spec = None
+        if spec is None:
+            continue
+        for name in ("aspect_ratio", "resolution"):
+            param = spec.param(name)
+            for choice in param.choices if param else ():
+                out[name].setdefault(choice.value, choice.label)
+        audio = spec.param("audio")
+        if audio is not None:
+            out["audio"].setdefault("", audio.label)
+    return out
+
+
+def facets_present() -> QuerySet:
+    """(resolution, aspect ratio, sound) combinations among finished videos: a walk of the
+    facets index alone (no ordering: the default one would make every row distinct)."""
+    return (
+        VideoJob.objects.filter(state=JobState.SUCCEEDED)
+        .order_by()
+        .values_list("resolution", "aspect_ratio", "audio")
+        .distinct()
+    )
+
+
 def gallery_choices() -> dict:
-    """What the gallery's filter menus offer: every model and every active team member."""
+    """What the gallery's filter menus offer: every model and every active team member, and the
+    resolutions, aspect ratios and sound settings present among finished videos (one query,
+    read from the facets index alone), in the catalogue's words."""
+    models = list(VideoModel.objects.order_by("display_name"))
+    present = set(facets_present())
+    labels = _facet_labels(models)
+
+    def facets(name: str, values: set[str]) -> list[Facet]:
+        known = labels[name]
+        order = FACET_ORDER[name]
+        ordered = sorted(values - {""}, key=lambda v: (order.get(v.lower(), 99999), v))
+        return [Facet(v, known.get(v) or Label(v, v)) for v in ordered]
+
     return {
-        "models": list(VideoModel.objects.only("id", "display_name").order_by("display_name")),
+        "models": models,
         "authors": list(
             get_user_model()
             .objects.filter(is_active=True)
             .only("id", "username")
             .order_by("username")
         ),
+        "resolutions": facets("resolution", {r for r, _a, _s in present}),
+        "aspect_ratios": facets("aspect_ratio", {a for _r, a, _s in present}),
+        "audio": sorted({s for _r, _a, s in present if s is not None}, reverse=True),
+        "audio_label": labels["audio"].get(""),
+        "labels": labels,
     }
+
+
+def gallery_settings_words(job: VideoJob, labels: dict[str, dict[str, Label]], lang: str) -> list:
+    """A tile's settings in words: aspect ratio, resolution, length and sound, as the
+    catalogue names them (no query: the labels come with the filter menus)."""
+    from django.utils.translation import gettext as _
+
+    words = []
+    for name in ("aspect_ratio", "resolution"):
+        value = getattr(job, name)
+        if value:
+            label = labels.get(name, {}).get(value)
+            words.append(label.get(lang) if label else value)
+    if job.duration:
+        words.append(_("%(n)d seconds") % {"n": job.duration})
+    if job.audio is not None:
+        words.append(_("With sound") if job.audio else _("Silent"))
+    return words
 
 
 # --- One job --------------------------------------------------------------------------------------

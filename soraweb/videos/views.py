@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -39,6 +40,7 @@ from soraweb.videos.forms import (
     new_idempotency_key,
 )
 from soraweb.videos.models import JobState, Provider, VideoJob
+from soraweb.videos.params import settings_in_words as catalogue_settings_in_words
 from soraweb.videos.pipeline import poll
 from soraweb.videos.ranged import ranged_file_response
 
@@ -341,6 +343,7 @@ def _detail_context(request: HttpRequest, job: VideoJob, **extra) -> dict:
         "job": job,
         "events": list(job.events.all()),
         "images": selectors.job_images(job=job),
+        "settings_rows": catalogue_settings_in_words(job),
         "retry_key": new_idempotency_key(),
         "can_manage": job.is_managed_by(request.user),
         "can_delete": job.is_managed_by(request.user, "delete"),
@@ -551,11 +554,15 @@ def _remix_refusal(job: VideoJob) -> str | None:
 
 @require_GET
 def gallery(request: HtmxHttpRequest) -> HttpResponse:
-    filter_form = GalleryFilterForm(request.GET or None, choices=selectors.gallery_choices())
+    choices = selectors.gallery_choices()
+    filter_form = GalleryFilterForm(request.GET or None, choices=choices)
     filters = filter_form.filters()
     page = selectors.gallery_list(
         viewer=request.user, filters=filters, after=request.GET.get("after")
     )
+    lang = get_language() or "en"
+    for job in page.rows:
+        job.settings_words = selectors.gallery_settings_words(job, choices["labels"], lang)
     # The filters travel with the cursor in every link; "page" is what links said before
     # cursors, dropped so an old bookmark opens the first page.
     query = request.GET.copy()

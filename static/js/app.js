@@ -99,7 +99,10 @@
     var options = document.getElementById("model-options");
     var input = document.getElementById("id_images");
     if (!options || !input) return;
-    input.disabled = options.getAttribute("data-max-images") === "0";
+    var max = Number(options.getAttribute("data-max-images") || "0");
+    input.disabled = max === 0;
+    // A model with a first and a last frame (or several references) takes several pictures.
+    input.multiple = max > 1;
   }
 
   document.addEventListener("change", function (event) {

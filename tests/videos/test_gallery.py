@@ -296,3 +296,212 @@ def test_the_first_page_costs_the_same_queries_for_5_or_40_videos(client, member
         Favourite.objects.create(user=member, job=job)
     assert count_queries() == few, few
     assert few > 3, few
+
+
+# --- resolution, aspect ratio and sound ---------------------------------------------------------
+
+
+@pytest.fixture
+def seedance():
+    """Seedance 2.0 from the shipped presets, attached to the built-in provider: its labels
+    name 480p and 1:1, which the seeded sora-2 rows do not offer."""
+    import json
+
+    from soraweb.catalogue.presets import PRESETS_FILE
+    from soraweb.videos.models import Provider, VideoModel
+
+    doc = json.loads(PRESETS_FILE.read_text(encoding="utf-8"))
+    entry = next(m for m in doc["models"] if m["id"] == "seedance-2.0")
+    return VideoModel.objects.create(
+        name=entry["name"],
+        display_name="Seedance 2.0",
+        provider=Provider.objects.get(from_environment=True),
+        spec=entry,
+        sizes=["large"],  # the old columns, which make_job reads
+        durations=[5],
+    )
+
+
+@pytest.fixture
+def facet_videos(member, seedance):
+    now = timezone.now()
+    return {
+        # Made before settings were stored: read from the old orientation / size tokens.
+        "old": make_job(member, "old wide", finished_at=now - timedelta(minutes=4)),
+        "tall": make_job(
+            member,
+            "tall with sound",
+            orientation="portrait",
+            size="large",
+            params={"aspect_ratio": "9:16", "resolution": "1080p", "audio": True, "duration": 8},
+            finished_at=now - timedelta(minutes=3),
+        ),
+        "square": make_job(
+            member,
+            "square silent",
+            orientation="square",
+            params={"aspect_ratio": "1:1", "resolution": "480p", "audio": False},
+            finished_at=now - timedelta(minutes=2),
+        ),
+        "wide": make_job(
+            member,
+            "wide with sound",
+            params={"aspect_ratio": "16:9", "resolution": "1080p", "audio": True},
+            finished_at=now - timedelta(minutes=1),
+        ),
+        # Not finished: its 21:9 is offered nowhere.
+        "running": make_job(
+            member,
+            "cinema running",
+            state=JobState.RUNNING,
+            params={"aspect_ratio": "21:9", "resolution": "4k", "audio": True},
+        ),
+    }
+
+
+def menu(html: str, name: str) -> list[tuple[str, str]]:
+    select = re.search(rf'<select name="{name}"[^>]*>(.*?)</select>', html, re.S)
+    assert select, name
+    return [
+        (value, unescape(label.strip()))
+        for value, label in re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select[1])
+    ]
+
+
+def test_jobs_keep_their_facets_in_columns_from_settings_or_old_tokens(facet_videos):
+    old, tall = facet_videos["old"], facet_videos["tall"]
+    old.refresh_from_db()
+    assert (old.aspect_ratio, old.resolution, old.audio) == ("16:9", "720p", None)
+    assert (tall.aspect_ratio, tall.resolution, tall.audio) == ("9:16", "1080p", True)
+
+
+@pytest.mark.parametrize(
+    "params,expected",
+    [
+        ({"resolution": "1080p"}, ["wide", "tall"]),
+        ({"resolution": "720p"}, ["old"]),
+        ({"aspect_ratio": "16:9"}, ["wide", "old"]),
+        ({"aspect_ratio": "1:1"}, ["square"]),
+        ({"audio": "on"}, ["wide", "tall"]),
+        ({"audio": "off"}, ["square"]),
+        ({"audio": "on", "aspect_ratio": "9:16"}, ["tall"]),
+        ({"resolution": "1080p", "audio": "on", "q": "wide"}, ["wide"]),
+        ({"resolution": "1080p", "sort": "oldest"}, ["tall", "wide"]),
+        ({"resolution": "4k"}, []),  # only a running job has it
+    ],
+)
+def test_resolution_aspect_ratio_and_sound_filters_combine(
+    client, member, facet_videos, params, expected
+):
+    client.force_login(member)
+    assert tiles(get(client, **params)) == [facet_videos[name].pk for name in expected]
+
+
+def test_the_menus_offer_only_values_finished_videos_have_in_both_languages(
+    client, member, facet_videos
+):
+    client.force_login(member)
+    html = get(client)
+    assert menu(html, "resolution") == [
+        ("", "Any"),
+        ("480p", "480p"),
+        ("720p", "720p HD"),
+        ("1080p", "1080p Full HD"),
+    ]
+    assert menu(html, "aspect_ratio") == [
+        ("", "Any"),
+        ("16:9", "16:9 wide"),
+        ("9:16", "9:16 tall"),
+        ("1:1", "1:1 square"),
+    ]
+    assert menu(html, "audio") == [("", "Any"), ("on", "With sound"), ("off", "Silent")]
+    # The tiles say the settings in the same words.
+    assert "16:9 wide · 1080p Full HD · 10 seconds · With sound" in html
+    client.cookies["django_language"] = "zh-hans"
+    zh = client.get(reverse("videos:gallery"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert ("1080p", "1080p 全高清") in menu(zh, "resolution")
+    assert ("9:16", "9:16 竖屏") in menu(zh, "aspect_ratio")
+    assert ("on", "有声音") in menu(zh, "audio") and ("off", "无声") in menu(zh, "audio")
+
+
+def test_facet_filters_page_with_the_cursor(client, member):
+    now = timezone.now()
+    jobs = [
+        make_job(
+            member,
+            f"page {i}",
+            params={"aspect_ratio": "16:9", "resolution": "1080p", "audio": i % 2 == 0},
+            finished_at=now - timedelta(minutes=i),
+        )
+        for i in range(60)
+    ]
+    client.force_login(member)
+    seen, pages = walk(client, audio="on", resolution="1080p", aspect_ratio="16:9")
+    assert pages == 2 and seen == [j.pk for j in jobs if j.audio]
+    link = next_link(get(client, audio="on"))
+    assert "audio=on" in link and "after=" in link
+
+
+def test_facet_filters_cost_no_more_queries_and_use_the_facets_index(client, member, facet_videos):
+    client.force_login(member)
+
+    def count(**params) -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(reverse("videos:gallery"), params).status_code == 200
+        return len(ctx.captured_queries)
+
+    plain = count()
+    assert count(resolution="1080p", aspect_ratio="16:9", audio="on") == plain
+    for i in range(20):
+        make_job(member, f"more {i}", params={"aspect_ratio": "4:3", "resolution": "720p"})
+    assert count() == plain
+    # The menus' values come from the facets index alone (no table rows read).
+    from soraweb.videos.selectors import facets_present
+
+    sql, sql_params = facets_present().query.sql_with_params()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # A few rows are read fastest without an index; say what a big table would pick.
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(f"EXPLAIN {sql}", sql_params)
+            plan = " | ".join(str(row[0]) for row in cursor.fetchall())
+            assert "Index Only Scan using job_state_facets_idx" in plan, plan
+        else:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", sql_params)
+            plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
+            assert "COVERING INDEX job_state_facets_idx" in plan, plan
+            assert "TEMP B-TREE" not in plan, plan
+    assert len(facets_present()) == 5  # one row per combination, not per video
+
+
+def test_the_job_page_lists_the_stored_settings_in_words(client, member, seedance):
+    job = make_job(
+        member,
+        "a red door onto a blue sea",
+        video_model=seedance,
+        orientation="landscape",
+        size="large",
+        duration=5,
+        params={
+            "aspect_ratio": "16:9",
+            "resolution": "1080p",
+            "duration": 5,
+            "audio": True,
+            "watermark": False,
+            "first_frame": [1],
+        },
+    )
+    client.force_login(member)
+    html = client.get(reverse("videos:job_detail", args=[job.pk])).content.decode()
+    rows = [
+        (unescape(dt), unescape(dd))
+        for dt, dd in re.findall(r"<dt>([^<]*)</dt><dd>([^<]*)</dd>", html)
+    ]
+    assert rows[rows.index(("Aspect ratio", "16:9 wide")) :][:5] == [
+        ("Aspect ratio", "16:9 wide"),
+        ("Resolution", "1080p Full HD"),
+        ("Duration", "5 seconds"),
+        ("Sound", "on"),
+        ("Watermark", "off"),
+    ]
+    assert "<dt>Orientation</dt>" not in html  # the old summary rows give way
