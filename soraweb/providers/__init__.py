@@ -36,7 +36,8 @@ from .openai_videos import OpenAIVideosClient, openai_size
 from .unified import UnifiedClient
 from .urlguard import check_fetch_url, guarded_get
 
-_CLIENTS: dict[WireFormat, type[UnifiedClient | ChatClient | OpenAIVideosClient | NewApiClient]] = {
+ClientClass = type[UnifiedClient | ChatClient | OpenAIVideosClient | NewApiClient]
+_CLIENTS: dict[WireFormat, ClientClass] = {
     WireFormat.UNIFIED: UnifiedClient,
     WireFormat.CHAT: ChatClient,
     WireFormat.OPENAI: OpenAIVideosClient,
@@ -50,15 +51,19 @@ def make_client(config: ProviderConfig, session: requests.Session | None = None)
     ``session`` lets a caller reuse connections or inject a test double; clients are not
     meant to be shared between threads.
     """
+    return client_class(config.wire_format)(config, session)
+
+
+def client_class(wire_format: WireFormat | str) -> ClientClass:
+    """The client class of a wire format; its capability flags can be read without a client."""
     try:
-        wire_format = WireFormat(config.wire_format)
+        return _CLIENTS[WireFormat(wire_format)]
     except ValueError:
         raise ProviderError(
-            f'Unknown wire format "{config.wire_format}"; expected one of '
+            f'Unknown wire format "{wire_format}"; expected one of '
             f"{', '.join(f.value for f in WireFormat)}.",
             permanent=True,
         ) from None
-    return _CLIENTS[wire_format](config, session)
 
 
 __all__ = [
@@ -81,6 +86,7 @@ __all__ = [
     "VideoProvider",
     "WireFormat",
     "check_fetch_url",
+    "client_class",
     "find_error_text",
     "guarded_get",
     "make_client",

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from soraweb.catalogue.schema import Label, SpecError
 from soraweb.catalogue.wire import SHORT_SIDE
-from soraweb.providers import ProviderError, make_client, openai_size
+from soraweb.providers import ProviderError, client_class, openai_size
 from soraweb.videos.models import (
     Favourite,
     JobState,
@@ -441,15 +441,18 @@ def video_frame(*, size: str, orientation: str) -> tuple[int, int] | None:
     return int(width), int(height)
 
 
-def provider_needs_exact_image(provider: Provider) -> bool:
+def provider_can(provider: Provider, capability: str) -> bool:
+    """One of the ``VideoProvider`` capability flags of the provider's wire format, read from
+    its client class (no client, no session is built); False for an unknown format."""
     try:
-        return bool(make_client(provider.config()).needs_exact_image_size)
+        return bool(getattr(client_class(provider.config().wire_format), capability))
     except ProviderError:
         return False
+
+
+def provider_needs_exact_image(provider: Provider) -> bool:
+    return provider_can(provider, "needs_exact_image_size")
 
 
 def provider_can_remix(provider: Provider) -> bool:
-    try:
-        return bool(make_client(provider.config()).supports_remix)
-    except ProviderError:
-        return False
+    return provider_can(provider, "supports_remix")

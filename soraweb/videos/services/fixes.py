@@ -27,6 +27,7 @@ from soraweb.videos.pipeline import archive, poll, queue
 from soraweb.videos.pipeline.common import provider_client
 from soraweb.videos.selectors import (
     job_waiting_for_worker,
+    provider_can,
 )
 from soraweb.videos.services.jobs import job_cancel, job_retry
 
@@ -203,10 +204,7 @@ def tasks_for_adoption(*, job: VideoJob, limit: int = 50) -> list[Candidate]:
 
 
 def provider_lists_tasks(job: VideoJob) -> bool:
-    try:
-        return bool(provider_client(job.provider).can_list_tasks)
-    except ProviderError:
-        return False
+    return provider_can(job.provider, "can_list_tasks")
 
 
 # --- The fixes the admin offers, as one table ----------------------------------------------------
