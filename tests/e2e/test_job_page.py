@@ -17,8 +17,8 @@ admin = User.objects.get(username="admin")
 model = VideoModel.objects.filter(enabled=True).select_related("provider").first()
 made = []
 for state, cause, reason, text in [
-    ("failed", Cause.PROVIDER_FAILED, "the upstream render worker crashed", "a glass city, job-page-e2e failed"),
-    ("needs_attention", Cause.OUTCOME_UNKNOWN, "The connection dropped before the provider answered.", "a quiet canal, job-page-e2e unknown"),
+    ("failed", Cause.PROVIDER_FAILED, "the upstream render worker crashed", "a glass city"),
+    ("needs_attention", Cause.OUTCOME_UNKNOWN, "The connection dropped.", "a quiet canal"),
 ]:
     job = VideoJob.objects.create(
         owner=admin, prompt=Prompt.objects.create(text=text, author=admin), provider=model.provider,
