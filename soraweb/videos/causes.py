@@ -18,11 +18,12 @@ from django.db import models
 from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class Cause(models.TextChoices):
     # The way there.
-    CREATED = "created", _("Created")
+    CREATED = "created", pgettext_lazy("job history", "Created")
     SENDING = "sending", _("Sending to the provider")
     ACCEPTED = "accepted", _("Accepted by the provider")
     ACCEPTED_LATE = "accepted_late", _("Accepted (recorded late)")
@@ -77,7 +78,7 @@ _TRY_AGAIN = _("Try again. If it keeps happening, tell an administrator.")
 REASON = "%(reason)s"  # the provider's (or a person's) own words, shown as they were given
 
 WORDS: dict[str, Words] = {
-    Cause.CREATED: Words(_("Created")),
+    Cause.CREATED: Words(pgettext_lazy("job history", "Created")),
     Cause.SENDING: Words(_("Sending to the provider")),
     Cause.ACCEPTED: Words(_("Accepted by the provider as %(remote_id)s")),
     Cause.ACCEPTED_LATE: Words(_("The provider had accepted it as %(remote_id)s (recorded late)")),

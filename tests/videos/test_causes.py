@@ -30,6 +30,15 @@ def test_every_cause_has_words_and_every_sentence_has_chinese():
                 assert str(text) != english, f"{cause}: no Chinese for {english!r}"
 
 
+def test_history_words_are_not_the_column_labels_of_the_same_english():
+    """The history's "Created" is an event (已创建), not the job page's "Created" column (创建时间);
+    the two share an English word, so the history's is translated in its own context."""
+    with translation.override("zh-hans"):
+        event = str(WORDS[Cause.CREATED].history)
+        assert event == str(Cause.CREATED.label)
+        assert event != translation.gettext("Created"), event
+
+
 def test_a_missing_fact_renders_nothing_so_the_stored_sentence_shows():
     assert causes.history_line(Cause.CANCELLED, {"by": "ada"}) == "Cancelled by ada"
     assert causes.history_line(Cause.CANCELLED, {}) == ""
