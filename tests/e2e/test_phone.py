@@ -28,6 +28,12 @@ def test_header_padding_and_a_sticky_link_to_my_jobs(browser, stack, locale, jum
         login(page, stack)
         brand = page.locator(".brand").bounding_box()
         assert brand["x"] >= 10, "the logo touches the screen's edge"
+        # Two rows at most: the account buttons and the language switch beside the logo, the
+        # page links under them.
+        switch = page.locator(".lang-switch").bounding_box()
+        middle = brand["y"] + brand["height"] / 2
+        assert abs(switch["y"] + switch["height"] / 2 - middle) < 10, (brand, switch)
+        assert page.locator(".site-header").bounding_box()["height"] <= 120
         page.locator("#id_prompt").fill(f"A kite on a windy beach ({name}) [sim:slow=60]")
         page.locator("#create-form button[type=submit]").click()
         page.locator("#create-form .form-success").wait_for()
