@@ -155,3 +155,25 @@ def test_saving_a_provider_in_the_admin_keeps_the_key_when_the_field_is_left_emp
     assert response.status_code == 302, response.content.decode()[:2000]
     provider.refresh_from_db()
     assert provider.name == "Relay renamed" and provider.api_key == "sk-keep-me"
+
+
+def test_a_card_names_the_picked_shape_not_only_portrait_or_landscape(client, member):
+    """A 21:9 job's card says 21:9 and its resolution, as the form offered them; a job made
+    before settings were stored keeps its orientation's name."""
+    from tests.conftest import job_fields
+
+    client.force_login(member)
+    vm = VideoModel.objects.get(name="sora-2", provider__from_environment=True)
+    wide = VideoJob.objects.create(
+        **job_fields(member, vm, text="a wide one", orientation="landscape"),
+        params={"aspect_ratio": "21:9", "resolution": "1080p", "duration": vm.durations[0]},
+    )
+    old = VideoJob.objects.create(**job_fields(member, vm, text="an old one", size="unknown"))
+    VideoJob.objects.filter(pk=old.pk).update(aspect_ratio="", resolution="")
+
+    def meta(job):
+        html = client.get(reverse("videos:job_card", args=[job.pk])).content.decode()
+        return html.split('class="muted job-meta">')[1].split("</span>")[0]
+
+    assert "21:9 · 1080p" in meta(wide) and "Landscape" not in meta(wide)
+    assert "Portrait (tall)" in meta(old)
