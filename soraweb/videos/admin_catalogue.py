@@ -233,9 +233,10 @@ class Editor:
             if value not in seen:
                 chips.append({"value": value, "label": lab, "on": False})
                 seen.add(value)
-        chips += [{"value": "", "label": {"en": "", "zh": ""}, "on": True, "new": True}] * (
-            BLANK_CHOICES
-        )
+        chips += [
+            {"value": "", "label": {"en": "", "zh": ""}, "on": True, "new": True}
+            for _blank in range(BLANK_CHOICES)
+        ]
         for j, chip in enumerate(chips):
             chip["prefix"] = f"{pre}-ch-{j}"
         values = [v for v in p.get("values", []) if isinstance(v, int)]
