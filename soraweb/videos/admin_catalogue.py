@@ -27,9 +27,8 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from soraweb.catalogue.io import CatalogueFileError, export_text, load_text
 from soraweb.catalogue.presets import load_presets
@@ -181,7 +180,7 @@ class Editor:
         rules = [r for r in raw.get("rules", []) if isinstance(r, dict)]
         price = raw.get("price") if isinstance(raw.get("price"), dict) else None
         price_rows = [r for r in (price or {}).get("rows", []) if isinstance(r, dict)]
-        wire = raw.get("wire") if isinstance(raw.get("wire"), dict) else {}
+        wire: dict[str, Any] = raw["wire"] if isinstance(raw.get("wire"), dict) else {}
         return {
             "P": P,
             "label": _label(raw.get("label", raw.get("name", ""))),
@@ -204,9 +203,7 @@ class Editor:
                 "currency": (price or {}).get("currency", "USD"),
                 "seconds_param": (price or {}).get("seconds_param", "duration"),
                 "errors": self.errors.get("price", []),
-                "rows": [
-                    self._price_row(i, r, types) for i, r in enumerate(price_rows + [{}])
-                ],
+                "rows": [self._price_row(i, r, types) for i, r in enumerate(price_rows + [{}])],
                 "count": len(price_rows) + 1,
                 "template": self._price_row("__n__", {}, types),
             },
@@ -350,7 +347,11 @@ class Editor:
             ],
             "allow_count": len(allow),
             "static": [
-                {"prefix": f"{pre}-s-{k}", "key": key, "kind_text": value_kind(value) if key else ("text", "")}
+                {
+                    "prefix": f"{pre}-s-{k}",
+                    "key": key,
+                    "kind_text": value_kind(value) if key else ("text", ""),
+                }
                 for k, (key, value) in enumerate(static)
             ],
             "static_count": len(static),
@@ -371,7 +372,11 @@ class Editor:
             "role": f.get("role", ""),
             "file": bool(f.get("file")),
             "values": [
-                {"prefix": f"{pre}-v-{k}", "key": key, "kind_text": value_kind(v) if key else ("text", "")}
+                {
+                    "prefix": f"{pre}-v-{k}",
+                    "key": key,
+                    "kind_text": value_kind(v) if key else ("text", ""),
+                }
                 for k, (key, v) in enumerate(values)
             ],
             "value_count": len(values),
@@ -503,7 +508,7 @@ def read_post(data: Any) -> tuple[dict[str, Any], _Reader]:
         params.append(p)
         types[name] = ptype
     raw["params"] = params
-    rules = []
+    rules: list[dict[str, Any]] = []
     for i in range(r.count(f"{P}-r-count")):
         pre = f"{P}-r-{i}"
         when = r.conditions(f"{pre}-w", pre, types)
@@ -521,7 +526,7 @@ def read_post(data: Any) -> tuple[dict[str, Any], _Reader]:
         seconds = r.get(f"{P}-price-seconds_param")
         if seconds and seconds != "duration":
             price["seconds_param"] = seconds
-        rows = []
+        rows: list[dict[str, Any]] = []
         for i in range(r.count(f"{P}-pr-count")):
             pre = f"{P}-pr-{i}"
             when = r.conditions(f"{pre}-w", pre, types)
@@ -542,7 +547,7 @@ def read_post(data: Any) -> tuple[dict[str, Any], _Reader]:
         suffix = r.raw_get(f"{pre}-prompt_suffix")
         if suffix.strip():
             m["prompt_suffix"] = suffix
-        fields = []
+        fields: list[dict[str, Any]] = []
         for k in range(r.count(f"{pre}-f-count")):
             fp = f"{pre}-f-{k}"
             names = [n for n in (r.get(f"{fp}-param"), r.get(f"{fp}-param2")) if n]
@@ -550,18 +555,20 @@ def read_post(data: Any) -> tuple[dict[str, Any], _Reader]:
             if r.on(f"{fp}-delete") or not (names or to):
                 continue
             item: dict[str, Any] = {"param": names[0] if len(names) == 1 else names, "to": to}
-            values = {}
+            mapped: dict[str, Any] = {}
             for v in range(r.count(f"{fp}-v-count")):
                 vp = f"{fp}-v-{v}"
                 key = r.get(f"{vp}-key")
                 if key:
-                    value, problem = parse_kind(r.get(f"{vp}-kind", "text"), r.raw_get(f"{vp}-value"))
+                    value, problem = parse_kind(
+                        r.get(f"{vp}-kind", "text"), r.raw_get(f"{vp}-value")
+                    )
                     if problem:
                         r.error(fp, problem)
-                    values[key] = value
+                    mapped[key] = value
             item["write"] = r.get(f"{fp}-write", "same") or "same"
-            if values:
-                item["values"] = values
+            if mapped:
+                item["values"] = mapped
             if r.get(f"{fp}-role"):
                 item["role"] = r.get(f"{fp}-role")
             if r.on(f"{fp}-file"):
@@ -609,7 +616,8 @@ def place_problems(problems: list[tuple[str, str]], reader: _Reader) -> dict[str
         key = ""
         best = ""
         for json_path, row in reader.where.items():
-            if (rel == json_path or rel.startswith(json_path + ".") or rel.startswith(json_path + "[")) and len(json_path) > len(best):
+            inside = rel == json_path or rel.startswith((json_path + ".", json_path + "["))
+            if inside and len(json_path) > len(best):
                 best, key = json_path, row
         if not key and rel.startswith("price"):
             key = "price"
@@ -627,8 +635,13 @@ def starter_entry(name: str = "") -> dict[str, Any]:
         "name": name,
         "label": {"en": "", "zh": ""},
         "params": [
-            {"name": "duration", "type": "int", "label": {"en": "Duration", "zh": "时长"},
-             "values": [5], "default": 5},
+            {
+                "name": "duration",
+                "type": "int",
+                "label": {"en": "Duration", "zh": "时长"},
+                "values": [5],
+                "default": 5,
+            },
         ],  # fmt: skip
         "wire": {fmt: {"model": "{model}"} for fmt in ("unified", "newapi", "openai")},
     }
@@ -659,7 +672,8 @@ class CatalogueModelForm(forms.ModelForm):
         return Editor(self.raw, self.placed).context()
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if not self.is_bound:
             return cleaned
         raw, reader = read_post(self.data)
@@ -668,7 +682,10 @@ class CatalogueModelForm(forms.ModelForm):
         if "name" in self.changed_data or not raw.get("name"):
             raw["name"] = row_name
         if not raw["label"].get("en"):
-            raw["label"] = {"en": cleaned.get("display_name") or row_name, "zh": raw["label"].get("zh") or ""}
+            raw["label"] = {
+                "en": cleaned.get("display_name") or row_name,
+                "zh": raw["label"].get("zh") or "",
+            }
         self.raw = raw
         try:
             spec = parse_model(raw, "model")
@@ -770,10 +787,7 @@ class CatalogueAdmin(admin.ModelAdmin):
         ]
 
     def _need_change(self, request: HttpRequest) -> None:
-        if not (
-            self.has_change_permission(request)
-            and self.has_add_permission(request)
-        ):
+        if not (self.has_change_permission(request) and self.has_add_permission(request)):
             raise PermissionDenied
 
     def _context(self, request: HttpRequest, title: str, **extra) -> dict[str, Any]:
@@ -885,7 +899,9 @@ class CatalogueAdmin(admin.ModelAdmin):
                 existing = {row.name: row for row in provider.models.all()}
                 for spec in models:
                     row = existing.get(spec.name)
-                    action = "add" if row is None else "same" if row.spec == spec.to_dict() else "change"
+                    action = (
+                        "add" if row is None else "same" if row.spec == spec.to_dict() else "change"
+                    )
                     preview.append(PreviewRow(spec, action))
                 if "confirm" in request.POST and not form.cleaned_data.get("file"):
                     with transaction.atomic():
@@ -924,4 +940,3 @@ class CatalogueAdmin(admin.ModelAdmin):
     def add_view(self, request, form_url="", extra_context=None):
         extra = {"catalogue_css": "css/catalogue-admin.css", **(extra_context or {})}
         return super().add_view(request, form_url, extra_context=extra)
-

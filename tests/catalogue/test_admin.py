@@ -73,7 +73,9 @@ def attach(provider: Provider, preset_id: str) -> VideoModel:
 
 
 def param_prefix(data: dict[str, list[str]], name: str) -> str:
-    key = next(k for k, v in data.items() if k.endswith("-name") and k.startswith("cat-p-") and v == [name])
+    key = next(
+        k for k, v in data.items() if k.endswith("-name") and k.startswith("cat-p-") and v == [name]
+    )
     return key.removesuffix("-name")
 
 
@@ -84,7 +86,9 @@ def test_duration_choices_and_a_price_row_are_edited_with_checkboxes_and_fields(
     assert data[f"{pre}-iv"] == ["4", "6", "8"]  # one ticked box per offered duration
     data[f"{pre}-iv"] = ["4", "8"]  # untick 6 seconds
     last_row = max(
-        int(k.split("-")[2]) for k, v in data.items() if k.startswith("cat-pr-") and k.endswith("-amount") and v != [""]
+        int(k.split("-")[2])
+        for k, v in data.items()
+        if k.startswith("cat-pr-") and k.endswith("-amount") and v != [""]
     )
     assert data[f"cat-pr-{last_row}-amount"] == ["0.20"]
     data[f"cat-pr-{last_row}-amount"] = ["0.25"]
@@ -162,7 +166,9 @@ def test_the_presets_page_speaks_chinese(admin_http):
 
 def test_the_provider_page_links_to_its_presets(admin_http):
     provider = relay("newapi")
-    html = admin_http.get(reverse("admin:videos_provider_change", args=[provider.pk])).content.decode()
+    html = admin_http.get(
+        reverse("admin:videos_provider_change", args=[provider.pk])
+    ).content.decode()
     assert reverse("admin:videos_videomodel_presets") + f"?provider={provider.pk}" in html
 
 
@@ -187,7 +193,10 @@ def upload(http, provider: Provider, text: str, name: str = "catalogue.json"):
 
     return http.post(
         reverse("admin:videos_videomodel_import"),
-        {"provider": provider.pk, "file": SimpleUploadedFile(name, text.encode(), "application/json")},
+        {
+            "provider": provider.pk,
+            "file": SimpleUploadedFile(name, text.encode(), "application/json"),
+        },
     )
 
 
@@ -196,7 +205,10 @@ def test_a_broken_file_is_answered_with_its_lines_and_changes_nothing(admin_http
     response = upload(admin_http, provider, BROKEN)
     assert response.status_code == 200
     html = response.content.decode()
-    assert "line 8, column 38: models[0].params[0].type: must be one of choice, int, bool, text, slot" in html
+    assert (
+        "line 8, column 38: models[0].params[0].type: must be one of choice, int, bool, text, slot"
+        in html
+    )
     assert not provider.models.exists()
     response = upload(admin_http, provider, '{"format": "soraweb-catalogue",\n  "models": [}')
     assert "line 2, column 14" in response.content.decode()
@@ -214,7 +226,9 @@ def test_import_shows_what_changes_then_imports_on_confirm(admin_http):
     assert provider.models.count() == 1  # a preview only
     fields = as_post(form_fields(html))
     confirm = {k: v for k, v in fields.items() if k in ("provider", "text", "csrfmiddlewaretoken")}
-    response = admin_http.post(reverse("admin:videos_videomodel_import"), {**confirm, "confirm": "1"})
+    response = admin_http.post(
+        reverse("admin:videos_videomodel_import"), {**confirm, "confirm": "1"}
+    )
     assert response.status_code == 302
     kling.refresh_from_db()
     assert kling.spec["price"]["rows"][0]["amount"] == "0.99"
@@ -229,7 +243,9 @@ def test_export_downloads_what_the_command_writes(admin_http):
     provider = relay("newapi", name="My relay")
     attach(provider, "kling-3")
     attach(provider, "wan-2.6")
-    response = admin_http.get(reverse("admin:videos_videomodel_export") + f"?provider={provider.pk}")
+    response = admin_http.get(
+        reverse("admin:videos_videomodel_export") + f"?provider={provider.pk}"
+    )
     assert response.status_code == 200
     assert response["Content-Disposition"] == 'attachment; filename="catalogue-my-relay.json"'
     out = StringIO()
@@ -248,7 +264,9 @@ def test_export_downloads_what_the_command_writes(admin_http):
 def test_catalogue_pages_need_staff_with_change_permission(client, django_user_model, page):
     url = reverse(f"admin:videos_videomodel_{page}")
     assert client.get(url).status_code == 302  # to the login page
-    viewer = django_user_model.objects.create_user(username="v", password="pw-v-1234567", is_staff=True)
+    viewer = django_user_model.objects.create_user(
+        username="v", password="pw-v-1234567", is_staff=True
+    )
     viewer.user_permissions.add(Permission.objects.get(codename="view_videomodel"))
     client.force_login(viewer)
     assert client.get(url).status_code == 403
@@ -262,6 +280,9 @@ def test_import_and_add_need_the_csrf_token(boss):
     http.force_login(boss)
     provider = relay("newapi")
     for page in ("presets", "import"):
-        response = http.post(reverse(f"admin:videos_videomodel_{page}"), {"provider": provider.pk, "preset": "kling-3"})
+        response = http.post(
+            reverse(f"admin:videos_videomodel_{page}"),
+            {"provider": provider.pk, "preset": "kling-3"},
+        )
         assert response.status_code == 403
     assert not provider.models.exists()

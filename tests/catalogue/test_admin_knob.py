@@ -28,9 +28,15 @@ def test_a_style_knob_added_with_the_admin_controls_reaches_the_relay_as_metadat
     data = as_post(form_fields(page, "videomodel_form"))
     # The row: which provider, the name relays know, the name people see.
     data |= {"provider": [str(provider.pk)], "name": ["brand-new-video"]}
-    data |= {"display_name": ["Brand new"], "cat-label_en": ["Brand new"], "cat-label_zh": ["全新模型"]}
+    data |= {
+        "display_name": ["Brand new"],
+        "cat-label_en": ["Brand new"],
+        "cat-label_zh": ["全新模型"],
+    }
     # The blank settings row: a "style" choice with two values of our own, noir by default.
-    blank = next(k for k, v in data.items() if k.startswith("cat-p-") and k.endswith("-name") and v == [""])
+    blank = next(
+        k for k, v in data.items() if k.startswith("cat-p-") and k.endswith("-name") and v == [""]
+    )
     pre = blank.removesuffix("-name")
     assert data[f"{pre}-type"] == ["choice"]
     data |= {f"{pre}-name": ["style"], f"{pre}-label_en": ["Style"], f"{pre}-label_zh": ["风格"]}
