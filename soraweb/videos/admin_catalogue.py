@@ -871,7 +871,8 @@ class CatalogueAdmin(admin.ModelAdmin):
             request.FILES or None,
             initial={"provider": initial.pk if initial else None},
         )
-        problems: list[str] = []
+        # Each {"line", "column", "path", "message"}, or a sentence about the upload itself.
+        problems: list[Any] = []
         preview: list[PreviewRow] = []
         text = ""
         if request.method == "POST" and form.is_valid():
@@ -893,7 +894,10 @@ class CatalogueAdmin(admin.ModelAdmin):
                 try:
                     models = load_text(text)
                 except CatalogueFileError as exc:
-                    problems = [str(p) for p in exc.problems]
+                    problems = [
+                        {"line": p.line, "column": p.column, "path": p.path, "message": p.message}
+                        for p in exc.problems
+                    ]
             provider = form.cleaned_data["provider"]
             if models:
                 existing = {row.name: row for row in provider.models.all()}

@@ -44,3 +44,11 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 })();
+
+/* A chip's value text ticks its box, as a label would (the value is not a label: it is data). */
+document.addEventListener("click", function (e) {
+  var val = e.target.closest && e.target.closest(".cat-editor .cat-val");
+  if (!val) return;
+  var box = val.parentElement.querySelector("input[type=checkbox]");
+  if (box) box.click();
+});

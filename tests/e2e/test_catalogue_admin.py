@@ -51,10 +51,17 @@ def test_attach_a_preset_in_two_clicks_edit_it_and_the_studio_offers_the_change(
 ):
     stack = catalogue_stack
     with open_page(browser, viewport={"width": 1366, "height": 900}, locale="en-US") as page:
+        refused = []
+        page.on(
+            "console", lambda m: refused.append(m.text) if "Content Security" in m.text else None
+        )
         login(page, stack, ADMIN_USER, ADMIN_PASSWORD)
         page.goto(stack.url("/admin/videos/provider/"))
         page.locator("#result_list tbody tr th a").first.click()
-        page.get_by_role("link", name="Add models from presets").click()
+        link = page.get_by_role("link", name="Add models from presets")
+        link.wait_for()
+        screenshot(page, "catalogue-provider-en")
+        link.click()
         offers = page.locator("table.cat-offers")
         offers.wait_for()
         assert "Veo 3.1" in offers.inner_text() and "Hailuo" not in offers.inner_text()
@@ -69,6 +76,12 @@ def test_attach_a_preset_in_two_clicks_edit_it_and_the_studio_offers_the_change(
         editor = page.locator("#catalogue-editor")
         editor.wait_for()
         assert page.locator("textarea[name=spec]").count() == 0
+        # The vendored script adds rows (no inline script: the CSP would refuse it).
+        rows = editor.locator("tbody.cat-param")
+        before = rows.count()
+        editor.get_by_role("button", name="Add a setting").click()
+        assert rows.count() == before + 1
+        assert page.locator("input[name='cat-p-count']").input_value() == str(before + 1)
         duration = editor.locator("tbody.cat-param", has=page.locator("input[value=duration]"))
         six = duration.locator("input[type=checkbox][value='6']")
         assert six.is_checked()
@@ -109,6 +122,7 @@ def test_attach_a_preset_in_two_clicks_edit_it_and_the_studio_offers_the_change(
         problems.wait_for()
         assert "line 5, column" in problems.inner_text()
         screenshot(page, "catalogue-import-errors-en")
+        assert not refused, refused
 
     with open_page(browser, viewport={"width": 1366, "height": 900}, locale="zh-CN") as page:
         login(page, stack, ZH_ADMIN, ZH_PASSWORD)
