@@ -286,3 +286,16 @@ def test_import_and_add_need_the_csrf_token(boss):
         )
         assert response.status_code == 403
     assert not provider.models.exists()
+
+
+def test_a_row_written_the_old_way_opens_in_the_editor_and_saves_as_an_entry(admin_http):
+    from tests.catalogue.test_app import legacy_model
+
+    model = legacy_model(relay("unified"))
+    before = model.catalogue_spec()
+    data = page_fields(admin_http, change_url(model))
+    assert admin_http.post(change_url(model), data).status_code == 302
+    model.refresh_from_db()
+    assert model.spec  # now a catalogue entry, offering what the old columns offered
+    assert model.catalogue_spec() == before
+
