@@ -298,4 +298,3 @@ def test_a_row_written_the_old_way_opens_in_the_editor_and_saves_as_an_entry(adm
     model.refresh_from_db()
     assert model.spec  # now a catalogue entry, offering what the old columns offered
     assert model.catalogue_spec() == before
-
