@@ -608,6 +608,99 @@ def read_post(data: Any) -> tuple[dict[str, Any], _Reader]:
     return raw, r
 
 
+# The catalogue parser's sentences (English, for files and logs), said in the person's language.
+_WORDS: list[tuple[re.Pattern[str], Any]] = [
+    (re.compile(p + r"\Z"), t)
+    for p, t in [
+        (r"must be one of (?P<a>.+)", gettext_lazy("must be one of %(a)s")),
+        (r"is required", gettext_lazy("is required")),
+        (r"must be a string", gettext_lazy("must be a text")),
+        (r"must be an integer", gettext_lazy("must be a whole number")),
+        (r"must be an object", gettext_lazy("must be a group of fields")),
+        (r"an English text is required", gettext_lazy("an English text is required")),
+        (r"must be a non-empty string", gettext_lazy("must not be empty")),
+        (
+            r"use lower-case letters, digits and _ \(not prompt or model\)",
+            gettext_lazy("use lower-case letters, digits and _ (not prompt or model)"),
+        ),
+        (
+            r"a choice parameter needs a non-empty list of choices",
+            gettext_lazy("a choice setting needs at least one choice ticked"),
+        ),
+        (r"each value may appear once", gettext_lazy("each value may appear once")),
+        (
+            r"must be a non-empty list of integers",
+            gettext_lazy("tick at least one value, or give a range"),
+        ),
+        (r"must be at least 1", gettext_lazy("must be at least 1")),
+        (r"must not be below min", gettext_lazy("must not be below the lowest value")),
+        (
+            r"an int parameter needs values, or min and max",
+            gettext_lazy("tick at least one value, or give a range"),
+        ),
+        (r"an input slot has no default", gettext_lazy("an input file has no default")),
+        (
+            r"must be between (?P<a>\S+) and (?P<b>\S+)",
+            gettext_lazy("must be between %(a)s and %(b)s"),
+        ),
+        (
+            r"must be (?P<a>\S+) plus a multiple of (?P<b>\S+)",
+            gettext_lazy("must be %(a)s plus a multiple of %(b)s"),
+        ),
+        (r"must be true or false", gettext_lazy("must be yes or no")),
+        (
+            r"must be at most (?P<a>\d+) characters",
+            gettext_lazy("must be at most %(a)s characters"),
+        ),
+        (r"needs at least one parameter", gettext_lazy("needs at least one setting")),
+        (r"names no parameter of this model", gettext_lazy("names no setting of this model")),
+        (
+            r'must be a number written as a string, e\.g\. "0\.10"',
+            gettext_lazy('must be a number written as a string, e.g. "0.10"'),
+        ),
+        (r"must be zero or more", gettext_lazy("must be zero or more")),
+        (r'names no parameter \("(?P<a>.*)"\)', gettext_lazy("names no setting (“%(a)s”)")),
+        (r"needs at least one row", gettext_lazy("needs at least one row")),
+        (
+            r"must name a parameter \(or a list of them\)",
+            gettext_lazy("choose a setting (or two, for a pair)"),
+        ),
+        (
+            r'"(?P<a>.*)" is no parameter of this model',
+            gettext_lazy("“%(a)s” is no setting of this model"),
+        ),
+        (
+            r'write a field name, a dotted path \("metadata\.style"\) or "name\[\]"',
+            gettext_lazy('write a field name, a dotted path ("metadata.style") or "name[]"'),
+        ),
+        (r'write "map" needs a values table', gettext_lazy("“map” needs values to send instead")),
+        (
+            r"only an input slot can be sent as a file",
+            gettext_lazy("only an input file can be sent as a file"),
+        ),
+        (r'"\{(?P<a>.*)\}" names no parameter', gettext_lazy("“{%(a)s}” names no setting")),
+        (r'"(?P<a>.*)" is declared twice', gettext_lazy("“%(a)s” is declared twice")),
+        (
+            r"say at least one wire format the model is sold in",
+            gettext_lazy("tick at least one wire format the model is sold in"),
+        ),
+        (
+            r"must be a whole number of minutes, at least 1",
+            gettext_lazy("must be a whole number of minutes, at least 1"),
+        ),
+    ]
+]
+
+
+def words(message: str) -> str:
+    """A parser problem in the active language (unknown sentences stay as they are)."""
+    for pattern, template in _WORDS:
+        match = pattern.match(message)
+        if match:
+            return str(template) % match.groupdict() if match.groupdict() else str(template)
+    return message
+
+
 def place_problems(problems: list[tuple[str, str]], reader: _Reader) -> dict[str, list[str]]:
     """Each parser problem ("model.params[2].default: ...") on the row it belongs to."""
     out = {k: list(v) for k, v in reader.errors.items()}
@@ -622,7 +715,8 @@ def place_problems(problems: list[tuple[str, str]], reader: _Reader) -> dict[str
         if not key and rel.startswith("price"):
             key = "price"
         rest = rel[len(best) :].lstrip(".") if best else rel
-        out.setdefault(key, []).append(f"{rest}: {message}" if rest else message)
+        said = words(message)
+        out.setdefault(key, []).append(f"{rest}: {said}" if rest else said)
     return out
 
 
@@ -895,7 +989,12 @@ class CatalogueAdmin(admin.ModelAdmin):
                     models = load_text(text)
                 except CatalogueFileError as exc:
                     problems = [
-                        {"line": p.line, "column": p.column, "path": p.path, "message": p.message}
+                        {
+                            "line": p.line,
+                            "column": p.column,
+                            "path": p.path,
+                            "message": words(p.message),
+                        }
                         for p in exc.problems
                     ]
             provider = form.cleaned_data["provider"]

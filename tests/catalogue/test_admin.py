@@ -298,3 +298,39 @@ def test_a_row_written_the_old_way_opens_in_the_editor_and_saves_as_an_entry(adm
     model.refresh_from_db()
     assert model.spec  # now a catalogue entry, offering what the old columns offered
     assert model.catalogue_spec() == before
+
+
+def row_html(html: str, field_name: str, end: str) -> str:
+    start = html.rindex("<tr", 0, html.index(f'name="{field_name}"'))
+    return html[start : html.index(end, start)]
+
+
+def test_price_and_wire_problems_are_shown_on_their_own_rows(admin_http):
+    model = attach(relay("newapi"), "kling-3")
+    data = page_fields(admin_http, change_url(model))
+    data["cat-pr-1-amount"] = ["a lot"]
+    data["cat-w-newapi-f-0-to"] = ["metadata..sound"]
+    response = admin_http.post(change_url(model), data)
+    assert response.status_code == 200
+    html = response.content.decode()
+    price_row = row_html(html, "cat-pr-1-amount", "</tr>")
+    assert "must be a number written as a string, e.g. &quot;0.10&quot;" in price_row
+    field_row = row_html(html, "cat-w-newapi-f-0-to", "</tr>")
+    assert "to: write a field name, a dotted path" in field_row
+    assert "must be a number" not in field_row
+    assert 'value="a lot"' in price_row  # what was typed stays, to be corrected
+
+
+def test_problems_are_said_in_chinese_for_a_chinese_admin(admin_http):
+    model = attach(relay("newapi"), "kling-3")
+    admin_http.cookies["django_language"] = "zh-hans"
+    data = page_fields(admin_http, change_url(model))
+    pre = param_prefix(data, "mode")
+    data[f"{pre}-default"] = ["ultra"]
+    html = admin_http.post(change_url(model), data).content.decode()
+    assert "default: 必须是以下之一：std, pro" in html
+    assert "每个问题都显示在对应的行旁边" in html
+    response = upload(admin_http, relay("newapi", name="Other"), BROKEN)
+    assert (
+        "第 8 行第 38 列: models[0].params[0].type: 必须是以下之一：" in response.content.decode()
+    )
