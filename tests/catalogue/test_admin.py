@@ -223,6 +223,7 @@ def test_import_shows_what_changes_then_imports_on_confirm(admin_http):
     response = upload(admin_http, provider, json.dumps(doc, indent=2))
     html = response.content.decode()
     assert "will be changed" in html and "will be added" in html
+    assert "The models go to Relay newapi." in html
     assert provider.models.count() == 1  # a preview only
     fields = as_post(form_fields(html))
     confirm = {k: v for k, v in fields.items() if k in ("provider", "text", "csrfmiddlewaretoken")}

@@ -5,8 +5,11 @@ offers the change (#11 item 5). Screenshots of the catalogue pages in English an
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from soraweb.catalogue.presets import PRESETS_FILE
 from tests.e2e.conftest import (
     ADMIN_PASSWORD,
     ADMIN_USER,
@@ -122,6 +125,19 @@ def test_attach_a_preset_in_two_clicks_edit_it_and_the_studio_offers_the_change(
         problems.wait_for()
         assert "line 5, column" in problems.inner_text()
         screenshot(page, "catalogue-import-errors-en")
+        # A good file: a preview first, nothing written until Import is pressed.
+        doc = json.loads(PRESETS_FILE.read_text(encoding="utf-8"))
+        doc["models"] = [m for m in doc["models"] if m["id"] in ("kling-3", "veo-3.1")]
+        good = tmp_path / "two.json"
+        good.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+        page.locator("input[type=file]").set_input_files(good)
+        page.get_by_role("button", name="Show what will change").click()
+        preview = page.locator("table.cat-offers")
+        preview.wait_for()
+        assert "will be added" in preview.inner_text() and "will be changed" in preview.inner_text()
+        screenshot(page, "catalogue-import-preview-en")
+        page.get_by_role("button", name="Import", exact=True).click()
+        page.locator(".messagelist").get_by_text("Imported 2 model(s)").wait_for()
         assert not refused, refused
 
     with open_page(browser, viewport={"width": 1366, "height": 900}, locale="zh-CN") as page:
