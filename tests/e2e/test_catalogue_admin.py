@@ -20,6 +20,7 @@ from tests.e2e.conftest import (
     start_stack,
     stop_stack,
 )
+from tests.e2e.test_csp import RECORD_VIOLATIONS
 
 pytestmark = pytest.mark.browser
 ZH_ADMIN, ZH_PASSWORD = "lan", "lan-e2e-pass-8"  # noqa: S105 - a throwaway account
@@ -58,6 +59,7 @@ def test_attach_a_preset_in_two_clicks_edit_it_and_the_studio_offers_the_change(
         page.on(
             "console", lambda m: refused.append(m.text) if "Content Security" in m.text else None
         )
+        page.add_init_script(RECORD_VIOLATIONS)
         login(page, stack, ADMIN_USER, ADMIN_PASSWORD)
         page.goto(stack.url("/admin/videos/provider/"))
         page.locator("#result_list tbody tr th a").first.click()
@@ -84,6 +86,7 @@ def test_attach_a_preset_in_two_clicks_edit_it_and_the_studio_offers_the_change(
         before = rows.count()
         editor.get_by_role("button", name="Add a setting").click()
         assert rows.count() == before + 1
+        assert page.evaluate("window.__csp") == []
         assert page.locator("input[name='cat-p-count']").input_value() == str(before + 1)
         duration = editor.locator("tbody.cat-param", has=page.locator("input[value=duration]"))
         six = duration.locator("input[type=checkbox][value='6']")
