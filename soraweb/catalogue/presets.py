@@ -537,7 +537,10 @@ def _vidu() -> dict:
         "name": "viduq2",
         "label": _l("Vidu Q2", "Vidu Q2"),
         "family": "vidu",
-        "note": NOTE,
+        "note": {
+            "en": "Vidu bills credits; the prices are relays' dollar lists. " + NOTE["en"],
+            "zh": "Vidu 官方按积分计费；此处价格取自中转站的美元价目。" + NOTE["zh"],
+        },
         "params": [
             ratio("16:9", "9:16", "1:1"),
             resolution("360p", "720p", "1080p", default="720p"),
@@ -556,7 +559,11 @@ def _vidu() -> dict:
             LAST_NEEDS_FIRST,
             REFS_NOT_WITH_FRAMES,
         ],
-        # No per-second list price is published in dollars (Vidu bills credits): set yours.
+        # Vidu's own API bills credits; these are the per-second rates relays list in dollars
+        # for viduq2 text-to-video (a 5 s clip: 540p $0.15, 720p $0.25; 1080p 4 s $0.60).
+        "price": per_second(
+            ({"resolution": ["1080p"]}, "0.15"), ({"resolution": ["720p"]}, "0.05"), ({}, "0.03")
+        ),
         "wire": {"newapi": {"model": "{model}"}, "unified": {"model": "{model}"}},
     }
 
@@ -567,13 +574,19 @@ def _grok() -> dict:
         "name": "grok-imagine-video",
         "label": _l("Grok Imagine video", "Grok Imagine 视频"),
         "family": "grok",
-        "note": NOTE,
+        "note": {
+            "en": "xAI lists $0.05 a second at 480p and $0.07 at 720p, sound included; a "
+            "picture given costs a little extra. " + NOTE["en"],
+            "zh": "xAI 标价：480p 每秒 0.05 美元，720p 每秒 0.07 美元，含声音；提供图片另收少量费用。"
+            + NOTE["zh"],
+        },
         "params": [
             ratio("16:9", "9:16", "1:1"),
-            resolution("720p"),
+            resolution("480p", "720p", default="720p"),
             duration((1, 15), 6),
             first_frame(10),
         ],
+        "price": per_second(({"resolution": ["720p"]}, "0.07"), ({}, "0.05")),
         "wire": {
             "newapi": {
                 "model": "{model}",
@@ -582,7 +595,7 @@ def _grok() -> dict:
             "openai": {
                 "model": "{model}",
                 "allow": {"duration": [4, 8, 12]},
-                "sizes": openai_sizes(["16:9", "9:16", "1:1"], ["720p"]),
+                "sizes": openai_sizes(["16:9", "9:16", "1:1"], ["480p", "720p"]),
             },
         },
     }

@@ -21,6 +21,7 @@ from soraweb.ops.redaction import provider_secrets, redact
 from soraweb.providers.base import ChatTools, ProviderError
 from soraweb.providers.transport import origin_of
 from soraweb.videos import causes, services
+from soraweb.videos.admin_catalogue import CatalogueAdmin
 from soraweb.videos.causes import Cause
 from soraweb.videos.connection import provider_test_connection
 from soraweb.videos.labels import orientation_label, size_label
@@ -229,7 +230,7 @@ class ProviderAdmin(admin.ModelAdmin):
 
 
 @admin.register(VideoModel)
-class VideoModelAdmin(admin.ModelAdmin):
+class VideoModelAdmin(CatalogueAdmin):
     list_display = [
         "display_name",
         "name",

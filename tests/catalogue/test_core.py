@@ -161,7 +161,11 @@ def test_kling_last_frame_only_in_pro_and_no_camera_move_with_a_picture():
         ("seedance-1.5-pro", {"resolution": "1080p", "duration": 10, "audio": False}, {}, "0.60"),
         ("sora-2", {"resolution": "720p", "duration": 12}, {}, "1.20"),
         ("sora-2-pro", {"resolution": "1080p", "duration": 12}, {}, "6.00"),
-        ("vidu-q2", {}, {}, "0.00"),  # no published dollar price: nothing made up
+        # Vidu bills credits: relays' dollar rates (5 s at 720p $0.25, 1080p only at 4 s)
+        ("vidu-q2", {}, {}, "0.25"),
+        ("vidu-q2", {"resolution": "1080p", "duration": 4}, {}, "0.60"),
+        ("grok-imagine-video", {}, {}, "0.42"),  # xAI: $0.07/s at 720p
+        ("grok-imagine-video", {"resolution": "480p", "duration": 10}, {}, "0.50"),
     ],
 )
 def test_prices(model, picked, counts, expected):
