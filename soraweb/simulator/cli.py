@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
 from . import catalogue_models
-from .server import Simulator
+from .relay import Simulator
 from .store import rules_from_catalogue
 
 

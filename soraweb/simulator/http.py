@@ -27,7 +27,7 @@ from .faults import Faults
 from .store import FORMATS, Job
 
 if TYPE_CHECKING:
-    from .server import Simulator
+    from .relay import Simulator
 
 MAX_BODY_BYTES = 64 * 1024 * 1024
 
