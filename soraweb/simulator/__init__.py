@@ -1,4 +1,5 @@
 """A local relay that speaks every wire format soraweb uses, with fault injection.
 
-``soraweb.simulator.server`` is plain Python (no Django); ``manage.py runsimulator`` wraps it.
+``soraweb.simulator.server.Simulator`` is plain Python (no Django); ``manage.py runsimulator``
+and ``python -m soraweb.simulator.cli`` run it. README.md describes the modules.
 """

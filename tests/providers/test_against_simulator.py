@@ -19,7 +19,9 @@ from soraweb.providers import (
     WireFormat,
     make_client,
 )
+from soraweb.providers.openai_videos import OpenAIVideosClient
 from soraweb.simulator.server import Simulator
+from soraweb.simulator.store import FakeClock
 
 from .conftest import API_KEY
 
@@ -28,21 +30,55 @@ POLLED = [WireFormat.UNIFIED, WireFormat.OPENAI, WireFormat.NEWAPI]
 _counter = itertools.count()
 
 
+SETTINGS = {
+    "api_key": API_KEY,
+    "job_seconds": 0.5,
+    "hang_seconds": 2.0,
+    "retry_after": 1.0,
+    "video_audio": False,
+}
+
+
 @pytest.fixture(scope="module")
 def sim():
-    simulator = Simulator(
-        api_key=API_KEY, job_seconds=0.5, hang_seconds=2.0, retry_after=1.0, video_audio=False
-    ).start()
+    simulator = Simulator(**SETTINGS).start()
     yield simulator
     simulator.stop()
+
+
+@pytest.fixture(scope="module")
+def clocked():
+    """The same relay on a FakeClock: its jobs move when the test waits through ``pause``."""
+    simulator = Simulator(**SETTINGS, clock=FakeClock()).start()
+    yield simulator
+    simulator.stop()
+
+
+def on_clock(sim: Simulator, clocked: Simulator, wire_format: WireFormat) -> Simulator:
+    """The fake-clock relay for the polled formats. A chat create waits for the job's end
+    inside its one request, with nobody left to move a fake clock: chat keeps the wall clock."""
+    return clocked if wire_format in POLLED else sim
+
+
+def pause(sim: Simulator, seconds: float) -> None:
+    """Let ``seconds`` pass for the relay's jobs: the fake clock moves, the wall clock is slept."""
+    if isinstance(sim.clock, FakeClock):
+        sim.clock.advance(seconds)
+    else:
+        time.sleep(seconds)
 
 
 def client_for(sim: Simulator, wire_format: WireFormat, **kwargs):
     options = {"read_timeout": 5.0, "stream_read_timeout": 5.0, "connect_timeout": 2.0}
     options.update(kwargs)
-    return make_client(
-        ProviderConfig(base_url=sim.base_url, wire_format=wire_format, api_key=API_KEY, **options)
+    config = ProviderConfig(
+        base_url=sim.base_url, wire_format=wire_format, api_key=API_KEY, **options
     )
+    if wire_format is WireFormat.OPENAI and isinstance(sim.clock, FakeClock):
+        # The openai client checks expires_at against its clock: the relay's, as a real relay
+        # and client share the wall clock.
+        return OpenAIVideosClient(config, clock=sim.clock.now)
+    return make_client(config)
 
 
 def request(wire_format: WireFormat, prompt: str, **kwargs) -> CreateRequest:
@@ -58,13 +94,13 @@ def request(wire_format: WireFormat, prompt: str, **kwargs) -> CreateRequest:
     return CreateRequest(**values)
 
 
-def wait_terminal(client, remote_id: str, timeout: float = 10.0) -> JobStatus:
+def wait_terminal(sim: Simulator, client, remote_id: str, timeout: float = 10.0) -> JobStatus:
     deadline = time.monotonic() + timeout
     while True:
         status = client.status(remote_id)
         if status.state.is_terminal or time.monotonic() > deadline:
             return status
-        time.sleep(0.1)
+        pause(sim, 0.1)
 
 
 def run(sim, wire_format, prompt: str, **client_options) -> tuple[object, CreateResult, JobStatus]:
@@ -72,7 +108,7 @@ def run(sim, wire_format, prompt: str, **client_options) -> tuple[object, Create
     result = client.create(request(wire_format, prompt))
     if not client.polls:
         return client, result, result.status
-    return client, result, wait_terminal(client, result.remote_id)
+    return client, result, wait_terminal(sim, client, result.remote_id)
 
 
 def download(client, remote_id: str, status: JobStatus, variant: str = "video") -> bytes:
@@ -81,7 +117,8 @@ def download(client, remote_id: str, status: JobStatus, variant: str = "video") 
 
 
 @pytest.mark.parametrize("wire_format", list(WireFormat))
-def test_it_generates_and_downloads_the_exact_video(sim, wire_format):
+def test_it_generates_and_downloads_the_exact_video(sim, clocked, wire_format):
+    sim = on_clock(sim, clocked, wire_format)
     client, result, status = run(sim, wire_format, "a lighthouse at dawn")
     assert status.state is RemoteState.SUCCEEDED
     assert status.progress == 100
@@ -91,7 +128,8 @@ def test_it_generates_and_downloads_the_exact_video(sim, wire_format):
 
 
 @pytest.mark.parametrize("wire_format", POLLED)
-def test_it_sees_the_job_queued_then_running(sim, wire_format):
+def test_it_sees_the_job_queued_then_running(clocked, wire_format):
+    sim = clocked
     client = client_for(sim, wire_format)
     result = client.create(request(wire_format, "slow harbour [sim:slow=3]"))
     assert result.status.state is RemoteState.QUEUED
@@ -99,8 +137,8 @@ def test_it_sees_the_job_queued_then_running(sim, wire_format):
     progress = []
     while (status := client.status(result.remote_id)).state is not RemoteState.RUNNING:
         seen.add(status.state)
-        time.sleep(0.05)
-    time.sleep(0.3)
+        pause(sim, 0.05)
+    pause(sim, 0.3)
     progress.append(client.status(result.remote_id).progress)
     assert seen == {RemoteState.QUEUED}
     assert progress[0] is not None and 0 < progress[0] < 100
@@ -119,7 +157,8 @@ def test_it_reports_chat_progress_as_it_streams(sim):
     assert percents == sorted(percents)
 
 
-def test_it_downloads_an_openai_thumbnail(sim):
+def test_it_downloads_an_openai_thumbnail(clocked):
+    sim = clocked
     client, result, status = run(sim, WireFormat.OPENAI, "thumbnail please")
     with client.open_content(result.remote_id, video_url=None, variant="thumbnail") as stream:
         assert stream.content_type == "image/webp"
@@ -128,13 +167,18 @@ def test_it_downloads_an_openai_thumbnail(sim):
 
 def test_it_follows_an_openai_content_redirect_through_the_guard():
     with Simulator(
-        api_key=API_KEY, job_seconds=0.5, content_redirect=True, video_audio=False
+        api_key=API_KEY,
+        job_seconds=0.5,
+        content_redirect=True,
+        video_audio=False,
+        clock=FakeClock(),
     ) as sim:
         client, result, status = run(sim, WireFormat.OPENAI, "redirected")
         assert download(client, result.remote_id, status) == sim.video_bytes(result.remote_id)
 
 
-def test_it_reads_the_flat_newapi_shape(sim):
+def test_it_reads_the_flat_newapi_shape(clocked):
+    sim = clocked
     client, result, status = run(
         sim, WireFormat.NEWAPI, "flat shape", extra_headers={"X-Sim-Newapi-Shape": "flat"}
     )
@@ -151,7 +195,8 @@ def test_it_reads_a_non_streamed_chat_answer(sim):
 
 
 @pytest.mark.parametrize("wire_format", list(WireFormat))
-def test_it_shows_the_moderation_reason(sim, wire_format):
+def test_it_shows_the_moderation_reason(sim, clocked, wire_format):
+    sim = on_clock(sim, clocked, wire_format)
     _, _, status = run(sim, wire_format, "a real person [sim:moderation]")
     assert status.state is RemoteState.FAILED
     assert "flagged by content moderation" in status.error
@@ -218,24 +263,26 @@ def test_it_refuses_a_chat_shaped_unified_answer(sim):
 
 
 @pytest.mark.parametrize("wire_format", [WireFormat.UNIFIED, WireFormat.OPENAI])
-def test_it_sees_an_expired_result_in_the_status(sim, wire_format):
+def test_it_sees_an_expired_result_in_the_status(clocked, wire_format):
+    sim = clocked
     client = client_for(sim, wire_format)
     result = client.create(request(wire_format, "short-lived [sim:expire=0.2]"))
-    status = wait_terminal(client, result.remote_id)
+    status = wait_terminal(sim, client, result.remote_id)
     if status.state is RemoteState.SUCCEEDED:  # polled inside the 0.2 s window
-        time.sleep(0.3)
+        pause(sim, 0.3)
         status = client.status(result.remote_id)
     assert status.state is RemoteState.EXPIRED
     assert status.error
 
 
 @pytest.mark.parametrize("wire_format", list(WireFormat))
-def test_it_marks_a_download_of_an_expired_result_expired(sim, wire_format):
+def test_it_marks_a_download_of_an_expired_result_expired(sim, clocked, wire_format):
+    sim = on_clock(sim, clocked, wire_format)
     # The openai format states expires_at in whole seconds, so its window must exceed one.
     ttl = 1.3 if wire_format is WireFormat.OPENAI else 0.5
     client, result, status = run(sim, wire_format, f"gone soon [sim:expire={ttl}]")
     assert status.state is RemoteState.SUCCEEDED
-    time.sleep(ttl + 0.1)
+    pause(sim, ttl + 0.1)
     with pytest.raises(ProviderError) as caught:
         client.open_content(result.remote_id, video_url=status.video_url)
     assert caught.value.expired is True
@@ -277,13 +324,14 @@ def test_it_answers_again_after_transient_poll_faults(sim, wire_format):
 
 
 @pytest.mark.parametrize("wire_format", POLLED)
-def test_it_keeps_an_unknown_status_word_unknown(sim, wire_format):
+def test_it_keeps_an_unknown_status_word_unknown(clocked, wire_format):
+    sim = clocked
     client = client_for(sim, wire_format)
     result = client.create(request(wire_format, "odd words [sim:oddstatus][sim:slow=2]"))
     deadline = time.monotonic() + 5
     while (status := client.status(result.remote_id)).state is RemoteState.QUEUED:
         assert time.monotonic() < deadline
-        time.sleep(0.05)
+        pause(sim, 0.05)
     assert status.state is RemoteState.UNKNOWN
     assert status.raw_status in ("rendering", "UNKNOWN")
 
@@ -301,7 +349,8 @@ def test_it_reports_a_wrong_key_without_echoing_it(sim, wire_format):
     assert "Invalid API key" in caught.value.message
 
 
-def test_it_remixes_and_deletes_an_openai_video(sim):
+def test_it_remixes_and_deletes_an_openai_video(clocked):
+    sim = clocked
     client, result, status = run(sim, WireFormat.OPENAI, "original")
     remix = client.remix(result.remote_id, "the same, at night")
     assert remix.remote_id != result.remote_id

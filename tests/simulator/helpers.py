@@ -29,6 +29,27 @@ def wait_until(
         time.sleep(interval)
 
 
+def advance_until(
+    sim: Any,
+    check: Callable[[], Any],
+    step: float = 0.1,
+    limit: float = 30.0,
+    *,
+    what: str = "condition not met",
+) -> Any:
+    """Call ``check``, moving the simulator's fake clock ``step`` seconds between calls, until
+    it returns something truthy; fail naming ``what`` after ``limit`` simulated seconds."""
+    moved = 0.0
+    while True:
+        value = check()
+        if value:
+            return value
+        if moved >= limit:
+            raise AssertionError(f"{what}: not within {limit} simulated seconds")
+        sim.clock.advance(step)
+        moved += step
+
+
 def unified_body(**overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "images": [],

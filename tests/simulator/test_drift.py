@@ -3,7 +3,6 @@ it, so the client tests that lean on them test the real thing."""
 
 from __future__ import annotations
 
-import time
 from urllib.parse import quote
 
 import pytest
@@ -11,6 +10,7 @@ import requests
 
 from soraweb.simulator.drift import long_id
 from soraweb.simulator.server import Simulator
+from tests.simulator.helpers import advance_until
 
 
 def openai_create(sim, prompt):
@@ -77,10 +77,10 @@ def test_nodelete_answers_405(sim, tag):
 
 
 @pytest.mark.parametrize(("marker", "word"), [("unknown", "unknown"), ("emptystatus", "")])
-def test_running_status_words(sim, tag, marker, word):
+def test_running_status_words(clocked, tag, marker, word):
+    sim = clocked
     video = openai_create(sim, f"{tag} [sim:{marker}][sim:slow=3]")
-    while sim.job(video)["state"] != "running":
-        time.sleep(0.05)
+    advance_until(sim, lambda: sim.job(video)["state"] == "running", step=0.05, limit=5)
     assert requests.get(f"{sim.base_url}/videos/{video}", timeout=5).json()["status"] == word
 
 

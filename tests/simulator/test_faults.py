@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from soraweb.simulator import faults
-from tests.simulator.helpers import unified_body, wait_until
+from tests.simulator.helpers import advance_until, unified_body
 
 
 def unified_create(sim, prompt, timeout=5.0):
@@ -141,7 +141,8 @@ def test_it_hangs_on_a_status_query(sim, tag):
     assert second.status_code == 200
 
 
-def test_it_expires_the_result_url_after_completion(sim, tag):
+def test_it_expires_the_result_url_after_completion(clocked, tag):
+    sim = clocked
     unified_id = unified_create(sim, f"{tag} [sim:expire=3]").json()["id"]
     openai_id = requests.post(
         f"{sim.base_url}/videos", json={"prompt": f"{tag} [sim:expire=3]"}, timeout=5
@@ -151,7 +152,7 @@ def test_it_expires_the_result_url_after_completion(sim, tag):
     url = unified_query(sim, unified_id).json()["video_url"]
     fresh = requests.get(url, timeout=5)
 
-    time.sleep(3.2)  # the links live 3 s: long enough to be read on a busy machine
+    sim.clock.advance(3.2)  # the links live 3 s
     status = unified_query(sim, unified_id).json()
     stale = requests.get(url, timeout=5)
     video = requests.get(f"{sim.base_url}/videos/{openai_id}", timeout=5).json()
@@ -162,13 +163,14 @@ def test_it_expires_the_result_url_after_completion(sim, tag):
     assert status["video_url"] is None
     assert stale.status_code == 403
     assert b"Request has expired" in stale.content
-    assert video["expires_at"] <= time.time()
+    assert video["expires_at"] <= sim.clock.now()
     assert content.status_code == 404
     assert content.json()["error"]["code"] == "video_expired"
     assert sim.job(unified_id)["state"] == "expired"
 
 
-def test_it_fails_jobs_for_moderation_and_generic_errors(sim, tag):
+def test_it_fails_jobs_for_moderation_and_generic_errors(clocked, tag):
+    sim = clocked
     moderated = unified_create(sim, f"{tag} [sim:moderation]").json()["id"]
     broken = unified_create(sim, f"{tag} [sim:fail]").json()["id"]
 
@@ -176,7 +178,7 @@ def test_it_fails_jobs_for_moderation_and_generic_errors(sim, tag):
         answers = [unified_query(sim, moderated).json(), unified_query(sim, broken).json()]
         return answers if all(a["status"] == "failed" for a in answers) else None
 
-    first, second = wait_until(both_failed, timeout=5)
+    first, second = advance_until(sim, both_failed, step=0.1, limit=5)
     assert first["fail_reason"] == (
         "The prompt was flagged by content moderation: depicts a real person"
     )
@@ -195,12 +197,13 @@ def test_it_answers_a_chat_shaped_200_without_a_task_id(sim, tag):
     assert sim.creates_for_prompt(tag) == 0
 
 
-def test_it_keeps_stuck_jobs_running_and_speaks_odd_statuses(sim, tag):
+def test_it_keeps_stuck_jobs_running_and_speaks_odd_statuses(clocked, tag):
+    sim = clocked
     stuck = unified_create(sim, f"{tag} [sim:stuck]").json()["id"]
     odd = unified_create(sim, f"{tag} [sim:oddstatus][sim:slow=3]").json()["id"]
-    time.sleep(0.6)  # past the odd job's queue phase (15% of 3 s)
+    sim.clock.advance(0.6)  # past the odd job's queue phase (15% of 3 s)
     odd_now = unified_query(sim, odd).json()
-    time.sleep(sim.job_seconds)  # past the stuck job's planned end
+    sim.clock.advance(sim.job_seconds)  # past the stuck job's planned end
     stuck_now = unified_query(sim, stuck).json()
 
     assert odd_now["status"] == "rendering"

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from soraweb.simulator.server import Simulator
-from tests.simulator.helpers import wait_until
+from tests.simulator.helpers import advance_until
 
 
 def create(sim, prompt, **extra):
@@ -20,7 +20,8 @@ def create(sim, prompt, **extra):
     return answer.json()
 
 
-def test_it_runs_a_newapi_task_in_the_code_shape(sim, tag):
+def test_it_runs_a_newapi_task_in_the_code_shape(clocked, tag):
+    sim = clocked
     created = create(sim, f"{tag} lanterns", image="https://example.com/a.png")
 
     assert set(created) == {"task_id", "status"}
@@ -32,7 +33,7 @@ def test_it_runs_a_newapi_task_in_the_code_shape(sim, tag):
         seen.append(answer.json())
         return answer.json()["data"]["status"] == "SUCCESS"
 
-    wait_until(poll, timeout=10, interval=0.1)
+    advance_until(sim, poll, step=0.1, limit=10)
     assert {s["code"] for s in seen} == {"success"}
     statuses = [s["data"]["status"] for s in seen]
     assert set(statuses) <= {"NOT_START", "SUBMITTED", "QUEUED", "IN_PROGRESS", "SUCCESS"}

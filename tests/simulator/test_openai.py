@@ -12,13 +12,19 @@ import requests
 from PIL import Image
 
 from soraweb.simulator.server import Simulator
-from tests.simulator.helpers import probe, wait_until
+from tests.simulator.helpers import advance_until, probe
 
 
 @pytest.fixture
 def client(sim):
     # No automatic retries: the fault tests must see the first answer.
     return openai.OpenAI(base_url=sim.base_url, api_key="sk-unused", max_retries=0, timeout=10)
+
+
+@pytest.fixture
+def clocked_client(clocked):
+    # No automatic retries: the fault tests must see the first answer.
+    return openai.OpenAI(base_url=clocked.base_url, api_key="sk-unused", max_retries=0, timeout=10)
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +41,10 @@ def png(width, height):
     return buf.getvalue()
 
 
-def test_it_serves_the_official_client_from_create_to_download_and_remix(sim, client, tag):
+def test_it_serves_the_official_client_from_create_to_download_and_remix(
+    clocked, clocked_client, tag
+):
+    sim, client = clocked, clocked_client
     video = client.videos.create(
         prompt=f"{tag} a red fox in snow",
         model="sora-2",
@@ -61,7 +70,7 @@ def test_it_serves_the_official_client_from_create_to_download_and_remix(sim, cl
         states.append((current.status, current.progress, raw.headers.get("openai-poll-after-ms")))
         return current if current.status == "completed" else None
 
-    done = wait_until(finished, timeout=10, interval=0.1)
+    done = advance_until(sim, finished, step=0.1, limit=10)
     assert "in_progress" in [s for s, _, _ in states]
     assert all(isinstance(p, int) and 0 <= p <= 100 for _, p, _ in states)
     assert all(int(h) > 0 for s, _, h in states if s != "completed")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.simulator.helpers import probe, unified_body, wait_until
+from tests.simulator.helpers import advance_until, probe, unified_body
 
 
-def test_it_runs_a_unified_job_from_pending_to_a_playable_video(sim, tag):
+def test_it_runs_a_unified_job_from_pending_to_a_playable_video(clocked, tag):
+    sim = clocked
     created = requests.post(
         f"{sim.base_url}/video/create", json=unified_body(prompt=f"{tag} boats"), timeout=5
     )
@@ -33,7 +34,7 @@ def test_it_runs_a_unified_job_from_pending_to_a_playable_video(sim, tag):
         seen.append(answer.json())
         return answer.json()["status"] == "completed"
 
-    wait_until(poll, timeout=10, interval=0.1)
+    advance_until(sim, poll, step=0.1, limit=10)
     statuses = [s["status"] for s in seen]
     assert statuses[0] == "pending"
     assert "processing" in statuses

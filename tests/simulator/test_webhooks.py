@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from soraweb.simulator.server import Simulator
+from soraweb.simulator.store import FakeClock
 from tests.simulator.helpers import wait_until
 
 SECRET_BYTES = b"an-independent-test-secret-32by!"
@@ -73,11 +74,13 @@ def receiver():
 
 
 def test_it_posts_signed_events_and_retries_a_failed_delivery(receiver, tag):
+    clock = FakeClock()
     with Simulator(
         job_seconds=0.6,
         webhook_url=receiver.url,
         webhook_secret=SECRET,
         webhook_retry_delays=(0.2, 0.4),
+        clock=clock,
     ) as sim:
         ok = requests.post(f"{sim.base_url}/videos", json={"prompt": f"{tag} ok"}, timeout=5)
         bad = requests.post(
@@ -86,6 +89,13 @@ def test_it_posts_signed_events_and_retries_a_failed_delivery(receiver, tag):
         ok_id, bad_id = ok.json()["id"], bad.json()["id"]
 
         # Nobody polls: the simulator's own clock must finish the jobs and send the events.
+        clock.advance(0.6)
+        wait_until(lambda: len(receiver.received) >= 2, timeout=10)
+        # The failed delivery is retried 0.2 s later on the simulator's clock, not before.
+        wait_until(lambda: any(not e["delivered"] for e in sim.webhook_log), timeout=10)
+        time.sleep(0.3)
+        assert len(receiver.received) == 2
+        clock.advance(0.2)
         wait_until(lambda: sum(1 for _, _, s in receiver.received if s == 204) >= 2, timeout=10)
         log = sim.webhook_log
 

@@ -1,7 +1,7 @@
 """``manage.py runsimulator``: serve the relay simulator until Ctrl-C.
 
-Only a thin wrapper: the simulator itself is plain Python (``soraweb.simulator.server``) and
-runs the same way with ``python -m soraweb.simulator.server``.
+Only a thin wrapper: the simulator itself is plain Python (``soraweb.simulator``) and
+runs the same way with ``python -m soraweb.simulator.cli``.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from soraweb.simulator import server
+from soraweb.simulator import cli
 
 
 class Command(BaseCommand):
@@ -25,14 +25,14 @@ class Command(BaseCommand):
     requires_migrations_checks = False
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        server.add_arguments(parser)
+        cli.add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         # Request lines go to stderr at -v 2 and above.
-        sim = server.simulator_from_options(options, quiet=options["verbosity"] < 2)
+        sim = cli.simulator_from_options(options, quiet=options["verbosity"] < 2)
 
         def say(line: str) -> None:
             self.stdout.write(line)
             self.stdout.flush()
 
-        server.serve(sim, say, options.get("serve_seconds"))
+        cli.serve(sim, say, options.get("serve_seconds"))
