@@ -12,10 +12,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from soraweb.catalogue.schema import SpecError
 from soraweb.money import money
 from soraweb.ops.redaction import provider_secrets, redact
 from soraweb.providers.base import ChatTools, ProviderError
@@ -235,11 +236,10 @@ class VideoModelAdmin(CatalogueAdmin):
         "display_name",
         "name",
         "provider",
-        "orientation_labels",
-        "size_labels",
+        "aspect_ratios",
+        "resolutions",
         "durations_shown",
         "prices",
-        "max_images",
         "enabled",
         "position",
     ]
@@ -248,21 +248,51 @@ class VideoModelAdmin(CatalogueAdmin):
     search_fields = ["name", "display_name"]
     actions = ["test_connection"]
 
-    @admin.display(description=gettext_lazy("price per second"))
-    def prices(self, obj: VideoModel) -> str:
-        return ", ".join(f"{size_label(size)}: {money(obj.price_for(size))}" for size in obj.sizes)
+    # The columns read the model's catalogue entry (an old-style row through the same reading),
+    # in the reader's language, so a preset attached today shows what it offers, not dashes.
+    def _spec(self, obj: VideoModel):
+        try:
+            return obj.catalogue_spec()
+        except SpecError:
+            return None
 
-    @admin.display(description=gettext_lazy("orientations"))
-    def orientation_labels(self, obj: VideoModel) -> str:
-        return ", ".join(orientation_label(token) for token in obj.orientations or [])
+    def _choice_labels(self, obj: VideoModel, name: str) -> str:
+        spec = self._spec(obj)
+        param = spec.param(name) if spec else None
+        if param is None:
+            return "—"
+        lang = get_language() or "en"
+        return ", ".join(choice.label.get(lang) for choice in param.choices) or "—"
+
+    @admin.display(description=gettext_lazy("aspect ratios"))
+    def aspect_ratios(self, obj: VideoModel) -> str:
+        return self._choice_labels(obj, "aspect_ratio")
+
+    @admin.display(description=gettext_lazy("resolutions"))
+    def resolutions(self, obj: VideoModel) -> str:
+        return self._choice_labels(obj, "resolution")
 
     @admin.display(description=gettext_lazy("durations (seconds)"))
     def durations_shown(self, obj: VideoModel) -> str:
-        return ", ".join(str(seconds) for seconds in obj.durations or [])
+        spec = self._spec(obj)
+        param = spec.param("duration") if spec else None
+        if param is None:
+            return "—"
+        if param.values:
+            return ", ".join(str(seconds) for seconds in param.values)
+        return f"{param.min}–{param.max}"
 
-    @admin.display(description=gettext_lazy("sizes"))
-    def size_labels(self, obj: VideoModel) -> str:
-        return ", ".join(size_label(token) for token in obj.sizes or [])
+    @admin.display(description=gettext_lazy("price"))
+    def prices(self, obj: VideoModel) -> str:
+        spec = self._spec(obj)
+        if spec is None or spec.price is None or not spec.price.rows:
+            return "—"
+        amounts = sorted({row.amount for row in spec.price.rows})
+        low, high = money(amounts[0]), money(amounts[-1])
+        span = low if low == high else f"{low}–{high}"
+        if spec.price.per == "second":
+            return _("%(span)s per second") % {"span": span}
+        return _("%(span)s per video") % {"span": span}
 
     @admin.action(description=gettext_lazy("Test connection to the provider"))
     def test_connection(self, request: HttpRequest, queryset) -> None:
