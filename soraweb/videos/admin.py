@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from soraweb.catalogue.schema import SpecError
 from soraweb.money import money
 from soraweb.ops.redaction import provider_secrets, redact
-from soraweb.providers.base import ChatTools, ProviderError
+from soraweb.providers.base import ChatTools, ProviderError, WireFormat
 from soraweb.providers.transport import origin_of
 from soraweb.videos import causes, services
 from soraweb.videos.admin_catalogue import CatalogueAdmin
@@ -38,6 +38,25 @@ from soraweb.videos.models import (
 from soraweb.videos.stuck import stuck_q, stuck_reason
 
 ADMIN_CSS = "css/ops-admin.css"
+
+
+# Each wire format in one sentence, by what the relay's documentation shows (providers.md).
+WIRE_FORMAT_HELP = {
+    WireFormat.UNIFIED: gettext_lazy(
+        "the relay's docs show POST /video/create and GET /video/query (most Sora relays)."
+    ),
+    WireFormat.CHAT: gettext_lazy(
+        "the relay makes videos through POST /chat/completions and streams its progress as chat "
+        "text."
+    ),
+    WireFormat.OPENAI: gettext_lazy(
+        "OpenAI's Videos API: POST /videos, then GET /videos/{id} and /videos/{id}/content."
+    ),
+    WireFormat.NEWAPI: gettext_lazy(
+        "new-api gateways: POST /video/generations, then GET /video/generations/{task_id}."
+    ),
+}
+ADD_ONLY_HIDDEN = ("clear_api_key", "clear_webhook_secret")
 
 
 class ProviderForm(forms.ModelForm):
@@ -101,6 +120,22 @@ class ProviderForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # Optional: a form posted without it (older scripts) keeps the automatic choice.
         self.fields["chat_tools"].required = False
+        wire_format = self.fields["wire_format"]
+        wire_format.help_text = format_html(
+            '{}<ul class="wire-formats">{}</ul>{}',
+            _("How this relay expects to be asked:"),
+            format_html_join(
+                "", "<li><b>{}</b>: {}</li>", ((f.value, WIRE_FORMAT_HELP[f]) for f in WireFormat)
+            ),
+            _("Not sure? Ask your relay which endpoint it documents."),
+        )
+        if not self.instance.pk:
+            # Nothing is stored yet, so there is no current key to keep (the admin leaves out
+            # the "Remove the stored ..." boxes too: ProviderAdmin.get_fields).
+            self.fields["api_key"].help_text = _("Once saved, the key is never shown again.")
+            self.fields["webhook_secret"].help_text = _(
+                "Optional. Once saved, the secret is never shown again."
+            )
 
     def clean_chat_tools(self) -> str:
         return self.cleaned_data.get("chat_tools") or ChatTools.AUTO.value
@@ -192,6 +227,12 @@ class ProviderAdmin(admin.ModelAdmin):
     list_filter = ["wire_format", "enabled", "from_environment"]
     search_fields = ["name", "base_url"]
     actions = ["test_connection"]
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is None:  # adding: no stored key or secret to remove
+            return [f for f in fields if f not in ADD_ONLY_HIDDEN]
+        return fields
 
     @admin.display(description=gettext_lazy("endpoint"))
     def endpoint(self, obj: Provider) -> str:
@@ -390,8 +431,7 @@ class VideoJobAdmin(admin.ModelAdmin):
         "short_prompt",
         "owner",
         "state_label",
-        "video_model",
-        "provider",
+        "model_and_provider",
         "age",
         "cost",
     ]
@@ -502,6 +542,12 @@ class VideoJobAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_label(self, obj: VideoJob) -> str:
         return obj.get_state_display()
+
+    @admin.display(description=gettext_lazy("model"), ordering="video_model")
+    def model_and_provider(self, obj: VideoJob) -> str:
+        # One column for both: the list fits a laptop screen with the filters beside it.
+        model = obj.video_model.display_name if obj.video_model else obj.model_name
+        return format_html("{}<small>{}</small>", model, obj.provider.name if obj.provider else "")
 
     @admin.display(description=gettext_lazy("orientation"))
     def orientation_shown(self, obj: VideoJob) -> str:
