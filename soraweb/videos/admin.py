@@ -78,13 +78,13 @@ class ProviderForm(forms.ModelForm):
     )
     clear_api_key = forms.BooleanField(label=gettext_lazy("Remove the stored key"), required=False)
     base_url = forms.URLField(
-        label=gettext_lazy("base URL"),
+        label=gettext_lazy("Base URL"),
         required=False,
         assume_scheme="https",
         help_text=gettext_lazy("For example https://relay.example.com/v1"),
     )
     webhook_secret = forms.CharField(
-        label=gettext_lazy("webhook secret"),
+        label=gettext_lazy("Webhook secret"),
         required=False,
         max_length=200,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),

@@ -361,6 +361,9 @@ ADMIN_PAGES = [
     "/admin/videos/provider/add/",
     "/admin/videos/provider/1/change/",
     "/admin/videos/videomodel/",
+    "/admin/videos/videomodel/1/change/",
+    "/admin/videos/videomodel/add-from-preset/",
+    "/admin/videos/videomodel/import/",
 ]
 
 
