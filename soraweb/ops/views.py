@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import csv
 from datetime import date, timedelta
 from functools import wraps
 
@@ -17,6 +16,7 @@ from soraweb.http import HtmxHttpRequest
 from soraweb.money import money
 from soraweb.ops import charts, selectors, services
 from soraweb.ops.charts import Bar
+from soraweb.spreadsheet import csv_download, text_cell
 from soraweb.videos.models import ACTIVE_STATES, JobState
 from soraweb.videos.stuck import jobs_stuck, jobs_stuck_count
 
@@ -223,12 +223,7 @@ def spend_csv(request: HttpRequest) -> HttpResponse:
     Excel reads Chinese names; formulas in names are defused)."""
     today = selectors.periods(timezone.now()).day_start.date()
     start, end, _choice = _report_range(request, today)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="soraweb-spend-{start.isoformat()}-{end.isoformat()}.csv"'
-    )
-    response.write("\ufeff")
-    out = csv.writer(response)
+    response, out = csv_download(f"soraweb-spend-{start.isoformat()}-{end.isoformat()}.csv")
     zone = selectors.team_zone()
     out.writerow(
         [
@@ -245,8 +240,8 @@ def spend_csv(request: HttpRequest) -> HttpResponse:
         out.writerow(
             [
                 entry.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
-                _cell(entry.username),
-                _cell(entry.model_name),
+                text_cell(entry.username),
+                text_cell(entry.model_name),
                 entry.job_id or "",
                 entry.get_status_display(),
                 entry.outcome,
@@ -254,11 +249,6 @@ def spend_csv(request: HttpRequest) -> HttpResponse:
             ]
         )
     return response
-
-
-def _cell(text: str) -> str:
-    """A spreadsheet must not run what a person typed: a leading = + - @ is shown as text."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 # --- Notices -------------------------------------------------------------------------------------

@@ -10,15 +10,16 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.timesince import timesince
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from soraweb.catalogue.schema import SpecError
 from soraweb.money import money
 from soraweb.ops.redaction import provider_secrets, redact
-from soraweb.providers.base import ChatTools, ProviderError
+from soraweb.providers.base import ChatTools, ProviderError, WireFormat
 from soraweb.providers.transport import origin_of
 from soraweb.videos import causes, services
 from soraweb.videos.admin_catalogue import CatalogueAdmin
@@ -37,6 +38,25 @@ from soraweb.videos.models import (
 from soraweb.videos.stuck import stuck_q, stuck_reason
 
 ADMIN_CSS = "css/ops-admin.css"
+
+
+# Each wire format in one sentence, by what the relay's documentation shows (providers.md).
+WIRE_FORMAT_HELP = {
+    WireFormat.UNIFIED: gettext_lazy(
+        "the relay's docs show POST /video/create and GET /video/query (most Sora relays)."
+    ),
+    WireFormat.CHAT: gettext_lazy(
+        "the relay makes videos through POST /chat/completions and streams its progress as chat "
+        "text."
+    ),
+    WireFormat.OPENAI: gettext_lazy(
+        "OpenAI's Videos API: POST /videos, then GET /videos/{id} and /videos/{id}/content."
+    ),
+    WireFormat.NEWAPI: gettext_lazy(
+        "new-api gateways: POST /video/generations, then GET /video/generations/{task_id}."
+    ),
+}
+ADD_ONLY_HIDDEN = ("clear_api_key", "clear_webhook_secret")
 
 
 class ProviderForm(forms.ModelForm):
@@ -58,13 +78,13 @@ class ProviderForm(forms.ModelForm):
     )
     clear_api_key = forms.BooleanField(label=gettext_lazy("Remove the stored key"), required=False)
     base_url = forms.URLField(
-        label=gettext_lazy("base URL"),
+        label=gettext_lazy("Base URL"),
         required=False,
         assume_scheme="https",
         help_text=gettext_lazy("For example https://relay.example.com/v1"),
     )
     webhook_secret = forms.CharField(
-        label=gettext_lazy("webhook secret"),
+        label=gettext_lazy("Webhook secret"),
         required=False,
         max_length=200,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
@@ -100,6 +120,22 @@ class ProviderForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # Optional: a form posted without it (older scripts) keeps the automatic choice.
         self.fields["chat_tools"].required = False
+        wire_format = self.fields["wire_format"]
+        wire_format.help_text = format_html(
+            '{}<ul class="wire-formats">{}</ul>{}',
+            _("How this relay expects to be asked:"),
+            format_html_join(
+                "", "<li><b>{}</b>: {}</li>", ((f.value, WIRE_FORMAT_HELP[f]) for f in WireFormat)
+            ),
+            _("Not sure? Ask your relay which endpoint it documents."),
+        )
+        if not self.instance.pk:
+            # Nothing is stored yet, so there is no current key to keep (the admin leaves out
+            # the "Remove the stored ..." boxes too: ProviderAdmin.get_fields).
+            self.fields["api_key"].help_text = _("Once saved, the key is never shown again.")
+            self.fields["webhook_secret"].help_text = _(
+                "Optional. Once saved, the secret is never shown again."
+            )
 
     def clean_chat_tools(self) -> str:
         return self.cleaned_data.get("chat_tools") or ChatTools.AUTO.value
@@ -192,6 +228,12 @@ class ProviderAdmin(admin.ModelAdmin):
     search_fields = ["name", "base_url"]
     actions = ["test_connection"]
 
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if obj is None:  # adding: no stored key or secret to remove
+            return [f for f in fields if f not in ADD_ONLY_HIDDEN]
+        return fields
+
     @admin.display(description=gettext_lazy("endpoint"))
     def endpoint(self, obj: Provider) -> str:
         if obj.from_environment:
@@ -235,11 +277,10 @@ class VideoModelAdmin(CatalogueAdmin):
         "display_name",
         "name",
         "provider",
-        "orientation_labels",
-        "size_labels",
+        "aspect_ratios",
+        "resolutions",
         "durations_shown",
         "prices",
-        "max_images",
         "enabled",
         "position",
     ]
@@ -248,21 +289,51 @@ class VideoModelAdmin(CatalogueAdmin):
     search_fields = ["name", "display_name"]
     actions = ["test_connection"]
 
-    @admin.display(description=gettext_lazy("price per second"))
-    def prices(self, obj: VideoModel) -> str:
-        return ", ".join(f"{size_label(size)}: {money(obj.price_for(size))}" for size in obj.sizes)
+    # The columns read the model's catalogue entry (an old-style row through the same reading),
+    # in the reader's language, so a preset attached today shows what it offers, not dashes.
+    def _spec(self, obj: VideoModel):
+        try:
+            return obj.catalogue_spec()
+        except SpecError:
+            return None
 
-    @admin.display(description=gettext_lazy("orientations"))
-    def orientation_labels(self, obj: VideoModel) -> str:
-        return ", ".join(orientation_label(token) for token in obj.orientations or [])
+    def _choice_labels(self, obj: VideoModel, name: str) -> str:
+        spec = self._spec(obj)
+        param = spec.param(name) if spec else None
+        if param is None:
+            return "—"
+        lang = get_language() or "en"
+        return ", ".join(choice.label.get(lang) for choice in param.choices) or "—"
+
+    @admin.display(description=gettext_lazy("aspect ratios"))
+    def aspect_ratios(self, obj: VideoModel) -> str:
+        return self._choice_labels(obj, "aspect_ratio")
+
+    @admin.display(description=gettext_lazy("resolutions"))
+    def resolutions(self, obj: VideoModel) -> str:
+        return self._choice_labels(obj, "resolution")
 
     @admin.display(description=gettext_lazy("durations (seconds)"))
     def durations_shown(self, obj: VideoModel) -> str:
-        return ", ".join(str(seconds) for seconds in obj.durations or [])
+        spec = self._spec(obj)
+        param = spec.param("duration") if spec else None
+        if param is None:
+            return "—"
+        if param.values:
+            return ", ".join(str(seconds) for seconds in param.values)
+        return f"{param.min}–{param.max}"
 
-    @admin.display(description=gettext_lazy("sizes"))
-    def size_labels(self, obj: VideoModel) -> str:
-        return ", ".join(size_label(token) for token in obj.sizes or [])
+    @admin.display(description=gettext_lazy("price"))
+    def prices(self, obj: VideoModel) -> str:
+        spec = self._spec(obj)
+        if spec is None or spec.price is None or not spec.price.rows:
+            return "—"
+        amounts = sorted({row.amount for row in spec.price.rows})
+        low, high = money(amounts[0]), money(amounts[-1])
+        span = low if low == high else f"{low}–{high}"
+        if spec.price.per == "second":
+            return _("%(span)s per second") % {"span": span}
+        return _("%(span)s per video") % {"span": span}
 
     @admin.action(description=gettext_lazy("Test connection to the provider"))
     def test_connection(self, request: HttpRequest, queryset) -> None:
@@ -360,8 +431,7 @@ class VideoJobAdmin(admin.ModelAdmin):
         "short_prompt",
         "owner",
         "state_label",
-        "video_model",
-        "provider",
+        "model_and_provider",
         "age",
         "cost",
     ]
@@ -472,6 +542,12 @@ class VideoJobAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("state"), ordering="state")
     def state_label(self, obj: VideoJob) -> str:
         return obj.get_state_display()
+
+    @admin.display(description=gettext_lazy("model"), ordering="video_model")
+    def model_and_provider(self, obj: VideoJob) -> str:
+        # One column for both: the list fits a laptop screen with the filters beside it.
+        model = obj.video_model.display_name if obj.video_model else obj.model_name
+        return format_html("{}<small>{}</small>", model, obj.provider.name if obj.provider else "")
 
     @admin.display(description=gettext_lazy("orientation"))
     def orientation_shown(self, obj: VideoJob) -> str:

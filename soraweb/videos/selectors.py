@@ -214,19 +214,10 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def gallery_list(
-    *,
-    viewer=None,
-    filters: GalleryFilters | None = None,
-    after: str | None = None,
-    per_page: int = 24,
-) -> Page:
-    """One page of finished videos; ``after`` is the cursor of the page before (keyset paging).
-
-    One query whatever the page or the number of jobs: the owner, prompt and model come by join,
-    whether the viewer marked each video a favourite by an EXISTS per row of the page, and a
-    deep page starts its index walk at the cursor instead of counting past the rows before it.
-    """
+def gallery_videos(*, viewer=None, filters: GalleryFilters | None = None) -> QuerySet:
+    """Every finished video the gallery shows (all of the team's: anyone signed in may watch
+    them) that ``filters`` find, unordered; with a viewer, whether each is their favourite.
+    The gallery's pages and its CSV download both start here, so they show the same videos."""
     f = filters or GalleryFilters()
     # finished_at is part of every ordering: a row without it could never be paged past.
     qs = VideoJob.objects.filter(state=JobState.SUCCEEDED, finished_at__isnull=False).exclude(
@@ -258,6 +249,24 @@ def gallery_list(
         qs = qs.annotate(is_favourite=Exists(mine))
         if f.favourites:
             qs = qs.filter(is_favourite=True)
+    return qs
+
+
+def gallery_list(
+    *,
+    viewer=None,
+    filters: GalleryFilters | None = None,
+    after: str | None = None,
+    per_page: int = 24,
+) -> Page:
+    """One page of finished videos; ``after`` is the cursor of the page before (keyset paging).
+
+    One query whatever the page or the number of jobs: the owner, prompt and model come by join,
+    whether the viewer marked each video a favourite by an EXISTS per row of the page, and a
+    deep page starts its index walk at the cursor instead of counting past the rows before it.
+    """
+    f = filters or GalleryFilters()
+    qs = gallery_videos(viewer=viewer, filters=f)
     qs = qs.select_related("owner", "prompt", "video_model").only(
         "id",
         "orientation",

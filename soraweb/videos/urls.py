@@ -12,6 +12,7 @@ urlpatterns = [
     path("form/options/", views.form_options, name="form_options"),
     path("form/estimate/", views.estimate, name="estimate"),
     path("gallery/", views.gallery, name="gallery"),
+    path("gallery.csv", views.gallery_csv, name="gallery_csv"),
     path("language/", views.set_language, name="set_language"),
     path("live/", views.live_stream, name="live"),
     path("jobs/<int:pk>/", views.job_detail, name="job_detail"),

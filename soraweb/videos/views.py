@@ -19,6 +19,7 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
@@ -29,6 +30,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.i18n import set_language as django_set_language
 
 from soraweb.http import AuthenticatedHttpRequest, HtmxHttpRequest
+from soraweb.spreadsheet import csv_download, text_cell
 from soraweb.videos import images, live, selectors, services, webhooks
 from soraweb.videos.forms import (
     BatchForm,
@@ -576,6 +578,8 @@ def gallery(request: HtmxHttpRequest) -> HttpResponse:
         "filter_form": filter_form,
         "filters": filters,
         "query": query.urlencode(),
+        # The download form carries the filters, so "none ticked" means "what is shown".
+        "filter_pairs": [(k, v) for k, values in query.lists() if k != "job" for v in values],
     }
     template = "videos/gallery.html"
     if request.htmx and not request.htmx.history_restore_request:
@@ -586,6 +590,56 @@ def gallery(request: HtmxHttpRequest) -> HttpResponse:
     response = render(request, template, context)
     # The same address answers a whole page or a part of it: caches must keep them apart.
     patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+# A download of ticked videos names at most this many; with none ticked, the filters' videos, at
+# most GALLERY_CSV_ROWS of them (newest first, or in the chosen order).
+GALLERY_CSV_PICKED = 500
+GALLERY_CSV_ROWS = 10_000
+
+
+@require_GET
+def gallery_csv(request: HttpRequest) -> HttpResponse:
+    """The gallery's videos as a spreadsheet: those ticked ("job" in the address), else every
+    video the filters find. Only finished videos the gallery shows, whoever asks for which id."""
+    choices = selectors.gallery_choices()
+    filters = GalleryFilterForm(request.GET or None, choices=choices).filters()
+    picked = [int(v) for v in request.GET.getlist("job")[:GALLERY_CSV_PICKED] if v.isdigit()]
+    if picked:
+        qs = selectors.gallery_videos(viewer=request.user).filter(pk__in=picked)
+    else:
+        qs = selectors.gallery_videos(viewer=request.user, filters=filters)
+    order = selectors.SORTS.get(filters.sort, selectors.SORTS["newest"])
+    qs = qs.select_related("owner", "prompt", "video_model").order_by(*order)
+    response, out = csv_download(f"soraweb-videos-{timezone.localdate().isoformat()}.csv")
+    out.writerow(
+        [
+            _("job"),
+            _("finished (%(zone)s)") % {"zone": timezone.get_current_timezone_name()},
+            _("person"),
+            _("model"),
+            _("prompt"),
+            _("review"),
+            _("settings"),
+            _("page"),
+        ]
+    )
+    lang = get_language() or "en"
+    for job in qs[:GALLERY_CSV_ROWS].iterator(chunk_size=1000):
+        words = selectors.gallery_settings_words(job, choices["labels"], lang)
+        out.writerow(
+            [
+                job.pk,
+                timezone.localtime(job.finished_at).strftime("%Y-%m-%d %H:%M:%S"),
+                text_cell(job.owner.get_username()),
+                text_cell(job.video_model.display_name if job.video_model else job.model_name),
+                text_cell(job.prompt.text),
+                job.get_review_state_display(),
+                " · ".join(str(word) for word in words),
+                request.build_absolute_uri(reverse("videos:job_detail", args=[job.pk])),
+            ]
+        )
     return response
 
 

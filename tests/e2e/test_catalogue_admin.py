@@ -96,7 +96,9 @@ def test_attach_a_preset_in_two_clicks_edit_it_and_the_studio_offers_the_change(
         amount = page.locator("#cat-price input[name$='-amount'][value='0.20']")
         amount.fill("0.25")
         screenshot(page, "catalogue-editor-en")
-        page.locator("input[name=_continue]").click()
+        # Wait for the saved page itself: the page before it also shows a success message.
+        with page.expect_navigation():
+            page.locator("input[name=_continue]").click()
         page.locator(".messagelist .success").wait_for()
         assert page.locator("#cat-price input[name$='-amount'][value='0.25']").count() == 1
 

@@ -122,9 +122,13 @@ def test_job_titles_and_values_are_words_not_codes(zh_admin, member):
     assert '<div class="readonly">小（720p）</div>' in html
     assert ">portrait<" not in html and ">small<" not in html
     listing = zh_admin.get(reverse("admin:videos_videomodel_changelist")).content.decode()
-    assert "竖屏（纵向）, 横屏（横向）" in listing and "小（720p）: 0.10 美元" in listing
-    assert '<td class="field-durations_shown">10, 15</td>' in listing
-    assert "portrait" not in listing and "small:" not in listing
+    # The model list reads each model's catalogue entry, in the reader's words.
+    assert '<td class="field-aspect_ratios">9:16 竖屏, 16:9 横屏</td>' in listing
+    assert '<td class="field-resolutions">720p 高清, 1080p 全高清</td>' in listing
+    assert '<td class="field-prices">每秒 0.10 美元–0.30 美元</td>' in listing
+    # (What the form offers: the entry's durations, not the old column's 10 and 15.)
+    assert '<td class="field-durations_shown">4, 8, 10, 12, 15</td>' in listing
+    assert "portrait" not in listing and "small:" not in listing and ">—<" not in listing
 
 
 def test_the_english_admin_still_reads_english(client, staff):
