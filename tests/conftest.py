@@ -64,21 +64,13 @@ def form_data(model: str = "sora-2", **overrides) -> dict:
 def job_fields(
     owner, video_model, *, text: str = "a job", state: str = "queued", **overrides
 ) -> dict:
-    """Keyword arguments for a VideoJob row made directly (no pipeline), for page tests."""
-    from soraweb.videos.models import Prompt
+    """Keyword arguments for a VideoJob row made directly (no pipeline): a portrait job, queued
+    unless told. Kept for tests/bench; tests use tests.factories.job_row."""
+    from tests.factories import job_fields as fields
 
-    return {
-        "owner": owner,
-        "prompt": Prompt.objects.create(text=text, author=owner),
-        "provider": video_model.provider,
-        "video_model": video_model,
-        "model_name": video_model.name,
-        "orientation": "portrait",
-        "size": video_model.sizes[0],
-        "duration": video_model.durations[0],
-        "state": state,
-        **overrides,
-    }
+    return fields(
+        owner, video_model, text=text, state=state, **{"orientation": "portrait", **overrides}
+    )
 
 
 def free_port() -> int:

@@ -8,9 +8,9 @@ import requests
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from soraweb.videos.models import JobState, VideoJob, VideoModel
+from soraweb.videos.models import JobState, VideoModel
 from tests.clusters import clean_env, manage
-from tests.conftest import job_fields
+from tests.factories import job_row
 from tests.s3server import ACCESS_KEY, REGION, SECRET_KEY, moto_s3
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def s3_media(settings, s3_server):
 @pytest.fixture
 def stored_job(member):
     vm = VideoModel.objects.get(name="sora-2")
-    job = VideoJob.objects.create(**job_fields(member, vm, text="s3", state=JobState.SUCCEEDED))
+    job = job_row(member, vm, text="s3", state=JobState.SUCCEEDED, orientation="portrait")
     job.video.save("clip.mp4", ContentFile(BODY), save=True)
     return job
 

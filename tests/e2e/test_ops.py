@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from soraweb.ops.models import BudgetPolicy, LedgerStatus, Notice, UserBudget
 from soraweb.videos.models import JobState
-from tests.ops.conftest import seeded_job
+from tests.factories import job_row
 
 rng = random.Random(7)
 User = get_user_model()
@@ -49,23 +49,25 @@ for day in range(14):
         created = now - timedelta(days=day, hours=rng.uniform(0.5, 20))
         roll = rng.random()
         if roll < 0.75:
-            seeded_job(owner, model=model, created_at=created, seconds=rng.uniform(70, 400),
-                       cost=cost, ledger=LedgerStatus.CHARGED, prompt=rng.choice(prompts))
+            job_row(owner, model=model, created_at=created, seconds=rng.uniform(70, 400),
+                    cost=cost, ledger=LedgerStatus.CHARGED, text=rng.choice(prompts), events=True)
         elif roll < 0.88:
-            seeded_job(owner, model=model, state=JobState.FAILED, created_at=created, cost=cost,
-                       error=moderation, cause="moderation",
-                       ledger=LedgerStatus.NOT_CHARGED, prompt=rng.choice(prompts))
+            job_row(owner, model=model, state=JobState.FAILED, created_at=created, cost=cost,
+                    error_message=moderation, cause="moderation",
+                    ledger=LedgerStatus.NOT_CHARGED, text=rng.choice(prompts), seconds=60,
+                    events=True)
         else:
-            seeded_job(owner, model=model, state=JobState.FAILED, created_at=created, cost=cost,
-                       error="Timed out at the provider: no result after 30 minutes",
-                       cause="timeout", ledger=LedgerStatus.NOT_CHARGED,
-                       prompt=rng.choice(prompts))
-seeded_job(people[1], state=JobState.NEEDS_ATTENTION, created_at=now - timedelta(minutes=40),
-           error="The connection to the provider dropped before it answered; the video may or "
-                 "may not have been started. Check the provider before retrying.",
-           cost="3.00", ledger=LedgerStatus.RESERVED, prompt="a marching band in the rain")
-done = seeded_job(admin, created_at=now - timedelta(minutes=30), seconds=95,
-                  ledger=LedgerStatus.CHARGED, prompt="our team logo, in clay")
+            job_row(owner, model=model, state=JobState.FAILED, created_at=created, cost=cost,
+                    error_message="Timed out at the provider: no result after 30 minutes",
+                    cause="timeout", ledger=LedgerStatus.NOT_CHARGED,
+                    text=rng.choice(prompts), seconds=60, events=True)
+job_row(people[1], state=JobState.NEEDS_ATTENTION, created_at=now - timedelta(minutes=40),
+        error_message="The connection to the provider dropped before it answered; the video may "
+                      "or may not have been started. Check the provider before retrying.",
+        cost="3.00", ledger=LedgerStatus.RESERVED, text="a marching band in the rain",
+        seconds=60, events=True)
+done = job_row(admin, created_at=now - timedelta(minutes=30), seconds=95, cost="1.00",
+               ledger=LedgerStatus.CHARGED, text="our team logo, in clay", events=True)
 Notice.objects.create(user=admin, job=done, kind="succeeded", prompt_excerpt="our team logo, in clay")
 """
 
@@ -122,26 +124,29 @@ from django.utils import timezone
 
 from soraweb.ops import services
 from soraweb.videos.models import JobState
-from tests.ops.conftest import seeded_job
+from tests.factories import job_row
 
 User = get_user_model()
 mia = User.objects.create_user(username="mia", password="x-mia-pass-1")
 now = timezone.now()
 later = now + timedelta(hours=1)  # the stack's worker leaves these jobs alone meanwhile
 jobs = [
-    seeded_job(mia, state=JobState.RUNNING, prompt=f"a harbour at dawn, take {i}", duration=10,
-               next_poll_at=later, deadline_at=later, created_at=now - timedelta(minutes=3))
+    job_row(mia, state=JobState.RUNNING, text=f"a harbour at dawn, take {i}", duration=10,
+            next_poll_at=later, deadline_at=later, created_at=now - timedelta(minutes=3),
+            cost="1.00", events=True)
     for i in range(3)
 ]
-stuck = seeded_job(mia, state=JobState.ARCHIVING, prompt="a lighthouse in a storm", duration=10,
-                   lease_until=later, archive_attempts=2, created_at=now - timedelta(minutes=8),
-                   provider_completed_at=now - timedelta(minutes=6),
-                   error="storage full: there is no free space left where soraweb keeps videos")
+stuck = job_row(mia, state=JobState.ARCHIVING, text="a lighthouse in a storm", duration=10,
+                lease_until=later, archive_attempts=2, created_at=now - timedelta(minutes=8),
+                provider_completed_at=now - timedelta(minutes=6),
+                error_message="storage full: there is no free space left where soraweb keeps videos",
+                cost="1.00", events=True)
 # One video saved earlier teaches the estimate: its bytes per second make the four videos in
 # flight need a quarter more than the disk really has free right now.
 free = shutil.disk_usage(settings.MEDIA_ROOT).free
-seeded_job(mia, prompt="saved last week", created_at=now - timedelta(days=7), duration=10,
-           video_seconds=10.0, video_bytes=int(free * 1.25 / 4))
+job_row(mia, text="saved last week", created_at=now - timedelta(days=7), duration=10,
+        video_seconds=10.0, video_bytes=int(free * 1.25 / 4), seconds=60, cost="1.00",
+        events=True)
 services.notices_create_for_storage(job=stuck, cause="storage_full")
 """
 

@@ -12,7 +12,7 @@ from soraweb.ops.models import LedgerEntry
 from soraweb.videos import services
 from soraweb.videos.models import JobEvent, JobState, Provider, VideoJob, VideoModel
 from soraweb.videos.pipeline import poll
-from tests.ops.conftest import seeded_job
+from tests.factories import ago, job_row
 
 pipeline = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -61,7 +61,14 @@ def test_refresh_now_on_the_job_page_moves_a_job_on_in_two_clicks(
 
 @pipeline
 def test_refresh_now_hands_a_job_waiting_to_start_to_the_worker(admin_client, sim_provider, member):
-    job = seeded_job(member, state=JobState.PENDING, prompt="waiting, refresh case")
+    job = job_row(
+        member,
+        state=JobState.PENDING,
+        text="waiting, refresh case",
+        created_at=ago(minutes=5),
+        cost="1.00",
+        events=True,
+    )
     fix(admin_client, job, "refresh")
     job.refresh_from_db()
     assert job.state in (JobState.QUEUED, JobState.RUNNING) and job.remote_id
@@ -69,8 +76,26 @@ def test_refresh_now_hands_a_job_waiting_to_start_to_the_worker(admin_client, si
 
 @pytest.mark.django_db
 def test_cancel_from_the_list_cancels_every_selected_job(admin_client, member):
-    jobs = [seeded_job(member, state=JobState.PENDING) for _ in range(2)]
-    done = seeded_job(member, state=JobState.SUCCEEDED)
+    jobs = [
+        job_row(
+            member,
+            state=JobState.PENDING,
+            text="a seeded job",
+            created_at=ago(minutes=5),
+            cost="1.00",
+            events=True,
+        )
+        for _ in range(2)
+    ]
+    done = job_row(
+        member,
+        state=JobState.SUCCEEDED,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
     response = admin_client.post(
         reverse("admin:videos_videojob_changelist"),
         {"action": "cancel_jobs", "_selected_action": [j.pk for j in [*jobs, done]]},
@@ -84,7 +109,15 @@ def test_cancel_from_the_list_cancels_every_selected_job(admin_client, member):
 
 @pytest.mark.django_db
 def test_retry_as_a_new_job_starts_one_for_the_same_person(admin_client, member):
-    failed = seeded_job(member, state=JobState.NEEDS_ATTENTION, prompt="retry me")
+    failed = job_row(
+        member,
+        state=JobState.NEEDS_ATTENTION,
+        text="retry me",
+        created_at=ago(minutes=5),
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
     html = fix(admin_client, failed, "retry")
     new = VideoJob.objects.exclude(pk=failed.pk).get()
     assert (new.owner, new.retry_of, new.prompt.text) == (member, failed, "retry me")
@@ -117,7 +150,16 @@ def test_save_again_recovers_a_video_that_could_not_be_stored(
 
 @pytest.mark.django_db
 def test_save_again_is_refused_for_a_job_the_provider_never_finished(admin_client, member):
-    job = seeded_job(member, state=JobState.FAILED, error="moderation")
+    job = job_row(
+        member,
+        state=JobState.FAILED,
+        error_message="moderation",
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
     html = fix(admin_client, job, "rearchive")
     assert "can be saved again" in html
     assert VideoJob.objects.get(pk=job.pk).state == JobState.FAILED
@@ -125,7 +167,15 @@ def test_save_again_is_refused_for_a_job_the_provider_never_finished(admin_clien
 
 @pytest.mark.django_db
 def test_mark_failed_needs_a_reason_and_shows_it_to_the_owner(admin_client, member):
-    job = seeded_job(member, state=JobState.NEEDS_ATTENTION)
+    job = job_row(
+        member,
+        state=JobState.NEEDS_ATTENTION,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
     html = fix(admin_client, job, "mark_failed", reason="   ")
     assert "Say why, so the person who made it knows what happened." in html
     assert VideoJob.objects.get(pk=job.pk).state == JobState.NEEDS_ATTENTION
@@ -140,7 +190,17 @@ def test_mark_failed_needs_a_reason_and_shows_it_to_the_owner(admin_client, memb
 
 @pytest.mark.django_db
 def test_mark_failed_from_the_list_asks_for_the_reason_first(admin_client, member):
-    jobs = [seeded_job(member, state=JobState.RUNNING) for _ in range(2)]
+    jobs = [
+        job_row(
+            member,
+            state=JobState.RUNNING,
+            text="a seeded job",
+            created_at=ago(minutes=5),
+            cost="1.00",
+            events=True,
+        )
+        for _ in range(2)
+    ]
     url = reverse("admin:videos_videojob_changelist")
     selection = {"action": "mark_failed", "_selected_action": [j.pk for j in jobs]}
     page = admin_client.post(url, selection).content.decode()
@@ -159,7 +219,15 @@ def test_delete_files_removes_the_video_and_poster_but_keeps_the_job(
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 
-    job = seeded_job(member, state=JobState.SUCCEEDED)
+    job = job_row(
+        member,
+        state=JobState.SUCCEEDED,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
     video = default_storage.save(f"videos/test/job-{job.pk}.mp4", ContentFile(b"mp4"))
     poster = default_storage.save(f"videos/test/job-{job.pk}.jpg", ContentFile(b"jpg"))
     VideoJob.objects.filter(pk=job.pk).update(video=video, poster=poster)
@@ -174,7 +242,16 @@ def test_delete_files_removes_the_video_and_poster_but_keeps_the_job(
 
 @pytest.mark.django_db
 def test_a_stuck_job_page_says_why_and_offers_only_the_fixes_that_apply(admin_client, member):
-    job = seeded_job(member, state=JobState.NEEDS_ATTENTION, error="Create outcome unknown")
+    job = job_row(
+        member,
+        state=JobState.NEEDS_ATTENTION,
+        error_message="Create outcome unknown",
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
     html = admin_client.get(reverse("admin:videos_videojob_change", args=[job.pk])).content.decode()
     assert "soraweb cannot tell whether the provider started it." in html
     for label in ["Cancel", "Retry as a new job", "Mark failed"]:
@@ -187,7 +264,14 @@ def test_a_stuck_job_page_says_why_and_offers_only_the_fixes_that_apply(admin_cl
 
 @pytest.mark.django_db
 def test_fixes_need_the_change_permission(client, staff, member):
-    job = seeded_job(member, state=JobState.PENDING)
+    job = job_row(
+        member,
+        state=JobState.PENDING,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        cost="1.00",
+        events=True,
+    )
     client.force_login(staff)  # staff, but without any admin permission
     url = reverse("admin:videos_videojob_fix", args=[job.pk, "cancel"])
     assert client.post(url).status_code == 403

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from soraweb.ops.models import BudgetPolicy, LedgerStatus, OutgoingDelivery, TeamWebhook
 from soraweb.videos.models import JobState
-from tests.ops.conftest import seeded_job
+from tests.factories import ago, job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,16 @@ def admin_client(client, staff):
 
 
 def test_the_operations_admin_pages_open(admin_client, member):
-    job = seeded_job(member, state=JobState.SUCCEEDED, ledger=LedgerStatus.CHARGED)
+    job = job_row(
+        member,
+        state=JobState.SUCCEEDED,
+        ledger=LedgerStatus.CHARGED,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
     hook = TeamWebhook.objects.create(name="Chat", url="https://chat.example.com/hooks/1")
     delivery = OutgoingDelivery.objects.create(
         webhook=hook, job=job, event="job.succeeded", payload={"text": "hello"}

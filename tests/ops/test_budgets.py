@@ -18,7 +18,7 @@ from soraweb.ops.models import LedgerEntry, LedgerStatus, UserBudget
 from soraweb.ops.services import budget_check, ledger_settle
 from soraweb.videos import services
 from soraweb.videos.models import JobState, Provider, VideoJob, VideoModel
-from tests.ops.conftest import seeded_job
+from tests.factories import ago, job_row
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,7 +49,15 @@ def test_it_records_a_ledger_entry_with_the_estimated_cost(member, budget):
 def test_it_refuses_a_job_over_the_personal_daily_limit_with_a_clear_message(member, budget):
     budget.user_daily_limit = Decimal("20.00")
     budget.save()
-    seeded_job(member, cost="19.60", ledger=LedgerStatus.CHARGED)
+    job_row(
+        member,
+        cost="19.60",
+        ledger=LedgerStatus.CHARGED,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        events=True,
+    )
     with pytest.raises(ValidationError) as exc:
         submit(member, size="small", duration=15)
     assert exc.value.messages == [
@@ -64,7 +72,15 @@ def test_it_refuses_a_job_over_the_personal_daily_limit_with_a_clear_message(mem
 def test_a_job_that_fits_exactly_is_accepted(member, budget):
     budget.user_daily_limit = Decimal("2.00")
     budget.save()
-    seeded_job(member, cost="1.00", ledger=LedgerStatus.RESERVED)
+    job_row(
+        member,
+        cost="1.00",
+        ledger=LedgerStatus.RESERVED,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        events=True,
+    )
     submit(member)  # $1.00 + $1.00 = the limit, not over it
     with pytest.raises(ValidationError):
         submit(member)
@@ -75,7 +91,15 @@ def test_the_team_monthly_limit_counts_everyone_and_says_when_it_resets(
 ):
     budget.team_monthly_limit = Decimal("10.00")
     budget.save()
-    seeded_job(other_member, cost="9.50", ledger=LedgerStatus.CHARGED)
+    job_row(
+        other_member,
+        cost="9.50",
+        ledger=LedgerStatus.CHARGED,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        events=True,
+    )
     with pytest.raises(ValidationError) as exc:
         submit(member)
     message = exc.value.messages[0]
@@ -87,8 +111,26 @@ def test_the_team_monthly_limit_counts_everyone_and_says_when_it_resets(
 def test_failed_jobs_the_provider_does_not_bill_stop_counting(member, budget):
     budget.user_daily_limit = Decimal("1.50")
     budget.save()
-    seeded_job(member, state=JobState.FAILED, submit_attempts=1, ledger=LedgerStatus.NOT_CHARGED)
-    seeded_job(member, cost="0.40", ledger=LedgerStatus.RESERVED)
+    job_row(
+        member,
+        state=JobState.FAILED,
+        submit_attempts=1,
+        ledger=LedgerStatus.NOT_CHARGED,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
+    job_row(
+        member,
+        cost="0.40",
+        ledger=LedgerStatus.RESERVED,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        events=True,
+    )
     submit(member)  # 0.40 reserved + 1.00 fits in 1.50; the failed 1.00 does not count
     with pytest.raises(ValidationError):
         submit(member)
@@ -98,7 +140,15 @@ def test_yesterday_does_not_count_against_today(member, budget):
     budget.user_daily_limit = Decimal("1.00")
     budget.save()
     yesterday = datetime.now(UTC).replace(hour=12) - timedelta(days=1)
-    seeded_job(member, created_at=yesterday, ledger=LedgerStatus.CHARGED)
+    job_row(
+        member,
+        created_at=yesterday,
+        ledger=LedgerStatus.CHARGED,
+        text="a seeded job",
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
     submit(member)
 
 

@@ -14,7 +14,7 @@ from soraweb.ops.models import LedgerStatus
 from soraweb.videos.causes import Cause
 from soraweb.videos.models import JobState
 from soraweb.videos.stuck import jobs_stuck
-from tests.ops.conftest import seeded_job
+from tests.factories import ago, job_row
 
 pytestmark = pytest.mark.django_db
 MODERATION = "The prompt was flagged by content moderation: depicts a real person"
@@ -33,54 +33,149 @@ def known(member, other_member):
     # Finished videos: Sora 2 took 60, 120 and 300 s today and 600 s three days ago; Sora 2 Pro
     # took 400 s two days ago.
     for seconds in (60, 120, 300):
-        seeded_job(member, created_at=ago(hours=2), seconds=seconds)
-    seeded_job(member, created_at=ago(days=3), seconds=600)
-    seeded_job(other_member, model="sora-2-pro", created_at=ago(days=2), seconds=400)
-    # Failures this week: two refused by moderation, one timed out, one expired; one older.
-    seeded_job(member, state=JobState.FAILED, error=MODERATION, cause=Cause.MODERATION)
-    seeded_job(other_member, state=JobState.FAILED, error=MODERATION, cause=Cause.MODERATION)
-    seeded_job(member, state=JobState.FAILED, error="Timed out", cause=Cause.TIMEOUT)
-    seeded_job(member, state=JobState.EXPIRED, cause=Cause.EXPIRED)
-    seeded_job(member, state=JobState.FAILED, created_at=ago(days=10), cause=Cause.TIMEOUT)
-    # Right now: one waiting too long, one moving normally, one needing a person.
-    stuck = seeded_job(
-        member, state=JobState.PENDING, created_at=ago(minutes=20), next_poll_at=ago(minutes=15)
+        job_row(
+            member,
+            created_at=ago(hours=2),
+            seconds=seconds,
+            text="a seeded job",
+            cost="1.00",
+            events=True,
+        )
+    job_row(
+        member, created_at=ago(days=3), seconds=600, text="a seeded job", cost="1.00", events=True
     )
-    seeded_job(
+    job_row(
+        other_member,
+        model="sora-2-pro",
+        created_at=ago(days=2),
+        seconds=400,
+        text="a seeded job",
+        cost="1.00",
+        events=True,
+    )
+    # Failures this week: two refused by moderation, one timed out, one expired; one older.
+    job_row(
+        member,
+        state=JobState.FAILED,
+        error_message=MODERATION,
+        cause=Cause.MODERATION,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
+    job_row(
+        other_member,
+        state=JobState.FAILED,
+        error_message=MODERATION,
+        cause=Cause.MODERATION,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
+    job_row(
+        member,
+        state=JobState.FAILED,
+        error_message="Timed out",
+        cause=Cause.TIMEOUT,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
+    job_row(
+        member,
+        state=JobState.EXPIRED,
+        cause=Cause.EXPIRED,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
+    job_row(
+        member,
+        state=JobState.FAILED,
+        created_at=ago(days=10),
+        cause=Cause.TIMEOUT,
+        text="a seeded job",
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
+    # Right now: one waiting too long, one moving normally, one needing a person.
+    stuck = job_row(
+        member,
+        state=JobState.PENDING,
+        created_at=ago(minutes=20),
+        next_poll_at=ago(minutes=15),
+        text="a seeded job",
+        cost="1.00",
+        events=True,
+    )
+    job_row(
         member,
         state=JobState.RUNNING,
         created_at=ago(minutes=1),
         next_poll_at=now + timedelta(seconds=3),
         deadline_at=now + timedelta(minutes=30),
+        text="a seeded job",
+        cost="1.00",
+        events=True,
     )
-    attention = seeded_job(other_member, state=JobState.NEEDS_ATTENTION, created_at=ago(hours=1))
+    attention = job_row(
+        other_member,
+        state=JobState.NEEDS_ATTENTION,
+        created_at=ago(hours=1),
+        text="a seeded job",
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
     # Spend: $1.00 charged + $3.00 reserved today, $4.50 two days ago; $1.00 not charged today.
     # (The two finished ones took 1000 s on Sora 2 today and 800 s on Sora 2 Pro.)
-    seeded_job(
-        member, created_at=today_at(now), seconds=1000, cost="1.00", ledger=LedgerStatus.CHARGED
+    job_row(
+        member,
+        created_at=today_at(now),
+        seconds=1000,
+        cost="1.00",
+        ledger=LedgerStatus.CHARGED,
+        text="a seeded job",
+        events=True,
     )
-    seeded_job(
+    job_row(
         other_member,
         state=JobState.RUNNING,
         created_at=today_at(now),
         cost="3.00",
         ledger=LedgerStatus.RESERVED,
         next_poll_at=now + timedelta(seconds=3),
+        text="a seeded job",
+        events=True,
     )
-    seeded_job(
+    job_row(
         other_member,
         model="sora-2-pro",
         created_at=ago(days=2),
         seconds=800,
         cost="4.50",
         ledger=LedgerStatus.CHARGED,
+        text="a seeded job",
+        events=True,
     )
-    seeded_job(
+    job_row(
         member,
         state=JobState.FAILED,
         created_at=today_at(now),
         cost="1.00",
         ledger=LedgerStatus.NOT_CHARGED,
+        text="a seeded job",
+        seconds=60,
+        events=True,
     )
     return {"now": now, "stuck": stuck, "attention": attention}
 
@@ -157,13 +252,27 @@ def test_staff_find_the_dashboard_in_the_header(client, staff):
 
 def test_what_people_and_providers_wrote_is_shown_escaped(client, staff, member):
     payload = "<script>alert(1)</script>"
-    seeded_job(
+    job_row(
         member,
         state=JobState.NEEDS_ATTENTION,
-        prompt=f"prompt {payload}",
-        error=f"provider said {payload}",
+        text=f"prompt {payload}",
+        error_message=f"provider said {payload}",
+        created_at=ago(minutes=5),
+        seconds=60,
+        cost="1.00",
+        events=True,
     )
-    seeded_job(member, state=JobState.FAILED, error=f"moderation {payload}", cause=payload)
+    job_row(
+        member,
+        state=JobState.FAILED,
+        error_message=f"moderation {payload}",
+        cause=payload,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
     staff.is_superuser = True
     staff.save()
     client.force_login(staff)

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from soraweb.ops.models import Notice
 from soraweb.videos.models import JobState
-from tests.ops.conftest import seeded_job
+from tests.factories import ago, job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,14 @@ def settle(job, state, django_capture_on_commit_callbacks, **fields):
 def test_the_owner_gets_a_notice_when_a_job_ends(
     client, member, other_member, django_capture_on_commit_callbacks
 ):
-    job = seeded_job(member, state=JobState.ARCHIVING, prompt="a whale breaching at sunset")
+    job = job_row(
+        member,
+        state=JobState.ARCHIVING,
+        text="a whale breaching at sunset",
+        created_at=ago(minutes=5),
+        cost="1.00",
+        events=True,
+    )
     settle(job, JobState.SUCCEEDED, django_capture_on_commit_callbacks)
     notice = Notice.objects.get()
     assert (notice.user, notice.job, notice.kind) == (member, job, JobState.SUCCEEDED)
@@ -38,7 +45,14 @@ def test_the_owner_gets_a_notice_when_a_job_ends(
 
 
 def test_a_failure_notice_says_why(client, member, django_capture_on_commit_callbacks):
-    job = seeded_job(member, state=JobState.RUNNING, prompt="a famous actor")
+    job = job_row(
+        member,
+        state=JobState.RUNNING,
+        text="a famous actor",
+        created_at=ago(minutes=5),
+        cost="1.00",
+        events=True,
+    )
     settle(
         job,
         JobState.FAILED,
@@ -52,7 +66,14 @@ def test_a_failure_notice_says_why(client, member, django_capture_on_commit_call
 
 
 def test_marking_notices_read_clears_the_bell(client, member, django_capture_on_commit_callbacks):
-    job = seeded_job(member, state=JobState.RUNNING)
+    job = job_row(
+        member,
+        state=JobState.RUNNING,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        cost="1.00",
+        events=True,
+    )
     settle(job, JobState.CANCELLED, django_capture_on_commit_callbacks)
     client.force_login(member)
     bell = client.get(reverse("notices:bell"), HTTP_HX_REQUEST="true").content.decode()
@@ -69,7 +90,14 @@ def test_it_emails_the_owner_when_email_is_switched_on(
     settings.SORAWEB_EMAIL_NOTIFICATIONS = True
     member.email = "mia@example.com"
     member.save()
-    job = seeded_job(member, state=JobState.ARCHIVING, prompt="a paper boat")
+    job = job_row(
+        member,
+        state=JobState.ARCHIVING,
+        text="a paper boat",
+        created_at=ago(minutes=5),
+        cost="1.00",
+        events=True,
+    )
     settle(job, JobState.SUCCEEDED, django_capture_on_commit_callbacks)
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
@@ -85,13 +113,27 @@ def test_no_email_when_switched_off_or_without_an_address(
     member.email = "mia@example.com"
     member.save()
     settle(
-        seeded_job(member, state=JobState.RUNNING),
+        job_row(
+            member,
+            state=JobState.RUNNING,
+            text="a seeded job",
+            created_at=ago(minutes=5),
+            cost="1.00",
+            events=True,
+        ),
         JobState.FAILED,
         django_capture_on_commit_callbacks,
     )
     settings.SORAWEB_EMAIL_NOTIFICATIONS = True
     settle(
-        seeded_job(other_member, state=JobState.RUNNING),
+        job_row(
+            other_member,
+            state=JobState.RUNNING,
+            text="a seeded job",
+            created_at=ago(minutes=5),
+            cost="1.00",
+            events=True,
+        ),
         JobState.FAILED,
         django_capture_on_commit_callbacks,
     )
@@ -105,7 +147,14 @@ def test_needs_attention_is_noticed_in_the_app_but_not_announced(
     settings.SORAWEB_EMAIL_NOTIFICATIONS = True
     member.email = "mia@example.com"
     member.save()
-    job = seeded_job(member, state=JobState.SUBMITTING)
+    job = job_row(
+        member,
+        state=JobState.SUBMITTING,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        cost="1.00",
+        events=True,
+    )
     settle(job, JobState.NEEDS_ATTENTION, django_capture_on_commit_callbacks)
     assert Notice.objects.get().kind == JobState.NEEDS_ATTENTION
     assert mail.outbox == []

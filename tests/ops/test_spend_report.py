@@ -12,7 +12,7 @@ from django.utils import timezone
 from soraweb.ops import selectors
 from soraweb.ops.models import LedgerStatus, UserBudget
 from soraweb.videos.models import JobState
-from tests.ops.conftest import seeded_job
+from tests.factories import job_row
 from tests.ops.test_dashboard import today_at
 
 pytestmark = pytest.mark.django_db
@@ -22,30 +22,52 @@ pytestmark = pytest.mark.django_db
 def ledger(member, other_member, budget):
     now = timezone.now()
     today = today_at(now)
-    seeded_job(member, created_at=today, cost="1.00", ledger=LedgerStatus.CHARGED)
-    seeded_job(
+    job_row(
+        member,
+        created_at=today,
+        cost="1.00",
+        ledger=LedgerStatus.CHARGED,
+        text="a seeded job",
+        seconds=60,
+        events=True,
+    )
+    job_row(
         other_member,
         state=JobState.RUNNING,
         created_at=today,
         cost="3.00",
         ledger=LedgerStatus.RESERVED,
+        text="a seeded job",
+        events=True,
     )
-    seeded_job(
+    job_row(
         member,
         model="sora-2-pro",
         created_at=now - timedelta(days=2),
         cost="4.50",
         ledger=LedgerStatus.CHARGED,
+        text="a seeded job",
+        seconds=60,
+        events=True,
     )
-    seeded_job(
+    job_row(
         member,
         state=JobState.FAILED,
         created_at=today,
         cost="1.00",
         ledger=LedgerStatus.NOT_CHARGED,
+        text="a seeded job",
+        seconds=60,
+        events=True,
     )
-    seeded_job(
-        member, created_at=now - timedelta(days=10), cost="9.00", ledger=LedgerStatus.CHARGED
+    job_row(
+        member,
+        created_at=now - timedelta(days=10),
+        cost="9.00",
+        ledger=LedgerStatus.CHARGED,
+        text="a seeded job",
+        seconds=60,
+        events=True,
     )
     budget.user_daily_limit = Decimal("2.00")
     budget.save()

@@ -20,8 +20,8 @@ from django.utils import timezone
 
 from soraweb.ops import selectors, services
 from soraweb.ops.models import Notice
-from soraweb.videos.models import JobState
-from tests.ops.conftest import seeded_job
+from soraweb.videos.models import ACTIVE_STATES, JobState
+from tests.factories import ago, job_row
 
 pytestmark = pytest.mark.django_db
 MB = 1024 * 1024
@@ -35,13 +35,33 @@ def squash(html: str) -> str:
 
 def saved(owner, *, model="sora-2", size="small", nbytes: int, seconds: float, **fields):
     """A video saved earlier: its size and length teach the estimate."""
-    return seeded_job(
-        owner, model=model, size=size, video_bytes=nbytes, video_seconds=seconds, **fields
+    return job_row(
+        owner,
+        model=model,
+        size=size,
+        video_bytes=nbytes,
+        video_seconds=seconds,
+        text="a seeded job",
+        seconds=60,
+        cost="1.00",
+        events=True,
+        **{"created_at": ago(minutes=5), **fields},
     )
 
 
 def in_flight(owner, *, state=JobState.RUNNING, model="sora-2", size="small", duration=10):
-    return seeded_job(owner, state=state, model=model, size=size, duration=duration)
+    return job_row(
+        owner,
+        state=state,
+        model=model,
+        size=size,
+        duration=duration,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=None if state in ACTIVE_STATES else 60,
+        cost="1.00",
+        events=True,
+    )
 
 
 @pytest.fixture
@@ -70,7 +90,15 @@ def test_the_estimate_uses_recent_videos_of_the_same_model_and_size(member):
     in_flight(member, state=JobState.ARCHIVING, size="large", duration=5)  # 40 MB
     in_flight(member, state=JobState.PENDING, duration=4)  # 8 MB
     # Finished and failed jobs need nothing more.
-    seeded_job(member, state=JobState.FAILED)
+    job_row(
+        member,
+        state=JobState.FAILED,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
     assert selectors.jobs_in_flight_bytes() == (3, 68 * MB)
 
 
@@ -202,7 +230,7 @@ from django.db import connection
 from soraweb.ops import services
 from soraweb.ops.models import Notice
 from soraweb.videos.models import JobState
-from tests.ops.conftest import seeded_job
+from tests.factories import ago, job_row
 
 spec = json.loads(sys.stdin.read())
 User = get_user_model()
@@ -210,7 +238,11 @@ admins = [User.objects.create_user(username=f"admin{i}", password="x-admin-pass-
 for user in admins:
     user.user_permissions.add(Permission.objects.get(codename="view_operations"))
 owner = User.objects.create_user(username="owner", password="x-owner-pass-1")
-jobs = [seeded_job(owner, state=JobState.ARCHIVING) for _ in range(spec["threads"])]
+jobs = [
+    job_row(owner, state=JobState.ARCHIVING, text="a seeded job", created_at=ago(minutes=5),
+            cost="1.00", events=True)
+    for _ in range(spec["threads"])
+]
 barrier = threading.Barrier(spec["threads"])
 written, errors = [], []
 

@@ -17,7 +17,8 @@ from django.utils.translation import override
 from soraweb.ops.models import BudgetPolicy, UserBudget
 from soraweb.videos import services
 from soraweb.videos.models import JobState, VideoJob, VideoModel
-from tests.conftest import form_data, job_fields
+from tests.conftest import form_data
+from tests.factories import job_row
 from tests.videos.test_studio import openai_model
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,7 @@ def sora():
 
 def make_jobs(owner, model, n: int, *, state: str = JobState.QUEUED, **fields) -> list[VideoJob]:
     return [
-        VideoJob.objects.create(**job_fields(owner, model, text=f"job {i}", state=state, **fields))
+        job_row(owner, model, text=f"job {i}", state=state, orientation="portrait", **fields)
         for i in range(n)
     ]
 
@@ -204,19 +205,20 @@ def test_resending_a_batch_that_fit_is_not_refused_for_its_own_jobs(member, sora
 
 def test_retry_and_remix_are_limited_too(member, sora):
     relay = openai_model()  # a format that can remix
-    failed = VideoJob.objects.create(
-        **job_fields(
-            member, sora, state=JobState.FAILED, created_at=timezone.now() - timedelta(hours=1)
-        )
+    failed = job_row(
+        member,
+        sora,
+        state=JobState.FAILED,
+        created_at=timezone.now() - timedelta(hours=1),
+        orientation="portrait",
     )
-    done = VideoJob.objects.create(
-        **job_fields(
-            member,
-            relay,
-            state=JobState.SUCCEEDED,
-            remote_id="video_1",
-            created_at=timezone.now() - timedelta(hours=1),
-        )
+    done = job_row(
+        member,
+        relay,
+        state=JobState.SUCCEEDED,
+        remote_id="video_1",
+        created_at=timezone.now() - timedelta(hours=1),
+        orientation="portrait",
     )
     make_jobs(member, sora, 10, created_at=timezone.now() - timedelta(minutes=10))
     with pytest.raises(ValidationError) as caught:
@@ -229,14 +231,13 @@ def test_retry_and_remix_are_limited_too(member, sora):
 
 def test_the_remix_form_shows_the_refusal(client, member, sora):
     relay = openai_model()
-    done = VideoJob.objects.create(
-        **job_fields(
-            member,
-            relay,
-            state=JobState.SUCCEEDED,
-            remote_id="video_1",
-            created_at=timezone.now() - timedelta(hours=1),
-        )
+    done = job_row(
+        member,
+        relay,
+        state=JobState.SUCCEEDED,
+        remote_id="video_1",
+        created_at=timezone.now() - timedelta(hours=1),
+        orientation="portrait",
     )
     make_jobs(member, sora, 10, created_at=timezone.now() - timedelta(minutes=10))
     client.force_login(member)

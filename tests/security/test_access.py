@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from soraweb.videos.models import JobState, VideoJob, VideoModel
-from tests.conftest import job_fields
+from tests.factories import job_row
 from tests.security.urls import PUBLIC, project_routes
 
 pytestmark = pytest.mark.django_db
@@ -18,8 +18,13 @@ OWNER_ONLY = {"job_cancel", "job_retry", "job_delete"}
 @pytest.fixture
 def job(member):
     vm = VideoModel.objects.get(name="sora-2")
-    return VideoJob.objects.create(
-        **job_fields(member, vm, text="someone's job", remote_id="sora-2:task_x")
+    return job_row(
+        member,
+        vm,
+        text="someone's job",
+        remote_id="sora-2:task_x",
+        state=JobState.QUEUED,
+        orientation="portrait",
     )
 
 

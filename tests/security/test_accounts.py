@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group, Permission, User
 from django.urls import reverse
 
 from soraweb.videos.models import VideoJob
-from tests.videos.test_studio import make_job
+from tests.factories import job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -119,7 +119,13 @@ def test_a_superuser_may_change_a_staff_account_and_its_password(client, root, o
 
 
 def test_a_team_manager_cannot_delete_a_members_video(client, manager, member):
-    job = make_job(member)
+    job = job_row(
+        member,
+        text="a red kite over green hills",
+        remote_id="sora-2:task_1",
+        seconds=0,
+        with_video=True,
+    )
     client.force_login(manager)
     detail = client.get(reverse("videos:job_detail", args=[job.pk])).content.decode()
     assert f"/jobs/{job.pk}/delete/" not in detail
@@ -129,7 +135,13 @@ def test_a_team_manager_cannot_delete_a_members_video(client, manager, member):
 
 
 def test_the_delete_permission_lets_someone_delete_a_members_video(client, other_member, member):
-    job = make_job(member)
+    job = job_row(
+        member,
+        text="a red kite over green hills",
+        remote_id="sora-2:task_1",
+        seconds=0,
+        with_video=True,
+    )
     other_member.user_permissions.add(Permission.objects.get(codename="delete_videojob"))
     client.force_login(other_member)
     detail = client.get(reverse("videos:job_detail", args=[job.pk])).content.decode()
@@ -310,7 +322,13 @@ def _review(client, job, decision, comment=""):
 def test_approving_your_own_video_is_off_by_default(client, member):
     from soraweb.videos.models import Review, ReviewState
 
-    job = make_job(member)
+    job = job_row(
+        member,
+        text="a red kite over green hills",
+        remote_id="sora-2:task_1",
+        seconds=0,
+        with_video=True,
+    )
     client.force_login(member)
     response = _review(client, job, "approved")
     assert response.status_code == 400
@@ -328,7 +346,13 @@ def test_the_team_setting_allows_approving_your_own_video(client, member):
     policy = BudgetPolicy.load()
     policy.allow_self_approval = True
     policy.save()
-    job = make_job(member)
+    job = job_row(
+        member,
+        text="a red kite over green hills",
+        remote_id="sora-2:task_1",
+        seconds=0,
+        with_video=True,
+    )
     client.force_login(member)
     assert _review(client, job, "approved").status_code == 302
     job.refresh_from_db()
@@ -338,7 +362,13 @@ def test_the_team_setting_allows_approving_your_own_video(client, member):
 def test_the_history_says_who_replaced_whose_verdict(client, member, other_member, staff):
     from soraweb.videos.models import JobEvent
 
-    job = make_job(member)
+    job = job_row(
+        member,
+        text="a red kite over green hills",
+        remote_id="sora-2:task_1",
+        seconds=0,
+        with_video=True,
+    )
     client.force_login(other_member)
     _review(client, job, "changes_requested", "slower")
     _review(client, job, "rejected")  # omar changing his own mind is no override

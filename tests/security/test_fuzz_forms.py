@@ -30,7 +30,8 @@ from hypothesis import strategies as st
 
 from soraweb.ops.models import LedgerEntry
 from soraweb.videos.models import JobState, Prompt, ReviewDecision, VideoJob, VideoModel
-from tests.conftest import form_data, job_fields
+from tests.conftest import form_data
+from tests.factories import job_row
 from tests.security.urls import project_routes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,41 +129,43 @@ def world(db, member, other_member, staff):
     staff.save()
     sora = VideoModel.objects.get(name="sora-2", provider__from_environment=True)
     now = timezone.now()
-    done = VideoJob.objects.create(
-        **job_fields(
-            member,
-            sora,
-            text="a red kite",
-            state=JobState.SUCCEEDED,
-            remote_id="video_1",
-            finished_at=now,
-            created_at=now - timedelta(hours=2),
-        )
+    done = job_row(
+        member,
+        sora,
+        text="a red kite",
+        state=JobState.SUCCEEDED,
+        remote_id="video_1",
+        finished_at=now,
+        created_at=now - timedelta(hours=2),
+        orientation="portrait",
     )
     done.video.save("v.mp4", ContentFile(b"\x00\x00\x00\x18ftypmp42" + b"0" * 100), save=True)
-    running = VideoJob.objects.create(
-        **job_fields(member, sora, text="still going", created_at=now - timedelta(hours=2))
+    running = job_row(
+        member,
+        sora,
+        text="still going",
+        created_at=now - timedelta(hours=2),
+        state=JobState.QUEUED,
+        orientation="portrait",
     )
-    failed = VideoJob.objects.create(
-        **job_fields(
-            member,
-            sora,
-            text="did not work",
-            state=JobState.FAILED,
-            finished_at=now,
-            created_at=now - timedelta(hours=2),
-        )
+    failed = job_row(
+        member,
+        sora,
+        text="did not work",
+        state=JobState.FAILED,
+        finished_at=now,
+        created_at=now - timedelta(hours=2),
+        orientation="portrait",
     )
-    theirs = VideoJob.objects.create(
-        **job_fields(
-            other_member,
-            sora,
-            text="theirs",
-            state=JobState.SUCCEEDED,
-            finished_at=now,
-            idempotency_key="their-key",
-            created_at=now - timedelta(hours=2),
-        )
+    theirs = job_row(
+        other_member,
+        sora,
+        text="theirs",
+        state=JobState.SUCCEEDED,
+        finished_at=now,
+        idempotency_key="their-key",
+        created_at=now - timedelta(hours=2),
+        orientation="portrait",
     )
     LedgerEntry.objects.create(
         job=done, user=member, username=member.username, model_name="sora-2", amount=1

@@ -18,7 +18,8 @@ from soraweb.schedules import SCHEDULES
 from soraweb.videos import services
 from soraweb.videos.images import orphan_images_delete
 from soraweb.videos.models import ReferenceImage, VideoJob, VideoModel
-from tests.conftest import form_data, job_fields
+from tests.conftest import form_data
+from tests.factories import job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +43,7 @@ def stored(owner, *, color=(200, 30, 30)) -> ReferenceImage:
 
 def used_by_job(image: ReferenceImage, owner) -> VideoJob:
     vm = VideoModel.objects.get(name="sora-2", provider__from_environment=True)
-    job = VideoJob.objects.create(**job_fields(owner, vm, state="succeeded"))
+    job = job_row(owner, vm, state="succeeded", orientation="portrait")
     job.images.add(image)
     return job
 

@@ -24,7 +24,7 @@ from soraweb.ops.models import DeliveryStatus, TeamWebhook
 from soraweb.providers import CreateRequest, ProviderConfig, RemoteState, WireFormat, make_client
 from soraweb.videos.models import JobState, Provider, VideoJob, VideoModel
 from soraweb.videos.pipeline import archive
-from tests.conftest import job_fields
+from tests.factories import job_row
 from tests.providers.conftest import FakeServer
 
 pytestmark = pytest.mark.django_db
@@ -166,8 +166,12 @@ def relay_provider(base_url: str) -> Provider:
 
 def archiving_job(member, provider: Provider, **fields) -> VideoJob:
     video_model = provider.models.get()
-    return VideoJob.objects.create(
-        **job_fields(member, video_model, state=JobState.ARCHIVING, remote_id="task_1"),
+    return job_row(
+        member,
+        video_model,
+        state=JobState.ARCHIVING,
+        remote_id="task_1",
+        orientation="portrait",
         **fields,
     )
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from soraweb.videos.models import JobEvent, JobState, ReferenceImage, VideoJob, VideoModel
-from tests.conftest import job_fields
+from soraweb.videos.models import JobEvent, JobState, ReferenceImage, VideoModel
+from tests.factories import job_row
 from tests.security.urls import project_routes
 
 pytestmark = pytest.mark.django_db
@@ -36,17 +36,16 @@ def hostile_jobs(member, other_member):
     jobs = []
     for i, payload in enumerate(PAYLOADS):
         owner = member if i % 2 else other_member
-        job = VideoJob.objects.create(
-            **job_fields(
-                owner,
-                vm,
-                text=f"prompt {payload}",
-                state=[JobState.FAILED, JobState.SUCCEEDED, JobState.NEEDS_ATTENTION][i % 3],
-                error_message=f"provider said: {payload}",
-                raw_status=payload[:100],
-                video="videos/x.mp4" if i % 3 == 1 else "",
-                poster="videos/x.jpg" if i % 3 == 1 else "",
-            )
+        job = job_row(
+            owner,
+            vm,
+            text=f"prompt {payload}",
+            state=[JobState.FAILED, JobState.SUCCEEDED, JobState.NEEDS_ATTENTION][i % 3],
+            error_message=f"provider said: {payload}",
+            raw_status=payload[:100],
+            video="videos/x.mp4" if i % 3 == 1 else "",
+            poster="videos/x.jpg" if i % 3 == 1 else "",
+            orientation="portrait",
         )
         image = ReferenceImage.objects.create(
             file=f"references/{i}.png",

@@ -8,13 +8,14 @@ from django.utils import timezone
 from soraweb.videos import services
 from soraweb.videos.models import JobState, Provider, VideoJob, VideoModel
 from soraweb.videos.pipeline import download, loop, poll, recover
-from tests.videos.test_pipeline import drive, make_job
+from tests.factories import service_job
+from tests.videos.test_pipeline import drive
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def test_a_job_past_its_deadline_fails_with_the_last_status_seen(sim_provider, member):
-    job = make_job(member, "never finishes [sim:stuck]")
+    job = service_job(member, "never finishes [sim:stuck]")
     job.refresh_from_db()
     VideoJob.objects.filter(pk=job.pk).update(
         deadline_at=timezone.now() - timezone.timedelta(seconds=1), next_poll_at=timezone.now()
@@ -27,7 +28,7 @@ def test_a_job_past_its_deadline_fails_with_the_last_status_seen(sim_provider, m
 
 
 def test_a_watched_card_asks_for_a_refresh_at_most_every_two_seconds(sim_provider, member):
-    job = make_job(member, "watched closely [sim:stuck]")
+    job = service_job(member, "watched closely [sim:stuck]")
     job.refresh_from_db()
     later = timezone.now() + timezone.timedelta(seconds=30)
     VideoJob.objects.filter(pk=job.pk).update(next_poll_at=later)
@@ -71,7 +72,7 @@ def test_cancel_stops_the_remote_job_where_the_format_can(simulator, member):
 
 
 def test_cancel_without_remote_cancel_just_stops_tracking(sim_provider, simulator, member):
-    job = make_job(member, "unified cannot cancel remotely [sim:stuck]")
+    job = service_job(member, "unified cannot cancel remotely [sim:stuck]")
     job.refresh_from_db()
     assert services.job_cancel(job=job, by=member)
     polls_before = simulator.requests_to("GET", "/v1/video/query")
@@ -83,7 +84,7 @@ def test_cancel_without_remote_cancel_just_stops_tracking(sim_provider, simulato
 def test_retry_makes_a_new_linked_job_and_leaves_the_original_alone(
     sim_provider, simulator, member
 ):
-    failed = drive(make_job(member, "first try fails [sim:moderation] retry-link"))
+    failed = drive(service_job(member, "first try fails [sim:moderation] retry-link"))
     assert failed.state == JobState.FAILED
     again = services.job_retry(job=failed, by=member, idempotency_key="retry-once")
     same = services.job_retry(job=failed, by=member, idempotency_key="retry-once")
@@ -105,7 +106,7 @@ def test_archive_is_retried_after_a_transient_failure(sim_provider, simulator, m
         return real(client, job, **kwargs)
 
     monkeypatch.setattr(download, "fetch_and_verify", flaky)
-    job = make_job(member, "flaky download archive-retry")
+    job = service_job(member, "flaky download archive-retry")
     job.refresh_from_db()
     simulator.complete_now(job.remote_id)
     VideoJob.objects.filter(pk=job.pk).update(next_poll_at=timezone.now())
@@ -127,7 +128,7 @@ def test_a_video_over_the_size_cap_fails_at_once_with_a_clear_reason(
     sim_provider, simulator, member, settings
 ):
     settings.SORAWEB_MAX_VIDEO_BYTES = 10_000
-    job = drive(make_job(member, "too big to keep"))
+    job = drive(service_job(member, "too big to keep"))
     assert job.state == JobState.FAILED
     assert "limit" in job.error_message
     assert job.archive_attempts == 1  # not retried: a larger file will not get smaller

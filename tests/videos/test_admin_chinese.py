@@ -13,7 +13,7 @@ from django.urls import reverse
 from soraweb.ops.models import BudgetPolicy, LedgerStatus, Notice
 from soraweb.videos.causes import Cause
 from soraweb.videos.models import JobState, Provider, VideoJob, VideoModel
-from tests.ops.conftest import seeded_job
+from tests.factories import ago, job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -56,12 +56,17 @@ def zh_admin(client, staff):
 
 
 def _pages(member) -> tuple[list[str], set[str]]:
-    job = seeded_job(
+    job = job_row(
         member,
         state=JobState.NEEDS_ATTENTION,
         cause=Cause.OUTCOME_UNKNOWN,
         ledger=LedgerStatus.RESERVED,
         size="small",
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        cost="1.00",
+        events=True,
     )
     VideoJob.objects.filter(pk=job.pk).update(orientation="portrait")
     notice = Notice.objects.create(
@@ -99,7 +104,16 @@ def test_no_english_field_names_remain_on_the_main_admin_pages(zh_admin, member)
 
 
 def test_job_titles_and_values_are_words_not_codes(zh_admin, member):
-    job = seeded_job(member, state=JobState.NEEDS_ATTENTION, cause=Cause.OUTCOME_UNKNOWN)
+    job = job_row(
+        member,
+        state=JobState.NEEDS_ATTENTION,
+        cause=Cause.OUTCOME_UNKNOWN,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
     VideoJob.objects.filter(pk=job.pk).update(orientation="portrait", size="small")
     html = zh_admin.get(reverse("admin:videos_videojob_change", args=[job.pk])).content.decode()
     assert f"<title>任务 {job.pk}（需要处理）" in html
@@ -121,7 +135,16 @@ def test_the_english_admin_still_reads_english(client, staff):
     staff.is_superuser = True
     staff.save()
     client.force_login(staff)
-    job = seeded_job(staff, state=JobState.NEEDS_ATTENTION, cause=Cause.OUTCOME_UNKNOWN)
+    job = job_row(
+        staff,
+        state=JobState.NEEDS_ATTENTION,
+        cause=Cause.OUTCOME_UNKNOWN,
+        text="a seeded job",
+        created_at=ago(minutes=5),
+        seconds=60,
+        cost="1.00",
+        events=True,
+    )
     html = client.get(reverse("admin:videos_videojob_change", args=[job.pk])).content.decode()
     assert f"<title>Job {job.pk} (Needs attention)" in html
     assert "<label>Sent to the provider:</label>" in html and "Landscape (wide)" in html

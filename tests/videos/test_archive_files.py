@@ -9,7 +9,8 @@ import pytest
 from PIL import Image
 
 from soraweb.videos.pipeline import download
-from tests.videos.test_pipeline import drive, make_job
+from tests.factories import service_job
+from tests.videos.test_pipeline import drive
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -27,7 +28,7 @@ def test_a_large_video_is_saved_whole_and_read_back_only_for_its_index_and_poste
         return facts
 
     monkeypatch.setattr(download, "inspect_video", spy)
-    job = drive(make_job(member, f"a large video to save [sim:bigfile=48]{layout}"))
+    job = drive(service_job(member, f"a large video to save [sim:bigfile=48]{layout}"))
     assert job.state == "succeeded", job.error_message
     served = simulator.video_bytes(job.remote_id)
     assert len(served) == 48 * 1024 * 1024

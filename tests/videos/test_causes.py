@@ -14,7 +14,7 @@ from soraweb.videos import causes
 from soraweb.videos.causes import REASON, WORDS, Cause
 from soraweb.videos.models import JobEvent, JobState, VideoJob, VideoModel
 from soraweb.videos.templatetags.studio import error_summary
-from tests.videos.test_pipeline import job_fields
+from tests.factories import job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -48,8 +48,13 @@ def test_a_missing_fact_renders_nothing_so_the_stored_sentence_shows():
 @pytest.fixture
 def running(member):
     vm = VideoModel.objects.get(name="sora-2", provider__from_environment=True)
-    return VideoJob.objects.create(
-        **job_fields(member, vm, text="a slow one", state=JobState.RUNNING, remote_id="r-9")
+    return job_row(
+        member,
+        vm,
+        text="a slow one",
+        state=JobState.RUNNING,
+        remote_id="r-9",
+        orientation="portrait",
     )
 
 
@@ -113,13 +118,18 @@ def test_old_history_is_recognised_by_the_migration(member):
     }
     jobs = {}
     for expected, (message, error) in rows.items():
-        job = VideoJob.objects.create(
-            **job_fields(member, vm, text=expected, state=JobState.FAILED), error_message=error
+        job = job_row(
+            member,
+            vm,
+            text=expected,
+            state=JobState.FAILED,
+            orientation="portrait",
+            error_message=error,
         )
         JobEvent.objects.create(job=job, to_state=JobState.PENDING, message="Created")
         JobEvent.objects.create(job=job, from_state="running", to_state="failed", message=message)
         jobs[expected] = job
-    unknown = VideoJob.objects.create(**job_fields(member, vm, text="?", state=JobState.FAILED))
+    unknown = job_row(member, vm, text="?", state=JobState.FAILED, orientation="portrait")
     JobEvent.objects.create(job=unknown, to_state="failed", message="something else entirely")
 
     migration = importlib.import_module("soraweb.videos.migrations.0009_causes")
@@ -144,8 +154,8 @@ def test_only_the_providers_own_words_are_labelled_as_the_providers(running, mem
         "",
     )
     vm = VideoModel.objects.get(name="sora-2", provider__from_environment=True)
-    slow = VideoJob.objects.create(
-        **job_fields(member, vm, text="slow", state=JobState.RUNNING, remote_id="r-10")
+    slow = job_row(
+        member, vm, text="slow", state=JobState.RUNNING, remote_id="r-10", orientation="portrait"
     )
     slow.transition(JobState.FAILED, cause=Cause.TIMEOUT, facts={"minutes": 5, "status": "queued"})
     timed_out = error_summary(VideoJob.objects.get(pk=slow.pk))

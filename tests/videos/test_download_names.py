@@ -11,14 +11,14 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from soraweb.videos.models import JobState, VideoJob, VideoModel
-from tests.conftest import job_fields
+from tests.factories import job_row
 
 pytestmark = pytest.mark.django_db
 
 
 def _job(member, text: str) -> VideoJob:
     vm = VideoModel.objects.get(name="sora-2")
-    job = VideoJob.objects.create(**job_fields(member, vm, text=text, state=JobState.SUCCEEDED))
+    job = job_row(member, vm, text=text, state=JobState.SUCCEEDED, orientation="portrait")
     job.created_at = datetime(2026, 11, 30, 9, 15, tzinfo=UTC)
     job.save(update_fields=["created_at"])
     job.video.save("v.mp4", ContentFile(b"\0" * 2048), save=True)

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from soraweb.videos.models import Favourite, JobState, ReviewState, VideoJob
-from tests.videos.test_studio import make_job
+from tests.factories import job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -27,23 +27,36 @@ def tiles(html: str) -> list[int]:
 def videos(member, other_member):
     now = timezone.now()
     return {
-        "kite": make_job(
-            member, "a red kite over green hills", finished_at=now - timedelta(days=3)
+        "kite": job_row(
+            member,
+            text="a red kite over green hills",
+            finished_at=now - timedelta(days=3),
+            remote_id="sora-2:task_1",
+            with_video=True,
         ),
-        "boat": make_job(
+        "boat": job_row(
             other_member,
-            "a paper boat in the rain",
+            text="a paper boat in the rain",
             model="sora-2-pro",
             orientation="portrait",
             size="large",
             duration=15,
             finished_at=now - timedelta(days=1),
             review_state=ReviewState.APPROVED,
+            remote_id="sora-2-pro:task_1",
+            with_video=True,
         ),
-        "tree": make_job(
-            member, "a green tree in the wind", finished_at=now, review_state=ReviewState.REJECTED
+        "tree": job_row(
+            member,
+            text="a green tree in the wind",
+            finished_at=now,
+            review_state=ReviewState.REJECTED,
+            remote_id="sora-2:task_1",
+            with_video=True,
         ),
-        "running": make_job(member, "still running kite", state=JobState.RUNNING),
+        "running": job_row(
+            member, text="still running kite", state=JobState.RUNNING, remote_id="sora-2:task_1"
+        ),
     }
 
 
@@ -139,7 +152,14 @@ def next_link(html: str) -> str | None:
 def test_load_more_pages_with_htmx_and_with_real_links(client, member):
     now = timezone.now()
     jobs = [
-        make_job(member, f"video {i}", finished_at=now - timedelta(minutes=i)) for i in range(30)
+        job_row(
+            member,
+            text=f"video {i}",
+            finished_at=now - timedelta(minutes=i),
+            remote_id="sora-2:task_1",
+            with_video=True,
+        )
+        for i in range(30)
     ]
     client.force_login(member)
     first = get(client, q="video")
@@ -174,12 +194,14 @@ def test_paging_shows_every_video_once_in_every_order_even_when_times_tie(client
     now = timezone.now()
     # Ties everywhere: four jobs share each moment, and lengths repeat.
     jobs = [
-        make_job(
+        job_row(
             member,
-            f"tie {i}",
+            text=f"tie {i}",
             finished_at=now - timedelta(minutes=i // 4),
             duration=[5, 10, 15][i % 3],
             review_state=ReviewState.APPROVED if i % 2 else ReviewState.UNREVIEWED,
+            remote_id="sora-2:task_1",
+            with_video=True,
         )
         for i in range(70)
     ]
@@ -201,7 +223,16 @@ def test_a_forged_stale_or_old_style_link_opens_the_first_page(client, member):
     from django.core import signing
 
     now = timezone.now()
-    jobs = [make_job(member, f"v {i}", finished_at=now - timedelta(minutes=i)) for i in range(30)]
+    jobs = [
+        job_row(
+            member,
+            text=f"v {i}",
+            finished_at=now - timedelta(minutes=i),
+            remote_id="sora-2:task_1",
+            with_video=True,
+        )
+        for i in range(30)
+    ]
     client.force_login(member)
     first = tiles(get(client))
     assert first == [j.pk for j in jobs[:24]]
@@ -232,7 +263,13 @@ def test_a_forged_stale_or_old_style_link_opens_the_first_page(client, member):
 def test_a_deep_page_costs_the_same_queries_as_the_first(client, member):
     now = timezone.now()
     for i in range(80):
-        make_job(member, f"deep {i}", finished_at=now - timedelta(minutes=i))
+        job_row(
+            member,
+            text=f"deep {i}",
+            finished_at=now - timedelta(minutes=i),
+            remote_id="sora-2:task_1",
+            with_video=True,
+        )
     client.force_login(member)
     html = get(client)
 
@@ -289,11 +326,24 @@ def test_the_first_page_costs_the_same_queries_for_5_or_40_videos(client, member
         return len(ctx.captured_queries)
 
     for i in range(5):
-        make_job(member if i % 2 else other_member, f"few {i}")
+        job_row(
+            member if i % 2 else other_member,
+            text=f"few {i}",
+            remote_id="sora-2:task_1",
+            seconds=0,
+            with_video=True,
+        )
     count_queries()  # a person's first page also stores their preferences, once
     few = count_queries()
     for i in range(35):
-        job = make_job(other_member, f"many {i}", review_state=ReviewState.APPROVED)
+        job = job_row(
+            other_member,
+            text=f"many {i}",
+            review_state=ReviewState.APPROVED,
+            remote_id="sora-2:task_1",
+            seconds=0,
+            with_video=True,
+        )
         Favourite.objects.create(user=member, job=job)
     assert count_queries() == few, few
     assert few > 3, few
@@ -318,7 +368,7 @@ def seedance():
         display_name="Seedance 2.0",
         provider=Provider.objects.get(from_environment=True),
         spec=entry,
-        sizes=["large"],  # the old columns, which make_job reads
+        sizes=["large"],  # the old columns, which job_row reads
         durations=[5],
     )
 
@@ -328,34 +378,47 @@ def facet_videos(member, seedance):
     now = timezone.now()
     return {
         # Made before settings were stored: read from the old orientation / size tokens.
-        "old": make_job(member, "old wide", finished_at=now - timedelta(minutes=4)),
-        "tall": make_job(
+        "old": job_row(
             member,
-            "tall with sound",
+            text="old wide",
+            finished_at=now - timedelta(minutes=4),
+            remote_id="sora-2:task_1",
+            with_video=True,
+        ),
+        "tall": job_row(
+            member,
+            text="tall with sound",
             orientation="portrait",
             size="large",
             params={"aspect_ratio": "9:16", "resolution": "1080p", "audio": True, "duration": 8},
             finished_at=now - timedelta(minutes=3),
+            remote_id="sora-2:task_1",
+            with_video=True,
         ),
-        "square": make_job(
+        "square": job_row(
             member,
-            "square silent",
+            text="square silent",
             orientation="square",
             params={"aspect_ratio": "1:1", "resolution": "480p", "audio": False},
             finished_at=now - timedelta(minutes=2),
+            remote_id="sora-2:task_1",
+            with_video=True,
         ),
-        "wide": make_job(
+        "wide": job_row(
             member,
-            "wide with sound",
+            text="wide with sound",
             params={"aspect_ratio": "16:9", "resolution": "1080p", "audio": True},
             finished_at=now - timedelta(minutes=1),
+            remote_id="sora-2:task_1",
+            with_video=True,
         ),
         # Not finished: its 21:9 is offered nowhere.
-        "running": make_job(
+        "running": job_row(
             member,
-            "cinema running",
+            text="cinema running",
             state=JobState.RUNNING,
             params={"aspect_ratio": "21:9", "resolution": "4k", "audio": True},
+            remote_id="sora-2:task_1",
         ),
     }
 
@@ -428,11 +491,13 @@ def test_the_menus_offer_only_values_finished_videos_have_in_both_languages(
 def test_facet_filters_page_with_the_cursor(client, member):
     now = timezone.now()
     jobs = [
-        make_job(
+        job_row(
             member,
-            f"page {i}",
+            text=f"page {i}",
             params={"aspect_ratio": "16:9", "resolution": "1080p", "audio": i % 2 == 0},
             finished_at=now - timedelta(minutes=i),
+            remote_id="sora-2:task_1",
+            with_video=True,
         )
         for i in range(60)
     ]
@@ -455,7 +520,14 @@ def test_facet_filters_cost_no_more_queries_and_use_the_facets_index(client, mem
     plain = count()
     assert count(resolution="1080p", aspect_ratio="16:9", audio="on") == plain
     for i in range(20):
-        make_job(member, f"more {i}", params={"aspect_ratio": "4:3", "resolution": "720p"})
+        job_row(
+            member,
+            text=f"more {i}",
+            params={"aspect_ratio": "4:3", "resolution": "720p"},
+            remote_id="sora-2:task_1",
+            seconds=0,
+            with_video=True,
+        )
     assert count() == plain
     # The menus' values come from the facets index alone (no table rows read).
     from soraweb.videos.selectors import facets_present
@@ -477,9 +549,9 @@ def test_facet_filters_cost_no_more_queries_and_use_the_facets_index(client, mem
 
 
 def test_the_job_page_lists_the_stored_settings_in_words(client, member, seedance):
-    job = make_job(
+    job = job_row(
         member,
-        "a red door onto a blue sea",
+        text="a red door onto a blue sea",
         video_model=seedance,
         orientation="landscape",
         size="large",
@@ -492,6 +564,9 @@ def test_the_job_page_lists_the_stored_settings_in_words(client, member, seedanc
             "watermark": False,
             "first_frame": [1],
         },
+        remote_id=f"{seedance.name}:task_1",
+        seconds=0,
+        with_video=True,
     )
     client.force_login(member)
     html = client.get(reverse("videos:job_detail", args=[job.pk])).content.decode()

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from soraweb.videos.models import JobState
-from tests.videos.test_studio import make_job
+from tests.factories import job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -25,11 +25,39 @@ def rows(response) -> list[list[str]]:
 @pytest.fixture
 def videos(member, other_member):
     return {
-        "kite": make_job(member, "a red kite over green hills"),
-        "formula": make_job(other_member, '=HYPERLINK("http://x") a kite at dusk'),
-        "boat": make_job(other_member, "a paper boat in the rain"),
-        "running": make_job(member, "a kite still being made", state=JobState.RUNNING),
-        "failed": make_job(other_member, "a kite that failed", state=JobState.FAILED),
+        "kite": job_row(
+            member,
+            text="a red kite over green hills",
+            remote_id="sora-2:task_1",
+            seconds=0,
+            with_video=True,
+        ),
+        "formula": job_row(
+            other_member,
+            text='=HYPERLINK("http://x") a kite at dusk',
+            remote_id="sora-2:task_1",
+            seconds=0,
+            with_video=True,
+        ),
+        "boat": job_row(
+            other_member,
+            text="a paper boat in the rain",
+            remote_id="sora-2:task_1",
+            seconds=0,
+            with_video=True,
+        ),
+        "running": job_row(
+            member,
+            text="a kite still being made",
+            state=JobState.RUNNING,
+            remote_id="sora-2:task_1",
+        ),
+        "failed": job_row(
+            other_member,
+            text="a kite that failed",
+            state=JobState.FAILED,
+            remote_id="sora-2:task_1",
+        ),
     }
 
 

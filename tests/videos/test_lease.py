@@ -11,9 +11,9 @@ import pytest
 from django.utils import timezone
 
 from soraweb.videos import lease
-from soraweb.videos.models import JobState, VideoJob, WorkerLease
+from soraweb.videos.models import JobState, WorkerLease
 from soraweb.videos.pipeline import loop
-from tests.conftest import job_fields
+from tests.factories import job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -83,13 +83,21 @@ def test_jobs_claimed_by_a_dead_holder_are_due_again(member, sim_provider):
 
     model = VideoModel.objects.get(name="sora-2")
     now = timezone.now()
-    claimed = VideoJob.objects.create(
-        **job_fields(member, model, text="claimed", state=JobState.RUNNING),
+    claimed = job_row(
+        member,
+        model,
+        text="claimed",
+        state=JobState.RUNNING,
+        orientation="portrait",
         remote_id="r1",
         next_poll_at=now + timedelta(seconds=58),
     )
-    later = VideoJob.objects.create(
-        **job_fields(member, model, text="far later", state=JobState.RUNNING),
+    later = job_row(
+        member,
+        model,
+        text="far later",
+        state=JobState.RUNNING,
+        orientation="portrait",
         remote_id="r2",
         next_poll_at=now + timedelta(seconds=600),
     )

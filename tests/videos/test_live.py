@@ -12,7 +12,7 @@ from django.urls import reverse
 
 from soraweb.videos import live
 from soraweb.videos.models import JobState, LiveEvent, Provider, VideoJob, VideoModel
-from tests.conftest import job_fields
+from tests.factories import job_row
 
 # The listener thread and the stream read the database from threads of their own: rows must be
 # committed, so these tests run outside the per-test transaction.
@@ -23,7 +23,7 @@ REDIS_URL = os.environ.get("SORAWEB_SCALE_REDIS_URL", "redis://127.0.0.1:6379/0"
 
 def _job(owner, state=JobState.RUNNING) -> VideoJob:
     model = VideoModel.objects.get(name="sora-2", provider__from_environment=True)
-    return VideoJob.objects.create(**job_fields(owner, model, state=state))
+    return job_row(owner, model, state=state, orientation="portrait")
 
 
 def _read_until(reader, want: set[int], seconds: float = 5.0) -> list[int]:

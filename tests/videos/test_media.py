@@ -6,8 +6,8 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from soraweb.videos.models import JobState, VideoJob, VideoModel
-from tests.conftest import job_fields
+from soraweb.videos.models import JobState, VideoModel
+from tests.factories import job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def finished_job(member):
     vm = VideoModel.objects.get(name="sora-2")
-    job = VideoJob.objects.create(**job_fields(member, vm, text="tiny", state=JobState.SUCCEEDED))
+    job = job_row(member, vm, text="tiny", state=JobState.SUCCEEDED, orientation="portrait")
     job.video.save("v.mp4", ContentFile(bytes(range(256)) * 40), save=True)  # 10,240 bytes
     return job
 

@@ -11,7 +11,7 @@ from soraweb.ops.models import Notice
 from soraweb.videos import services
 from soraweb.videos.causes import Cause
 from soraweb.videos.models import JobState, VideoJob, VideoModel
-from tests.conftest import job_fields
+from tests.factories import job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -19,8 +19,8 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def unknown(member):
     vm = VideoModel.objects.get(name="sora-2", provider__from_environment=True)
-    job = VideoJob.objects.create(
-        **job_fields(member, vm, text="did it start?", state=JobState.SUBMITTING)
+    job = job_row(
+        member, vm, text="did it start?", state=JobState.SUBMITTING, orientation="portrait"
     )
     job.transition(
         JobState.NEEDS_ATTENTION,
@@ -60,7 +60,7 @@ def test_nobody_else_can_ask_for_someone_elses_job(client, other_member, unknown
 
 def test_asking_is_only_for_jobs_that_need_attention(member, staff):
     vm = VideoModel.objects.get(name="sora-2", provider__from_environment=True)
-    done = VideoJob.objects.create(**job_fields(member, vm, state=JobState.SUCCEEDED))
+    done = job_row(member, vm, state=JobState.SUCCEEDED, orientation="portrait")
     assert services.job_ask_admin(job=done, by=member) is False
     assert not Notice.objects.exists()
 

@@ -6,16 +6,16 @@ import pytest
 from django.urls import reverse
 
 from soraweb.ops.models import Notice
-from soraweb.videos.models import JobState, VideoJob, VideoModel
-from tests.conftest import job_fields
+from soraweb.videos.models import JobState, VideoModel
+from tests.factories import job_row
 
 pytestmark = pytest.mark.django_db
 
 
 def test_opening_the_job_marks_its_notice_read(client, member, django_user_model):
     vm = VideoModel.objects.get(name="sora-2")
-    job = VideoJob.objects.create(**job_fields(member, vm, text="a kite", state=JobState.FAILED))
-    other = VideoJob.objects.create(**job_fields(member, vm, text="a boat", state=JobState.FAILED))
+    job = job_row(member, vm, text="a kite", state=JobState.FAILED, orientation="portrait")
+    other = job_row(member, vm, text="a boat", state=JobState.FAILED, orientation="portrait")
     staff = django_user_model.objects.create_user("sam", password="x", is_staff=True)
     mine = Notice.objects.create(user=member, job=job, kind="failed", prompt_excerpt="a kite")
     elsewhere = Notice.objects.create(user=member, job=other, kind="failed")

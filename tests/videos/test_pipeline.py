@@ -19,24 +19,14 @@ from django_q.models import Schedule
 
 from soraweb.providers.base import JobStatus, RemoteState
 from soraweb.schedules import SCHEDULES
-from soraweb.videos import services, tasks
+from soraweb.videos import tasks
 from soraweb.videos.models import InvalidTransition, JobState, Prompt, VideoJob, VideoModel
 from soraweb.videos.pipeline import loop, outcome, queue, recover
-from tests.conftest import form_data, free_port, job_fields
+from tests.conftest import form_data, free_port
+from tests.factories import job_row, service_job
 
 # Real transactions (work is handed over on commit); the seeded catalogue is restored after each test.
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-def make_job(owner, prompt: str, model: str = "sora-2", **kwargs) -> VideoJob:
-    video_model = VideoModel.objects.get(name=model)
-    params = {
-        "orientation": "portrait",
-        "size": video_model.sizes[0],
-        "duration": video_model.durations[0],
-    }
-    params.update(kwargs)
-    return services.job_create(owner=owner, video_model=video_model, prompt_text=prompt, **params)
 
 
 def drive(job: VideoJob, timeout: float = 40.0) -> VideoJob:
@@ -57,7 +47,7 @@ def drive(job: VideoJob, timeout: float = 40.0) -> VideoJob:
 
 
 def test_it_takes_a_job_from_submit_to_an_archived_video(sim_provider, simulator, member):
-    job = make_job(member, "a lighthouse in a storm, pipeline happy path")
+    job = service_job(member, "a lighthouse in a storm, pipeline happy path")
     job.refresh_from_db()
     assert job.remote_id.startswith("sora-2:task_")  # the colon survives the round trip
     job = drive(job)
@@ -79,7 +69,7 @@ def test_it_takes_a_job_from_submit_to_an_archived_video(sim_provider, simulator
 
 
 def test_it_shows_the_moderation_reason_in_plain_words(sim_provider, member):
-    job = drive(make_job(member, "a famous actor waving [sim:moderation]"))
+    job = drive(service_job(member, "a famous actor waving [sim:moderation]"))
     assert job.state == JobState.FAILED
     assert "moderation" in job.error_message.lower()
 
@@ -88,7 +78,7 @@ def test_it_parks_a_create_with_unknown_outcome_and_never_sends_it_again(
     sim_provider, simulator, member, settings
 ):
     settings.SORAWEB_PROVIDER_READ_TIMEOUT = 1.0
-    job = make_job(member, "a slow relay swallows the answer [sim:hang] unknown-outcome")
+    job = service_job(member, "a slow relay swallows the answer [sim:hang] unknown-outcome")
     job.refresh_from_db()
     assert job.state == JobState.NEEDS_ATTENTION
     assert "may or may not" in job.error_message
@@ -100,7 +90,7 @@ def test_it_parks_a_create_with_unknown_outcome_and_never_sends_it_again(
 
 
 def test_it_retries_a_create_the_provider_turned_away_with_429(sim_provider, simulator, member):
-    job = make_job(member, "a rate limited relay [sim:429] retry-after-case")
+    job = service_job(member, "a rate limited relay [sim:429] retry-after-case")
     job.refresh_from_db()
     assert job.state == JobState.PENDING  # turned away: nothing was created, so it may go again
     assert job.next_poll_at > timezone.now()
@@ -112,21 +102,21 @@ def test_it_retries_a_create_the_provider_turned_away_with_429(sim_provider, sim
 
 def test_it_enforces_the_catalogue_rules_in_the_service(sim_provider, member):
     with pytest.raises(ValidationError) as exc:
-        make_job(member, "pro cannot be small", model="sora-2-pro", size="small", duration=15)
+        service_job(member, "pro cannot be small", model="sora-2-pro", size="small", duration=15)
     assert "size" in exc.value.message_dict
     assert VideoJob.objects.count() == 0
 
 
 def test_a_repeated_idempotency_key_creates_exactly_one_job(sim_provider, simulator, member):
-    first = make_job(member, "double click idempotent-case", idempotency_key="key-123")
-    second = make_job(member, "double click idempotent-case", idempotency_key="key-123")
+    first = service_job(member, "double click idempotent-case", idempotency_key="key-123")
+    second = service_job(member, "double click idempotent-case", idempotency_key="key-123")
     assert first.pk == second.pk
     assert VideoJob.objects.count() == 1
     assert simulator.creates_for_prompt("idempotent-case") == 1
 
 
 def test_the_state_machine_refuses_an_unlisted_transition_and_a_lost_race(sim_provider, member):
-    job = make_job(member, "state machine [sim:slow]")
+    job = service_job(member, "state machine [sim:slow]")
     job.refresh_from_db()
     with pytest.raises(InvalidTransition):
         job.transition(JobState.SUCCEEDED)
@@ -140,9 +130,9 @@ def test_the_state_machine_refuses_an_unlisted_transition_and_a_lost_race(sim_pr
 def test_recovery_parks_an_interrupted_create_and_resumes_an_interrupted_archive(
     sim_provider, simulator, member
 ):
-    done = drive(make_job(member, "archive twice recovery-case"))
+    done = drive(service_job(member, "archive twice recovery-case"))
     assert done.state == JobState.SUCCEEDED
-    interrupted = make_job(member, "interrupted create [sim:slow]")
+    interrupted = service_job(member, "interrupted create [sim:slow]")
     stale = timezone.now() - timezone.timedelta(seconds=1)
     # A worker died mid-create on one job, and mid-archive on the other.
     VideoJob.objects.filter(pk=interrupted.pk).update(
@@ -274,9 +264,9 @@ def test_a_batch_the_database_fails_part_way_saves_no_row_and_says_so(client, si
 def test_retry_and_save_again_with_the_broker_down_are_queued_not_errors(
     client, admin_client, sim_provider, simulator, member, monkeypatch
 ):
-    failed = drive(make_job(member, "a moderated retry [sim:moderation] bd-retry-case"))
+    failed = drive(service_job(member, "a moderated retry [sim:moderation] bd-retry-case"))
     assert failed.state == JobState.FAILED
-    done = drive(make_job(member, "a video to save again bd-rearchive-case"))
+    done = drive(service_job(member, "a video to save again bd-rearchive-case"))
     assert done.state == JobState.SUCCEEDED
     VideoJob.objects.filter(pk=done.pk).update(state=JobState.FAILED, error_message="disk full")
     client.force_login(member)
@@ -332,11 +322,16 @@ def test_one_answer_gives_one_transition_whichever_call_it_answered(
     member, status, to_state, event, error
 ):
     vm = VideoModel.objects.get(name="sora-2", provider__from_environment=True)
-    submitting = VideoJob.objects.create(
-        **job_fields(member, vm, text="answered at create", state=JobState.SUBMITTING)
+    submitting = job_row(
+        member, vm, text="answered at create", state=JobState.SUBMITTING, orientation="portrait"
     )
-    at_provider = VideoJob.objects.create(
-        **job_fields(member, vm, text="answered at poll", state=JobState.RUNNING, remote_id="r-1")
+    at_provider = job_row(
+        member,
+        vm,
+        text="answered at poll",
+        state=JobState.RUNNING,
+        remote_id="r-1",
+        orientation="portrait",
     )
     outcome.job_apply_answer(
         job=submitting, answer=status, step=outcome.Step.SUBMIT, remote_id="r-2"
@@ -382,7 +377,7 @@ def test_a_workers_poll_that_finds_the_video_done_saves_it_in_the_same_task(
     sim_provider, member, simulator, monkeypatch
 ):
     """The webhook path (the poll_job task): one trip through the queue, not two."""
-    job = make_job(member, "a heron lifts off save-inline")
+    job = service_job(member, "a heron lifts off save-inline")
     job.refresh_from_db()  # submitted on commit
     assert job.state in (JobState.QUEUED, JobState.RUNNING), job.error_message
     simulator.complete_now(job.remote_id)

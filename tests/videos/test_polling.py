@@ -23,7 +23,7 @@ from soraweb.videos.pipeline.common import (
     next_poll_delay,
     progress_estimate,
 )
-from tests.conftest import job_fields
+from tests.factories import job_row
 
 
 def _queries(
@@ -129,9 +129,13 @@ def test_the_model_history_is_its_last_jobs_of_that_length_else_of_any_length(me
     model = VideoModel.objects.get(name="sora-2")
     start = timezone.now() - timedelta(hours=1)
     for i, (duration, took) in enumerate([(10, 60), (10, 62), (10, 58), (10, 61), (15, 200)]):
-        fields = job_fields(member, model, text=f"old {i}", state=JobState.SUCCEEDED)
-        VideoJob.objects.create(
-            **{**fields, "duration": duration},
+        job_row(
+            member,
+            model,
+            text=f"old {i}",
+            state=JobState.SUCCEEDED,
+            orientation="portrait",
+            duration=duration,
             submitted_at=start,
             provider_completed_at=start + timedelta(seconds=took),
         )
@@ -152,9 +156,7 @@ def test_a_provider_without_predictive_polling_keeps_its_fixed_interval(member, 
     )
     model.provider.refresh_from_db()
     now = timezone.now()
-    job = VideoJob.objects.create(
-        **job_fields(member, model, state=JobState.RUNNING), submitted_at=now
-    )
+    job = job_row(member, model, state=JobState.RUNNING, orientation="portrait", submitted_at=now)
     job = VideoJob.objects.select_related("provider").get(pk=job.pk)
     delay, seen = common.plan_next_poll(job, progress=30, poll_after=None, now=now)
     assert delay == 1.0  # the environment's simulator: its interval is a second
@@ -300,8 +302,13 @@ def test_a_watched_card_forces_a_query_only_under_fixed_polling(client, member, 
     vm = VideoModel.objects.get(name="sora-2", provider__from_environment=True)
     Provider.objects.filter(pk=vm.provider_id).update(predictive_polling=predictive)
     later = timezone.now() + timedelta(seconds=40)
-    job = VideoJob.objects.create(
-        **job_fields(member, vm, state=JobState.RUNNING, remote_id="r-w"), next_poll_at=later
+    job = job_row(
+        member,
+        vm,
+        state=JobState.RUNNING,
+        remote_id="r-w",
+        orientation="portrait",
+        next_poll_at=later,
     )
     client.force_login(member)
     client.get(f"/jobs/{job.pk}/card/", HTTP_HX_REQUEST="true")

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from soraweb.videos import services
 from soraweb.videos.models import JobState, Review, ReviewState
-from tests.videos.test_studio import make_job
+from tests.factories import job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ def review(client, job, decision, comment="", **headers):
 
 
 def test_a_team_member_approves_someone_elses_video_with_a_comment(client, member, other_member):
-    job = make_job(member, "a red kite")
+    job = job_row(member, text="a red kite", remote_id="sora-2:task_1", seconds=0, with_video=True)
     client.force_login(other_member)
     response = review(client, job, "approved", "Lovely colours!", HTTP_HX_REQUEST="true")
     html = response.content.decode()
@@ -43,7 +43,13 @@ def test_a_team_member_approves_someone_elses_video_with_a_comment(client, membe
 def test_the_latest_decision_wins_and_comments_do_not_change_it(
     client, member, other_member, staff
 ):
-    job = make_job(member)
+    job = job_row(
+        member,
+        text="a red kite over green hills",
+        remote_id="sora-2:task_1",
+        seconds=0,
+        with_video=True,
+    )
     client.force_login(other_member)
     review(client, job, "changes_requested", "Slower please")
     client.force_login(staff)
@@ -61,7 +67,13 @@ def test_the_latest_decision_wins_and_comments_do_not_change_it(
 
 
 def test_a_comment_only_needs_words_and_the_page_says_so(client, member):
-    job = make_job(member)
+    job = job_row(
+        member,
+        text="a red kite over green hills",
+        remote_id="sora-2:task_1",
+        seconds=0,
+        with_video=True,
+    )
     client.force_login(member)
     html = review(client, job, "comment", "   ", HTTP_HX_REQUEST="true").content.decode()
     assert "Write a comment first." in html
@@ -71,13 +83,24 @@ def test_a_comment_only_needs_words_and_the_page_says_so(client, member):
 
 
 def test_only_a_finished_video_can_be_reviewed(member):
-    job = make_job(member, state=JobState.RUNNING)
+    job = job_row(
+        member,
+        text="a red kite over green hills",
+        state=JobState.RUNNING,
+        remote_id="sora-2:task_1",
+    )
     with pytest.raises(ValidationError):
         services.job_review(job=job, reviewer=member, decision="approved")
 
 
 def test_reviewing_without_javascript_redirects_back_to_the_review(client, member):
-    job = make_job(member)
+    job = job_row(
+        member,
+        text="a red kite over green hills",
+        remote_id="sora-2:task_1",
+        seconds=0,
+        with_video=True,
+    )
     client.force_login(member)
     response = review(client, job, "changes_requested", "ok")
     assert response.status_code == 302
@@ -87,13 +110,16 @@ def test_reviewing_without_javascript_redirects_back_to_the_review(client, membe
 
 
 def test_the_detail_page_shows_every_setting_and_the_downloads(client, member, other_member):
-    job = make_job(
+    job = job_row(
         member,
-        "a castle in fog",
+        text="a castle in fog",
         model="sora-2-pro",
         orientation="portrait",
         size="large",
         duration=15,
+        remote_id="sora-2-pro:task_1",
+        seconds=0,
+        with_video=True,
     )
     client.force_login(other_member)
     html = client.get(reverse("videos:job_detail", args=[job.pk])).content.decode()

@@ -17,13 +17,13 @@ from PIL import Image
 from soraweb.videos.models import (
     ImageFit,
     JobState,
-    Prompt,
     Provider,
     ReferenceImage,
     VideoJob,
     VideoModel,
 )
 from tests.conftest import form_data
+from tests.factories import job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -35,34 +35,6 @@ def png_bytes(size=(64, 48), color=(200, 30, 30), fmt="PNG") -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, color).save(buf, fmt)
     return buf.getvalue()
-
-
-def make_job(owner, prompt: str = "a red kite over green hills", model: str = "sora-2", **fields):
-    vm = fields.pop("video_model", None) or VideoModel.objects.get(
-        name=model, provider__from_environment=True
-    )
-    finished = fields.pop("finished", fields.get("state", JobState.SUCCEEDED) == JobState.SUCCEEDED)
-    defaults = {
-        "owner": owner,
-        "prompt": Prompt.objects.create(text=prompt, author=owner),
-        "provider": vm.provider,
-        "video_model": vm,
-        "model_name": vm.name,
-        "orientation": "landscape",
-        "size": vm.sizes[0],
-        "duration": vm.durations[0],
-        "state": JobState.SUCCEEDED,
-        "remote_id": f"{vm.name}:task_{Prompt.objects.count()}",
-    }
-    if finished:
-        defaults["finished_at"] = timezone.now()
-    defaults.update(fields)
-    job = VideoJob.objects.create(**defaults)
-    if job.state == JobState.SUCCEEDED and not job.video:
-        job.video.save("v.mp4", ContentFile(b"\0\0\0\x18ftypmp42fake"), save=False)
-        job.poster.save("p.jpg", ContentFile(png_bytes(fmt="JPEG")), save=False)
-        job.save(update_fields=["video", "poster"])
-    return job
 
 
 def openai_model(base_url: str = "http://127.0.0.1:9/v1") -> VideoModel:
@@ -165,14 +137,17 @@ def test_use_again_fills_the_form_with_the_prompt_settings_and_picture(
         height=48,
         uploaded_by=other_member,
     )
-    source = make_job(
+    source = job_row(
         other_member,
-        "a castle in fog",
+        text="a castle in fog",
         model="sora-2-pro",
         orientation="portrait",
         size="large",
         duration=15,
         image_fit="pad",
+        remote_id="sora-2-pro:task_1",
+        seconds=0,
+        with_video=True,
     )
     source.images.add(image)
     client.force_login(member)  # anyone on the team may start from anyone's video
@@ -223,10 +198,37 @@ def test_a_kept_picture_goes_with_the_new_job_unless_a_new_one_is_chosen(
 
 def test_prompt_history_lists_each_prompt_once_newest_first(client, member, other_member):
     now = timezone.now()
-    make_job(member, "a red kite", created_at=now - timedelta(minutes=3))
-    make_job(member, "a blue boat", created_at=now - timedelta(minutes=2))
-    latest_kite = make_job(member, "a red kite", created_at=now - timedelta(minutes=1))
-    make_job(other_member, "someone else's prompt")
+    job_row(
+        member,
+        text="a red kite",
+        created_at=now - timedelta(minutes=3),
+        remote_id="sora-2:task_1",
+        finished_at=timezone.now(),
+        with_video=True,
+    )
+    job_row(
+        member,
+        text="a blue boat",
+        created_at=now - timedelta(minutes=2),
+        remote_id="sora-2:task_1",
+        finished_at=timezone.now(),
+        with_video=True,
+    )
+    latest_kite = job_row(
+        member,
+        text="a red kite",
+        created_at=now - timedelta(minutes=1),
+        remote_id="sora-2:task_1",
+        finished_at=timezone.now(),
+        with_video=True,
+    )
+    job_row(
+        other_member,
+        text="someone else's prompt",
+        remote_id="sora-2:task_1",
+        seconds=0,
+        with_video=True,
+    )
     client.force_login(member)
     html = client.get(reverse("videos:studio")).content.decode()
     start = html.index('id="prompt-history"')
@@ -283,12 +285,23 @@ def test_my_jobs_pages_older_jobs_with_htmx_and_with_real_links(
     now = timezone.now()
     # Made in one burst: created_at ties, so the id breaks them.
     mine = [
-        make_job(
-            member, f"mine {i}", state=JobState.FAILED, created_at=now - timedelta(minutes=i // 3)
+        job_row(
+            member,
+            text=f"mine {i}",
+            state=JobState.FAILED,
+            created_at=now - timedelta(minutes=i // 3),
+            remote_id="sora-2:task_1",
         )
         for i in range(65)
     ]
-    make_job(other_member, "not mine", created_at=now - timedelta(minutes=30))
+    job_row(
+        other_member,
+        text="not mine",
+        created_at=now - timedelta(minutes=30),
+        remote_id="sora-2:task_1",
+        finished_at=timezone.now(),
+        with_video=True,
+    )
     newest_first = [j.pk for j in sorted(mine, key=lambda j: (j.created_at, j.pk), reverse=True)]
     client.force_login(member)
     html = client.get(reverse(page_name)).content.decode()
@@ -311,7 +324,10 @@ def test_my_jobs_pages_older_jobs_with_htmx_and_with_real_links(
 
 
 def test_my_jobs_with_a_forged_cursor_shows_the_newest_jobs(client, member):
-    jobs = [make_job(member, f"j {i}", state=JobState.FAILED) for i in range(3)]
+    jobs = [
+        job_row(member, text=f"j {i}", state=JobState.FAILED, remote_id="sora-2:task_1")
+        for i in range(3)
+    ]
     client.force_login(member)
     for after in ("nonsense", "a:b", "W1siLWNyZWF0ZWRfYXQiXSwgWzFdLCAyXQ:forged"):
         response = client.get(reverse("videos:studio"), {"jobs_after": after})
@@ -324,7 +340,7 @@ def test_a_deep_page_of_my_jobs_costs_the_same_queries_as_the_first(client, memb
     from django.test.utils import CaptureQueriesContext
 
     for i in range(95):  # pages of 30, 30, 30, 5
-        make_job(member, f"q {i}", state=JobState.FAILED)
+        job_row(member, text=f"q {i}", state=JobState.FAILED, remote_id="sora-2:task_1")
     client.force_login(member)
 
     def count(path: str) -> tuple[int, str]:

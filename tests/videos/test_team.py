@@ -9,7 +9,8 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from soraweb.videos.models import JobEvent, JobState, Prompt, ReferenceImage, Review, VideoJob
-from tests.videos.test_studio import make_job, png_bytes
+from tests.factories import job_row
+from tests.videos.test_studio import png_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -30,14 +31,20 @@ def test_the_sign_in_page_says_who_makes_accounts(client):
 
 
 def test_everyone_on_the_team_sees_every_job_page(client, member, other_member):
-    job = make_job(member)
+    job = job_row(
+        member,
+        text="a red kite over green hills",
+        remote_id="sora-2:task_1",
+        seconds=0,
+        with_video=True,
+    )
     client.force_login(other_member)
     assert client.get(reverse("videos:job_detail", args=[job.pk])).status_code == 200
     assert client.get(reverse("videos:job_video", args=[job.pk])).status_code in (200, 206)
 
 
 def test_the_owner_deletes_a_video_with_its_files_prompt_and_history(client, member, other_member):
-    job = make_job(member, "delete me")
+    job = job_row(member, text="delete me", remote_id="sora-2:task_1", seconds=0, with_video=True)
     image = ReferenceImage.objects.create(
         file=ContentFile(png_bytes(), name="r.png"),
         sha256="c" * 64,
@@ -70,7 +77,13 @@ def test_the_owner_deletes_a_video_with_its_files_prompt_and_history(client, mem
 def test_files_are_deleted_when_the_deletion_commits(member, django_capture_on_commit_callbacks):
     from soraweb.videos import services
 
-    job = make_job(member)
+    job = job_row(
+        member,
+        text="a red kite over green hills",
+        remote_id="sora-2:task_1",
+        seconds=0,
+        with_video=True,
+    )
     names = [job.video.name, job.poster.name]
     with django_capture_on_commit_callbacks(execute=True):
         services.job_delete(job=job, by=member)
@@ -78,7 +91,13 @@ def test_files_are_deleted_when_the_deletion_commits(member, django_capture_on_c
 
 
 def test_deleting_from_a_card_with_htmx_removes_the_card(client, member):
-    job = make_job(member, state=JobState.FAILED, error_message="nope")
+    job = job_row(
+        member,
+        text="a red kite over green hills",
+        state=JobState.FAILED,
+        error_message="nope",
+        remote_id="sora-2:task_1",
+    )
     client.force_login(member)
     response = client.post(
         reverse("videos:job_delete", args=[job.pk]),
@@ -90,7 +109,13 @@ def test_deleting_from_a_card_with_htmx_removes_the_card(client, member):
 
 
 def test_only_the_owner_or_staff_may_delete(client, member, other_member, staff):
-    job = make_job(member)
+    job = job_row(
+        member,
+        text="a red kite over green hills",
+        remote_id="sora-2:task_1",
+        seconds=0,
+        with_video=True,
+    )
     client.force_login(other_member)
     assert client.post(reverse("videos:job_delete", args=[job.pk])).status_code == 403
     assert client.get(reverse("videos:job_delete", args=[job.pk])).status_code == 403
@@ -102,7 +127,12 @@ def test_only_the_owner_or_staff_may_delete(client, member, other_member, staff)
 
 
 def test_a_running_job_is_cancelled_before_it_can_be_deleted(client, member):
-    job = make_job(member, state=JobState.RUNNING)
+    job = job_row(
+        member,
+        text="a red kite over green hills",
+        state=JobState.RUNNING,
+        remote_id="sora-2:task_1",
+    )
     client.force_login(member)
     response = client.post(reverse("videos:job_delete", args=[job.pk]), follow=True)
     assert "Cancel it first" in response.content.decode()

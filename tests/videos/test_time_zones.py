@@ -19,8 +19,7 @@ from soraweb.ops import selectors as ops_selectors
 from soraweb.ops.models import BudgetPolicy, LedgerStatus
 from soraweb.videos import services
 from soraweb.videos.models import JobState, Preferences, VideoJob, VideoModel
-from tests.conftest import job_fields
-from tests.ops.conftest import seeded_job
+from tests.factories import ago, job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -30,8 +29,13 @@ CREATED = datetime(2026, 12, 2, 4, 30, tzinfo=UTC)
 
 def _job(owner, **overrides) -> VideoJob:
     vm = VideoModel.objects.get(name="sora-2")
-    fields = job_fields(owner, vm, text="a tea house in the rain", state=JobState.QUEUED)
-    return VideoJob.objects.create(**{**fields, "created_at": CREATED, **overrides})
+    return job_row(
+        owner,
+        vm,
+        text="a tea house in the rain",
+        state=JobState.QUEUED,
+        **{"orientation": "portrait", "created_at": CREATED, **overrides},
+    )
 
 
 def _detail(client, job, **headers) -> str:
@@ -141,11 +145,14 @@ def test_the_team_day_survives_a_daylight_saving_change():
 
 
 def test_spend_in_the_small_hours_counts_for_the_teams_day(member):
-    seeded_job(
+    job_row(
         member,
         cost="2.00",
         ledger=LedgerStatus.CHARGED,
-        created_at=datetime(2026, 12, 2, 17, 0, tzinfo=UTC),  # 01:00 on 3 Dec in Shanghai
+        created_at=datetime(2026, 12, 2, 17, 0, tzinfo=UTC),
+        text="a seeded job",
+        seconds=60,
+        events=True,
     )
     now = datetime(2026, 12, 2, 20, 0, tzinfo=UTC)
     assert ops_selectors.spend_totals(user=member, now=now).user_day == Decimal("2.00")
@@ -213,7 +220,14 @@ def test_the_pages_language_is_remembered_and_e_mails_use_it(
     client.force_login(member)
     client.get(reverse("videos:studio"), HTTP_ACCEPT_LANGUAGE="zh-CN")
     assert Preferences.objects.get(user=member).language == "zh-hans"
-    job = seeded_job(member, state=JobState.ARCHIVING, prompt="纸船")
+    job = job_row(
+        member,
+        state=JobState.ARCHIVING,
+        text="纸船",
+        created_at=ago(minutes=5),
+        cost="1.00",
+        events=True,
+    )
     settle(job, JobState.SUCCEEDED, django_capture_on_commit_callbacks)
     assert mail.outbox[0].subject == "soraweb: 视频“纸船”已完成。"
     assert mail.outbox[0].body.startswith("mia，你好：")

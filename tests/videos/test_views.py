@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from soraweb.videos.models import JobState, VideoJob, VideoModel
 from tests.conftest import form_data
+from tests.factories import job_row
 
 pytestmark = pytest.mark.django_db
 
@@ -160,15 +161,19 @@ def test_saving_a_provider_in_the_admin_keeps_the_key_when_the_field_is_left_emp
 def test_a_card_names_the_picked_shape_not_only_portrait_or_landscape(client, member):
     """A 21:9 job's card says 21:9 and its resolution, as the form offered them; a job made
     before settings were stored keeps its orientation's name."""
-    from tests.conftest import job_fields
-
     client.force_login(member)
     vm = VideoModel.objects.get(name="sora-2", provider__from_environment=True)
-    wide = VideoJob.objects.create(
-        **job_fields(member, vm, text="a wide one", orientation="landscape"),
+    wide = job_row(
+        member,
+        vm,
+        text="a wide one",
+        orientation="landscape",
+        state=JobState.QUEUED,
         params={"aspect_ratio": "21:9", "resolution": "1080p", "duration": vm.durations[0]},
     )
-    old = VideoJob.objects.create(**job_fields(member, vm, text="an old one", size="unknown"))
+    old = job_row(
+        member, vm, text="an old one", size="unknown", state=JobState.QUEUED, orientation="portrait"
+    )
     VideoJob.objects.filter(pk=old.pk).update(aspect_ratio="", resolution="")
 
     def meta(job):

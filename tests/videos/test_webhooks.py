@@ -13,7 +13,7 @@ from standardwebhooks.webhooks import Webhook
 
 from soraweb.videos import webhooks
 from soraweb.videos.models import JobEvent, JobState, Provider, VideoJob, WebhookDelivery
-from tests.videos.test_pipeline import make_job
+from tests.factories import service_job
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
@@ -130,7 +130,7 @@ class TestEndpoint:
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_valid_event_refreshes_the_job_at_once(client, sim_provider, simulator, member, settings):
     settings.SORAWEB_PROVIDER_WEBHOOK_SECRET = SECRET
-    job = make_job(member, "webhook refresh [sim:slow=30]")
+    job = service_job(member, "webhook refresh [sim:slow=30]")
     job.refresh_from_db()
     assert job.state in (JobState.QUEUED, JobState.RUNNING)
     # Far from its next poll: only the webhook can make it move now.
