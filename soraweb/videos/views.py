@@ -343,6 +343,7 @@ def _detail_context(request: HttpRequest, job: VideoJob, **extra) -> dict:
         "job": job,
         "events": list(job.events.all()),
         "images": selectors.job_images(job=job),
+        "pictures": selectors.job_pictures(job=job),
         "settings_rows": catalogue_settings_in_words(job),
         "retry_key": new_idempotency_key(),
         "can_manage": job.is_managed_by(request.user),
@@ -635,6 +636,16 @@ def reference_image(request: HttpRequest, token) -> HttpResponseBase:
     if image is None:
         raise Http404(_("No such picture."))
     return ranged_file_response(request, image.file, content_type=image.content_type)
+
+
+@require_GET
+def sent_image(request: HttpRequest, pk: int, sent_id: int) -> HttpResponseBase:
+    """The fitted copy of a picture that a job sent to its provider (as visible as the job)."""
+    job = _job_or_404(pk)
+    sent = job.sent_images.filter(pk=sent_id).first()
+    if sent is None:
+        raise Http404(_("No such picture."))
+    return ranged_file_response(request, sent.file, content_type=sent.content_type)
 
 
 # Choosing a language must work on the sign-in page too.
