@@ -39,7 +39,7 @@ from soraweb.videos.forms import (
     initial_from_job,
     new_idempotency_key,
 )
-from soraweb.videos.models import JobState, Provider, VideoJob
+from soraweb.videos.models import JobState, Provider, ReferenceImage, VideoJob
 from soraweb.videos.params import settings_in_words as catalogue_settings_in_words
 from soraweb.videos.pipeline import poll
 from soraweb.videos.ranged import ranged_file_response
@@ -133,22 +133,19 @@ def studio(request: HtmxHttpRequest) -> HttpResponse:
             return _create_replayed(request, earlier)
         try:
             pictures = [
-                services.reference_image_store(
-                    uploaded_by=request.user,
-                    name=img.name,
-                    content_type=img.content_type,
-                    data=img.data,
-                    width=img.width,
-                    height=img.height,
-                )
-                for img in form.validated_images
+                _store_picture(request, img) for img in form.validated_images
             ] or images.images_adopt(images=form.kept_images, owner=request.user)
+            slots = {
+                slot: [_store_picture(request, item) for item in items]
+                for slot, items in form.slot_pictures.items()
+            }
             job = services.job_create(
                 owner=request.user,
                 video_model=data["video_model"],
                 prompt_text=data["prompt"],
                 params=form.cleaned_params,
                 images=pictures,
+                slots=slots if slots and not pictures else None,
                 idempotency_key=data.get("idempotency_key") or None,
                 image_fit=data["image_fit"],
             )
@@ -180,6 +177,21 @@ def studio(request: HtmxHttpRequest) -> HttpResponse:
         )
     _say_started(request, job, _("Your video is on its way. It appears under “My jobs”."))
     return redirect("videos:studio")
+
+
+def _store_picture(request: HttpRequest, item) -> ReferenceImage:
+    """A new upload stored for its uploader, or a carried-over picture adopted (a copy when it
+    is a teammate's)."""
+    if isinstance(item, ReferenceImage):
+        return images.images_adopt(images=[item], owner=request.user)[0]
+    return services.reference_image_store(
+        uploaded_by=request.user,
+        name=item.name,
+        content_type=item.content_type,
+        data=item.data,
+        width=item.width,
+        height=item.height,
+    )
 
 
 def _create_replayed(request: HtmxHttpRequest, job) -> HttpResponse:
@@ -271,7 +283,7 @@ def _form_from_query(request: HttpRequest, keys: tuple[str, ...]) -> JobForm | B
     # The model's own settings (aspect_ratio, audio, ...) come along with the fixed keys.
     wanted = {key: value for key, value in request.GET.items() if value and key != "kind"}
     form_class = BatchForm if request.GET.get("kind") == "batch" else JobForm
-    form = form_class(initial=wanted)
+    form = form_class(initial=wanted, viewer=request.user)
     _normalise_choices(form, wanted)
     return form
 
