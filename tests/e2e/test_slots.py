@@ -54,6 +54,14 @@ DROP = """([selector, b64, name]) => {
   zone.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
 }"""
 
+PASTE = """b64 => {
+  const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0));
+  const dt = new DataTransfer();
+  dt.items.add(new File([bytes], "pasted.png", {type: "image/png"}));
+  document.activeElement.dispatchEvent(
+    new ClipboardEvent("paste", {clipboardData: dt, bubbles: true, cancelable: true}));
+}"""
+
 TALL = """() => {
   const el = document.querySelector("#picture-slots .slot[data-slot=first_frame] .preview-frame");
   const r = el.getBoundingClientRect();
@@ -106,6 +114,14 @@ def test_two_slots_drop_and_choose_preview_the_sent_frame_and_the_job_shows_the_
         assert last.locator("input.slot-input").is_enabled()
         last.locator("input.slot-input").set_input_files(str(last_file))
         last.get_by_text("Already the right size: sent unchanged.").wait_for()
+        # Remove it, then paste it back from the clipboard into the focused slot.
+        last.get_by_role("button", name="Remove").click()
+        last.locator(".slot-preview").wait_for(state="hidden")
+        assert last.locator("input.slot-input").evaluate("i => i.files.length") == 0
+        last.locator("input.slot-input").focus()
+        page.evaluate(PASTE, base64.b64encode(last_file.read_bytes()).decode())
+        last.get_by_text("Already the right size: sent unchanged.").wait_for()
+        assert last.locator("input.slot-input").evaluate("i => i.files[0].name") == "pasted.png"
 
         # 9:16: the frame turns tall; bars: the whole picture inside it, on black.
         page.get_by_label("Aspect ratio").select_option("9:16")
