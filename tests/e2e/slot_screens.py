@@ -71,8 +71,17 @@ def main(prefix: str) -> None:
                         page.locator("select[name=aspect_ratio]").select_option("9:16")
                         page.wait_for_timeout(500)
                         _fill_slots(page, [first, last])
+                        page.locator("input[name=image_fit][value=crop]").check()
+                        page.wait_for_timeout(800)
+                        box = page.locator(".picture-box")
+                        box.screenshot(
+                            path=str(ARTIFACTS / f"{prefix}-fit-crop-{device}-{lang}.png")
+                        )
                         page.locator("input[name=image_fit][value=pad]").check()
                         page.wait_for_timeout(800)
+                        box.screenshot(
+                            path=str(ARTIFACTS / f"{prefix}-fit-bars-{device}-{lang}.png")
+                        )
                         page.locator(".picture-box").scroll_into_view_if_needed()
                         screenshot(page, f"{prefix}-create-{device}-{lang}")
                         if job_url is None:
