@@ -19,6 +19,7 @@ from soraweb.catalogue import pricing as catalogue_pricing
 from soraweb.catalogue import rules as catalogue_rules
 from soraweb.catalogue import wire as catalogue_wire
 from soraweb.catalogue.legacy import ORIENTATION_RATIO, params_from_legacy, resolution_token
+from soraweb.catalogue.schema import Param, SpecError
 from soraweb.videos import params as catalogue_params
 from soraweb.videos import selectors, services
 from soraweb.videos.images import (
@@ -72,9 +73,59 @@ def new_idempotency_key() -> str:
     return secrets.token_urlsafe(24)
 
 
+DEFAULT_IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp")
+_TYPE_NAMES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WebP"}
+
+
+@dataclass
+class SlotInput:
+    """One picture input of the create form: a slot the model declares (first frame, last
+    frame), or one place of a slot that takes several (reference image 2)."""
+
+    name: str  # the form field: slot_first_frame, slot_reference_images_2
+    param: str  # the catalogue's slot: first_frame, reference_images
+    index: int  # 1-based place in the slot
+    label: str
+    max_bytes: int
+    content_types: tuple[str, ...]
+    kept: ReferenceImage | None = None  # a picture carried over from an earlier job
+    blocked: str = ""  # why the catalogue forbids filling it with the settings as they are
+    needs: str = ""  # what it needs alongside (a last frame needs a first frame)
+
+    @property
+    def keep_name(self) -> str:
+        return f"keep_{self.name}"
+
+    @property
+    def accept(self) -> str:
+        return ",".join(self.content_types)
+
+    @property
+    def type_names(self) -> str:
+        return "/".join(_TYPE_NAMES.get(t, t) for t in self.content_types)
+
+
+def slot_input_names(spec) -> list[tuple[str, Param, int]]:
+    """(field name, slot, place) for each picture input a model's slots make, first frame first."""
+    if spec is None:
+        return []
+    order = {name: i for i, name in enumerate(catalogue_params.SLOT_ORDER)}
+    slots = sorted(
+        (s for s in spec.slots() if s.kind == "image"),
+        key=lambda s: order.get(s.name, len(order)),
+    )
+    out = []
+    for slot in slots:
+        for index in range(1, slot.max_count + 1):
+            name = f"slot_{slot.name}" if slot.max_count == 1 else f"slot_{slot.name}_{index}"
+            out.append((name, slot, index))
+    return out
+
+
 class JobForm(forms.Form):
     # The earlier job this form was filled in from (``?from=``), named above the form.
     source_job: VideoJob | None = None
+    takes_pictures = True  # one file input per picture slot of the chosen model
 
     prompt = forms.CharField(
         label=gettext_lazy("Prompt"),
@@ -101,6 +152,8 @@ class JobForm(forms.Form):
     )
     # The settings fields (aspect_ratio, resolution, duration, audio, ...) are added per model
     # from its catalogue entry in __init__; the catalogue checks them (see params.check_settings).
+    # Pictures in one ordered list, filling the slots in order: what scripts and old pages send.
+    # The page itself has one input per slot (slot_first_frame, ...; see _add_slot_inputs).
     images = MultipleImageField(
         label=gettext_lazy("Picture file"),
         required=False,
@@ -147,12 +200,119 @@ class JobForm(forms.Form):
             wanted = self.initial.get("keep_images") or []
         tokens = [parse_token(v) for v in wanted]
         found = [t for t in tokens if t is not None]
-        pool = images_visible_to(viewer) if self.is_bound else ReferenceImage.objects.all()
+        # An unbound form filled from a job ("use these settings") offers that job's pictures;
+        # one filled from an address (the model menu's redraw) only the viewer's.
+        visible = self.is_bound or viewer is not None
+        pool = images_visible_to(viewer) if visible else ReferenceImage.objects.all()
         self.offered_images: list[ReferenceImage] = (
             list(pool.filter(token__in=found).order_by("id")) if found else []
         )
         self.kept_images: list[ReferenceImage] = list(self.offered_images) if self.is_bound else []
         self.kept_images_missing = self.is_bound and len(self.offered_images) < len(tokens)
+        self._add_slot_inputs(pool)
+
+    def _add_slot_inputs(self, pool) -> None:
+        """One file field per picture slot of the chosen model, each with its own limits, and
+        the picture an earlier job put there, offered as a ticked "use the same" box."""
+        self.slot_inputs: list[SlotInput] = []
+        self.slot_pictures: dict[str, list] = {}
+        names = slot_input_names(self.spec) if self.takes_pictures else []
+        if not names:
+            return
+        lang = get_language()
+        if self.is_bound and hasattr(self.data, "get"):
+            wanted = {name: self.data.get(f"keep_{name}") for name, _s, _i in names}
+        else:
+            wanted = dict(self.initial.get("keep_slots") or {})
+            for name, _slot, _index in names:  # the model menu's redraw sends them back
+                if self.initial.get(f"keep_{name}"):
+                    wanted[name] = str(self.initial[f"keep_{name}"])
+        # Old links and scripts name kept pictures in one ordered list: fill the slots in order.
+        if not any(wanted.values()) and self.offered_images:
+            wanted = {}
+            for (name, _slot, _index), image in zip(names, self.offered_images, strict=False):
+                wanted[name] = str(image.token)
+            self.offered_images, self.kept_images = [], []
+        tokens = {name: parse_token(v) for name, v in wanted.items() if v}
+        found = {t for t in tokens.values() if t is not None}
+        by_token = {img.token: img for img in pool.filter(token__in=found)} if found else {}
+        if self.is_bound and len(by_token) < len(tokens):
+            self.kept_images_missing = True
+        states = catalogue_rules.slot_states(self.spec, self.current_values())
+        for name, slot, index in names:
+            label = slot.label.get(lang)
+            if slot.max_count > 1:
+                label = _("%(slot)s %(n)d") % {"slot": label, "n": index}
+            limit = settings.SORAWEB_MAX_IMAGE_BYTES
+            if slot.max_bytes:
+                limit = min(limit, slot.max_bytes)
+            types = tuple(t for t in slot.content_types if t in DEFAULT_IMAGE_TYPES)
+            blocked = states.get(slot.name)
+            needs = [
+                r.message.get(lang)
+                for r in self.spec.rules
+                if any(c.param == slot.name and c.presence == "set" for c in r.when)
+                and r.then
+                and all(c.presence == "set" and c.param != slot.name for c in r.then)
+            ]
+            token = tokens.get(name)
+            self.slot_inputs.append(
+                SlotInput(
+                    name=name,
+                    param=slot.name,
+                    index=index,
+                    label=label,
+                    max_bytes=limit,
+                    content_types=types or DEFAULT_IMAGE_TYPES,
+                    kept=by_token.get(token) if token else None,
+                    blocked=blocked.message.get(lang) if blocked else "",
+                    needs=" ".join(needs),
+                )
+            )
+            self.fields[name] = forms.FileField(label=label, required=False, allow_empty_file=True)
+
+    @property
+    def slot_rows(self) -> list[dict]:
+        """The slot inputs as the template shows them, each with its own errors."""
+        return [{"slot": s, "errors": self.errors.get(s.name, [])} for s in self.slot_inputs]
+
+    @property
+    def slot_rules_json(self) -> str:
+        """The rules between picture slots (a last frame needs a first one; references not
+        with a first frame), for the page to disable a slot as soon as another is filled."""
+        import json
+
+        spec = self.spec
+        if spec is None:
+            return "[]"
+        slots = {s.name for s in spec.slots()}
+        lang = get_language()
+        out = []
+        for rule in spec.rules:
+            conditions = rule.when + rule.then
+            if conditions and all(c.param in slots and c.presence for c in conditions):
+                out.append(
+                    {
+                        "when": [[c.param, c.presence] for c in rule.when],
+                        "then": [[c.param, c.presence] for c in rule.then],
+                        "message": rule.message.get(lang),
+                    }
+                )
+        return json.dumps(out, ensure_ascii=False)
+
+    def slot_states_json(self) -> str:
+        """Which slots the settings as they stand forbid, and why (refreshed with the price)."""
+        import json
+
+        spec = self.spec
+        if spec is None:
+            return "{}"
+        lang = get_language()
+        states = catalogue_rules.slot_states(spec, self.current_values())
+        return json.dumps(
+            {k: r.message.get(lang) for k, r in states.items() if r is not None},
+            ensure_ascii=False,
+        )
 
     def spec_of(self, model: VideoModel | None):
         """The model as its provider's format sells it (cached per form)."""
@@ -197,21 +357,6 @@ class JobForm(forms.Form):
                 continue
             if catalogue_rules.resolve(spec, {param.name: value}).problems:
                 self.initial[param.name] = _as_text(param.default) if param.has_default else ""
-
-    @property
-    def slot_order_hint(self) -> str:
-        """Which picture fills which slot, for models with more than one (a first and a last
-        frame): the pictures picked, in order, in the catalogue's words."""
-        spec = self.spec
-        slots = [s for s in spec.slots() if s.kind == "image"] if spec is not None else []
-        if len(slots) < 2 or not {"first_frame", "last_frame"} <= {s.name for s in slots}:
-            return ""
-        order = {name: i for i, name in enumerate(catalogue_params.SLOT_ORDER)}
-        slots.sort(key=lambda s: order.get(s.name, len(order)))
-        lang = get_language()
-        return _("Pick the pictures in this order: %(slots)s.") % {
-            "slots": ", ".join(s.label.get(lang) for s in slots[:2])
-        }
 
     @property
     def image_capacity(self) -> int:
@@ -281,9 +426,50 @@ class JobForm(forms.Form):
             )
         return fit
 
+    def _clean_slots(self) -> dict[str, list] | None:
+        """Each slot's picture: a new upload (checked against the slot's own limits, errors
+        next to it) or the one carried over. None when the form has no slot inputs."""
+        if not self.slot_inputs:
+            return None
+        pictures: dict[str, list] = {}
+        for slot in self.slot_inputs:
+            upload = self.cleaned_data.get(slot.name)
+            if upload:
+                try:
+                    picture = validate_image(upload)
+                except ValidationError as exc:
+                    self.add_error(slot.name, exc.messages)
+                    continue
+                if picture.content_type not in slot.content_types:
+                    self.add_error(
+                        slot.name,
+                        _("%(slot)s takes %(types)s pictures.")
+                        % {"slot": slot.label, "types": slot.type_names},
+                    )
+                    continue
+                if len(picture.data) > slot.max_bytes or (upload.size or 0) > slot.max_bytes:
+                    self.add_error(
+                        slot.name,
+                        _("“%(name)s” is %(size)s; %(slot)s can be at most %(limit)s.")
+                        % {
+                            "name": picture.name,
+                            "size": filesizeformat(upload.size),
+                            "slot": slot.label,
+                            "limit": filesizeformat(slot.max_bytes),
+                        },
+                    )
+                    continue
+                pictures.setdefault(slot.param, []).append(picture)
+            elif slot.kept is not None:
+                pictures.setdefault(slot.param, []).append(slot.kept)
+        return pictures
+
     def clean(self):
         super().clean()
         cleaned = self.cleaned_data  # what Form.clean() returns, typed
+        slot_pictures = self._clean_slots()
+        if slot_pictures is not None and not self.validated_images and not self.kept_images:
+            return self._clean_with_slots(cleaned, slot_pictures)
         # A new upload replaces a picture carried over from an earlier job.
         if self.validated_images:
             self.kept_images = []
@@ -313,6 +499,43 @@ class JobForm(forms.Form):
         slots = {p.name for p in checked.spec.slots()}
         self.cleaned_params = {k: v for k, v in checked.values.items() if k not in slots}
         # The old names, for code that lists jobs by them.
+        cleaned.update(checked.summary())
+        return cleaned
+
+    def _clean_with_slots(self, cleaned: dict, pictures: dict[str, list]) -> dict:
+        """The settings and the pictures slot by slot, checked by the service; a slot's
+        problem ("a last frame needs a first frame") is shown next to that slot's input."""
+        if self.kept_images_missing:
+            self.add_error(
+                None,
+                _(
+                    "A picture you chose to use again is not available any more (or is not yours "
+                    "to use). Choose the picture file again."
+                ),
+            )
+        model = self.selected_model
+        if model is None or "video_model" in self.errors:
+            return cleaned
+        if any(s.name in self.errors for s in self.slot_inputs):
+            return cleaned
+        try:
+            checked = services.job_validate_settings(
+                video_model=model,
+                params=self._picked(),
+                slots={k: [None] * len(v) for k, v in pictures.items()},
+                slot_errors=True,
+            )
+        except ValidationError as exc:
+            first_input: dict[str, str] = {}
+            for slot in self.slot_inputs:
+                first_input.setdefault(slot.param, slot.name)
+            for name, messages in exc.message_dict.items():
+                field = first_input.get(name, name)
+                self.add_error(field if field in self.fields else None, messages)
+            return cleaned
+        self.slot_pictures = pictures
+        slots = {p.name for p in checked.spec.slots()}
+        self.cleaned_params = {k: v for k, v in checked.values.items() if k not in slots}
         cleaned.update(checked.summary())
         return cleaned
 
@@ -413,6 +636,21 @@ class JobForm(forms.Form):
             )
         return menus
 
+    @property
+    def fit_hint(self) -> str:
+        """What the fit choice does, never at odds with the choices offered: "Send unchanged"
+        is offered only where the provider takes a picture of any size."""
+        model = self.selected_model
+        if model is not None and self.needs_exact_image:
+            return _(
+                "%(model)s’s provider refuses a picture whose size differs from the video’s, so "
+                "soraweb sends a copy fitted to the video frame. Your original is kept."
+            ) % {"model": model.display_name}
+        return _(
+            "Crop or bars send a copy fitted to the video frame; “Send unchanged” sends your "
+            "picture as it is. Your original is kept."
+        )
+
     def fit_options(self) -> list[dict]:
         exact = self.needs_exact_image
         current = self._current("image_fit") or ImageFit.CROP
@@ -487,7 +725,31 @@ def initial_from_job(job: VideoJob, *, images: Sequence[ReferenceImage] = ()) ->
         **settings,
         "image_fit": job.image_fit or ImageFit.CROP,
         "keep_images": [str(image.token) for image in images],
+        "keep_slots": _kept_slots(job, stored, images),
     }
+
+
+def _kept_slots(job: VideoJob, stored: dict, images: Sequence[ReferenceImage]) -> dict[str, str]:
+    """Each slot input's picture from an earlier job (its token), by the slots the job kept."""
+    try:
+        spec = job.video_model.sold_spec()
+    except SpecError:  # a catalogue entry that no longer reads: offer the pictures in order
+        spec = None
+    names = slot_input_names(spec)
+    if not names:
+        return {}
+    by_pk = {image.pk: image for image in images}
+    out: dict[str, str] = {}
+    slot_ids = {k: v for k, v in stored.items() if isinstance(v, list) and spec.param(k)}
+    if slot_ids:
+        for name, slot, index in names:
+            ids = slot_ids.get(slot.name) or []
+            if index <= len(ids) and ids[index - 1] in by_pk:
+                out[name] = str(by_pk[ids[index - 1]].token)
+        return out
+    for (name, _slot, _index), image in zip(names, images, strict=False):  # an older job
+        out[name] = str(image.token)
+    return out
 
 
 # --- Batches ---------------------------------------------------------------------------------------
@@ -611,6 +873,7 @@ class BatchForm(JobForm):
     model, orientation, size and duration chosen here apply wherever a row does not say."""
 
     # None removes an inherited field (Django's documented way), which mypy reads as a new type.
+    takes_pictures = False
     prompt = None  # type: ignore[assignment]
     images = None  # type: ignore[assignment]
     image_fit = None  # type: ignore[assignment]

@@ -857,3 +857,46 @@ class Preferences(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.time_zone}"
+
+
+def _sent_image_path(instance: SentImage, filename: str) -> str:
+    ext = os.path.splitext(filename)[1].lower() or ".png"
+    return f"sent/job-{instance.job_id}/{instance.slot}-{instance.position}{ext}"
+
+
+class SentImage(models.Model):
+    """The copy of a picture a provider actually received for one slot of a job: the original
+    cropped, or with bars, to the video frame. Kept so the job's page can show what was sent
+    beside what was uploaded. A picture sent as it was uploaded has none."""
+
+    job = models.ForeignKey(
+        VideoJob, on_delete=models.CASCADE, related_name="sent_images", verbose_name=_("job")
+    )
+    original = models.ForeignKey(
+        ReferenceImage,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("original picture"),
+    )
+    slot = models.CharField(_("slot"), max_length=64)  # the catalogue's name: first_frame, ...
+    position = models.PositiveSmallIntegerField(_("position in the slot"), default=0)
+    file = models.FileField(_("file"), upload_to=_sent_image_path)
+    content_type = models.CharField(_("file type"), max_length=50, default="image/png")
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
+    fit = models.CharField(_("fit"), max_length=10, choices=ImageFit.choices)
+    created_at = models.DateTimeField(_("sent at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("sent picture")
+        verbose_name_plural = _("sent pictures")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job", "slot", "position"], name="sentimage_one_per_slot_position"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} {self.slot}[{self.position}]"

@@ -150,11 +150,13 @@ def check_settings(
     orientation: str = "",
     size: str = "",
     duration: int | None = None,
+    slot_errors: bool = False,
 ) -> CheckedSettings:
     """The one settings check. ``params`` are catalogue names (aspect_ratio, resolution, audio,
     ...); the old orientation / size / duration tokens are still understood. Pictures come either
     per slot (``slots``) or as one ordered list (``images``). Raises ValidationError keyed by
-    setting name."""
+    setting name; a picture slot's problem under ``images``, or under the slot's own name with
+    ``slot_errors`` (a form with one input per slot shows it next to that input)."""
     name = video_model.display_name
     errors: dict[str, list[str]] = {}
     if not video_model.enabled or not video_model.provider.enabled:
@@ -189,7 +191,9 @@ def check_settings(
     # A caller that spoke the old names gets its errors under those names.
     aliases = {"aspect_ratio": "orientation", "resolution": "size"} if legacy and not params else {}
     for problem in resolved.problems:
-        key = "images" if _is_slot(spec, problem.param) else problem.param
+        key = problem.param
+        if _is_slot(spec, key) and not slot_errors:
+            key = "images"
         key = aliases.get(key, key) if problem.param in legacy else key
         errors.setdefault(key, []).append(problem_message(spec, problem, model_name=name))
     if not errors:

@@ -408,6 +408,49 @@ def job_images(*, job: VideoJob) -> list[ReferenceImage]:
     return list(job.images.order_by("id"))
 
 
+def job_pictures(*, job: VideoJob) -> list[dict]:
+    """A job's pictures slot by slot, in the catalogue's words: the original as uploaded and
+    the fitted copy the provider received (None when it was sent as it was)."""
+    from django.utils.translation import get_language, gettext
+
+    from soraweb.catalogue.schema import SpecError
+
+    images = {image.pk: image for image in job.images.all()}
+    if not images:
+        return []
+    sent = {(s.slot, s.position): s for s in job.sent_images.all()}
+    try:
+        spec = job.video_model.catalogue_spec()
+    except SpecError:
+        spec = None
+    stored = job.params or {}
+    rows = []
+    placed: set[int] = set()
+    for param in spec.slots() if spec is not None else ():
+        ids = stored.get(param.name)
+        if not isinstance(ids, list):
+            continue
+        for position, pk in enumerate(ids):
+            if pk not in images:
+                continue
+            label = param.label.get(get_language())
+            if param.max_count > 1:
+                label = gettext("%(slot)s %(n)d") % {"slot": label, "n": position + 1}
+            placed.add(pk)
+            rows.append(
+                {
+                    "label": label,
+                    "image": images[pk],
+                    "sent": sent.get((param.name, position)),
+                }
+            )
+    for pk, image in sorted(images.items()):  # a job from before slots were kept
+        if pk not in placed:
+            match = next((s for s in sent.values() if s.original_id == pk), None)
+            rows.append({"label": "", "image": image, "sent": match})
+    return rows
+
+
 def prompt_history(*, owner, limit: int = 8) -> list[VideoJob]:
     """The person's recent prompts, each once, with the latest job that used it."""
     seen: set[str] = set()

@@ -27,5 +27,6 @@ urlpatterns = [
     path("jobs/<int:pk>/video.mp4", views.job_video, name="job_video"),
     path("jobs/<int:pk>/poster.jpg", views.job_poster, name="job_poster"),
     path("images/<uuid:token>/", views.reference_image, name="reference_image"),
+    path("jobs/<int:pk>/sent/<int:sent_id>/", views.sent_image, name="sent_image"),
     path("webhooks/providers/<int:provider_id>/", views.provider_webhook, name="provider_webhook"),
 ]

@@ -41,7 +41,7 @@ from soraweb.videos.forms import (
     initial_from_job,
     new_idempotency_key,
 )
-from soraweb.videos.models import JobState, Provider, VideoJob
+from soraweb.videos.models import JobState, Provider, ReferenceImage, VideoJob
 from soraweb.videos.params import settings_in_words as catalogue_settings_in_words
 from soraweb.videos.pipeline import poll
 from soraweb.videos.ranged import ranged_file_response
@@ -135,22 +135,19 @@ def studio(request: HtmxHttpRequest) -> HttpResponse:
             return _create_replayed(request, earlier)
         try:
             pictures = [
-                services.reference_image_store(
-                    uploaded_by=request.user,
-                    name=img.name,
-                    content_type=img.content_type,
-                    data=img.data,
-                    width=img.width,
-                    height=img.height,
-                )
-                for img in form.validated_images
+                _store_picture(request, img) for img in form.validated_images
             ] or images.images_adopt(images=form.kept_images, owner=request.user)
+            slots = {
+                slot: [_store_picture(request, item) for item in items]
+                for slot, items in form.slot_pictures.items()
+            }
             job = services.job_create(
                 owner=request.user,
                 video_model=data["video_model"],
                 prompt_text=data["prompt"],
                 params=form.cleaned_params,
                 images=pictures,
+                slots=slots if slots and not pictures else None,
                 idempotency_key=data.get("idempotency_key") or None,
                 image_fit=data["image_fit"],
             )
@@ -182,6 +179,21 @@ def studio(request: HtmxHttpRequest) -> HttpResponse:
         )
     _say_started(request, job, _("Your video is on its way. It appears under “My jobs”."))
     return redirect("videos:studio")
+
+
+def _store_picture(request: HttpRequest, item) -> ReferenceImage:
+    """A new upload stored for its uploader, or a carried-over picture adopted (a copy when it
+    is a teammate's)."""
+    if isinstance(item, ReferenceImage):
+        return images.images_adopt(images=[item], owner=request.user)[0]
+    return services.reference_image_store(
+        uploaded_by=request.user,
+        name=item.name,
+        content_type=item.content_type,
+        data=item.data,
+        width=item.width,
+        height=item.height,
+    )
 
 
 def _create_replayed(request: HtmxHttpRequest, job) -> HttpResponse:
@@ -273,7 +285,7 @@ def _form_from_query(request: HttpRequest, keys: tuple[str, ...]) -> JobForm | B
     # The model's own settings (aspect_ratio, audio, ...) come along with the fixed keys.
     wanted = {key: value for key, value in request.GET.items() if value and key != "kind"}
     form_class = BatchForm if request.GET.get("kind") == "batch" else JobForm
-    form = form_class(initial=wanted)
+    form = form_class(initial=wanted, viewer=request.user)
     _normalise_choices(form, wanted)
     return form
 
@@ -345,6 +357,7 @@ def _detail_context(request: HttpRequest, job: VideoJob, **extra) -> dict:
         "job": job,
         "events": list(job.events.all()),
         "images": selectors.job_images(job=job),
+        "pictures": selectors.job_pictures(job=job),
         "settings_rows": catalogue_settings_in_words(job),
         "retry_key": new_idempotency_key(),
         "can_manage": job.is_managed_by(request.user),
@@ -689,6 +702,16 @@ def reference_image(request: HttpRequest, token) -> HttpResponseBase:
     if image is None:
         raise Http404(_("No such picture."))
     return ranged_file_response(request, image.file, content_type=image.content_type)
+
+
+@require_GET
+def sent_image(request: HttpRequest, pk: int, sent_id: int) -> HttpResponseBase:
+    """The fitted copy of a picture that a job sent to its provider (as visible as the job)."""
+    job = _job_or_404(pk)
+    sent = job.sent_images.filter(pk=sent_id).first()
+    if sent is None:
+        raise Http404(_("No such picture."))
+    return ranged_file_response(request, sent.file, content_type=sent.content_type)
 
 
 # Choosing a language must work on the sign-in page too.

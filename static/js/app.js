@@ -1,7 +1,8 @@
 /* soraweb: the little the pages need beyond htmx. Every page works without it.
  *
- * - Picture preview: shows the chosen picture the way the provider will receive it (cropped or
- *   with bars to the video frame), using a local object URL; nothing is uploaded until "Generate".
+ * - Picture slots: a drop zone per slot (click, drop, paste) whose thumbnail is the frame the
+ *   provider will receive (the video's aspect ratio, cropped or with bars), from a local object
+ *   URL; nothing is uploaded until "Generate". Slots a rule forbids are disabled with the reason.
  * - Focus after an htmx swap: an element marked data-focus-after-swap gets focus, so keyboard
  *   and screen-reader users land on the result of what they did.
  * - A card added by an action (a retry) is scrolled into view and gets focus.
@@ -30,84 +31,253 @@
     return checked ? checked.value : "crop";
   }
 
-  var objectUrls = [];
-  var shown = null;  // what the preview shows now, so a refresh that changes nothing does nothing
+  // --- Picture slots: one drop zone per slot, with the frame that will be sent ---------------
+  //
+  // Each slot's file input stays a plain input (the form works without this script); here it
+  // becomes a zone to click, drop a file on, or paste into, showing a thumbnail cut exactly as
+  // soraweb/videos/images.py will cut it: the video's aspect ratio, cropped (object-fit: cover,
+  // centred, as ImageOps.fit) or with black bars (contain on black, as ImageOps.pad).
+  var PREVIEW_W = 220, PREVIEW_H = 165;
+  var objectUrls = {};
+  var shownKey = {};
 
-  function renderPreview() {
-    var input = document.getElementById("id_images");
-    var box = document.getElementById("image-preview");
-    if (!input || !box) return;
-    var files = input.files ? Array.prototype.slice.call(input.files, 0, 4) : [];
+  function slotsBox() { return document.getElementById("picture-slots"); }
+
+  function slotRules() {
+    var box = slotsBox();
+    try { return JSON.parse((box && box.getAttribute("data-slot-rules")) || "[]"); } catch (e) { return []; }
+  }
+
+  function serverStates() {
+    var el = document.querySelector("#estimate [data-slot-states]");
+    try { return JSON.parse((el && el.getAttribute("data-slot-states")) || "{}"); } catch (e) { return {}; }
+  }
+
+  function slotFilled(slot) {
+    var input = slot.querySelector("input.slot-input");
+    var kept = slot.querySelector("input[data-kept]");
+    return !!((input && input.files && input.files.length) || (kept && kept.checked));
+  }
+
+  function frameSize(w, h) {
+    var width = Math.min(PREVIEW_W, PREVIEW_H * w / h);
+    return { w: Math.round(width), h: Math.round(width * h / w) };
+  }
+
+  function renderSlot(slot) {
+    var box = slotsBox();
+    var input = slot.querySelector("input.slot-input");
+    var preview = slot.querySelector(".slot-preview");
+    if (!box || !input || !preview) return;
+    var file = input.files && input.files[0];
     var frame = currentFrame();
     var fit = currentFit();
-    var key = files.map(function (f) { return f.name + ":" + f.size + ":" + f.lastModified; }).join("|")
-      + "/" + (frame ? frame.w + "x" + frame.h : "") + "/" + fit;
-    if (box.firstChild && key === shown) return;
-    shown = key;
-    objectUrls.forEach(function (url) { URL.revokeObjectURL(url); });
-    objectUrls = [];
-    box.textContent = "";
-    if (!files.length) { box.hidden = true; return; }
+    var key = (file ? file.name + ":" + file.size + ":" + file.lastModified : "") + "/" + (frame ? frame.w + "x" + frame.h : "") + "/" + fit;
+    var name = input.name;
+    if (shownKey[name] === key) return;
+    shownKey[name] = key;
+    if (objectUrls[name]) { URL.revokeObjectURL(objectUrls[name]); delete objectUrls[name]; }
+    preview.textContent = "";
+    slot.classList.toggle("is-filled", !!file);
+    if (!file) { preview.hidden = true; return; }
+    var frameBox = document.createElement("div");
+    frameBox.className = "preview-frame fit-" + fit;
+    function sizeTo(w, h) {
+      var size = frameSize(w, h);
+      frameBox.style.width = size.w + "px";
+      frameBox.style.height = size.h + "px";
+      frameBox.style.aspectRatio = w + " / " + h;
+    }
+    if (frame && fit !== "none") sizeTo(frame.w, frame.h); else sizeTo(4, 3);
+    var img = document.createElement("img");
+    img.alt = box.getAttribute("data-text-alt");
+    var url = URL.createObjectURL(file);
+    objectUrls[name] = url;
+    var text = document.createElement("div");
+    text.className = "preview-text";
+    var fileName = document.createElement("p");
+    fileName.className = "muted preview-name";
+    fileName.textContent = file.name;
+    text.appendChild(fileName);
     var maxBytes = parseInt(input.getAttribute("data-max-bytes") || "0", 10);
-    files.forEach(function (file) {
-      var item = document.createElement("div");
-      item.className = "preview-item";
-      var frameBox = document.createElement("div");
-      frameBox.className = "preview-frame fit-" + fit;
-      if (frame && fit !== "none") frameBox.style.aspectRatio = frame.w + " / " + frame.h;
-      var img = document.createElement("img");
-      img.alt = box.getAttribute("data-text-alt");
-      var url = URL.createObjectURL(file);
-      objectUrls.push(url);
-      var text = document.createElement("div");
-      var name = document.createElement("p");
-      name.textContent = file.name;
-      name.className = "muted";
-      text.appendChild(name);
-      if (maxBytes && file.size > maxBytes) {
-        var warn = document.createElement("p");
-        warn.className = "preview-warning";
-        warn.textContent = box.getAttribute("data-text-too-big");
-        text.appendChild(warn);
+    if (maxBytes && file.size > maxBytes) {
+      var warn = document.createElement("p");
+      warn.className = "preview-warning";
+      warn.textContent = fill(box.getAttribute("data-text-too-big"), { limit: slot.getAttribute("data-limit") });
+      text.appendChild(warn);
+    }
+    var size = document.createElement("p");
+    var what = document.createElement("p");
+    what.className = "preview-what";
+    text.appendChild(size);
+    text.appendChild(what);
+    img.addEventListener("load", function () {
+      size.textContent = fill(box.getAttribute("data-text-original"), { w: img.naturalWidth, h: img.naturalHeight });
+      if (!frame || fit === "none") {
+        what.textContent = box.getAttribute("data-text-none");
+        sizeTo(img.naturalWidth, img.naturalHeight);
+      } else if (img.naturalWidth === frame.w && img.naturalHeight === frame.h) {
+        what.textContent = box.getAttribute("data-text-exact");
+      } else {
+        what.textContent = fill(box.getAttribute("data-text-" + fit), frame);
       }
-      img.addEventListener("load", function () {
-        var size = document.createElement("p");
-        size.textContent = fill(box.getAttribute("data-text-original"), { w: img.naturalWidth, h: img.naturalHeight });
-        var what = document.createElement("p");
-        if (!frame || fit === "none") {
-          what.textContent = box.getAttribute("data-text-none");
-        } else if (img.naturalWidth === frame.w && img.naturalHeight === frame.h) {
-          what.textContent = box.getAttribute("data-text-exact");
-        } else {
-          what.textContent = fill(box.getAttribute("data-text-" + fit), frame);
-        }
-        text.appendChild(size);
-        text.appendChild(what);
-        if (!frame || fit === "none") frameBox.style.aspectRatio = img.naturalWidth + " / " + img.naturalHeight;
-      });
-      img.src = url;
-      frameBox.appendChild(img);
-      item.appendChild(frameBox);
-      item.appendChild(text);
-      box.appendChild(item);
     });
-    box.hidden = false;
+    img.src = url;
+    frameBox.appendChild(img);
+    var remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "btn slot-remove";
+    remove.textContent = box.getAttribute("data-text-remove");
+    remove.addEventListener("click", function () {
+      input.value = "";
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+      input.focus();
+    });
+    text.appendChild(remove);
+    preview.appendChild(frameBox);
+    preview.appendChild(text);
+    preview.hidden = false;
+  }
+
+  // A slot the catalogue forbids right now is disabled with the reason: the settings' rules
+  // come from the server with the price (a last frame needs Pro mode), the rules between slots
+  // are applied here as they are filled (a last frame needs a first frame).
+  function syncSlots() {
+    var box = slotsBox();
+    if (!box) return;
+    var slots = Array.prototype.slice.call(box.querySelectorAll(".slot[data-slot]"));
+    var filled = {};
+    slots.forEach(function (slot) { if (slotFilled(slot)) filled[slot.getAttribute("data-slot")] = true; });
+    var states = serverStates();
+    var rules = slotRules();
+    function holds(c, trial) { return c[1] === "set" ? !!trial[c[0]] : !trial[c[0]]; }
+    slots.forEach(function (slot) {
+      var param = slot.getAttribute("data-slot");
+      var input = slot.querySelector("input.slot-input");
+      var reasonEl = slot.querySelector("[data-slot-reason]");
+      var reason = states[param] || "";
+      if (!reason && !filled[param]) {
+        var trial = Object.assign({}, filled);
+        trial[param] = true;
+        rules.forEach(function (rule) {
+          if (reason) return;
+          var involved = rule.when.concat(rule.then).some(function (c) { return c[0] === param; });
+          if (involved && rule.when.every(function (c) { return holds(c, trial); }) && !rule.then.every(function (c) { return holds(c, trial); })) {
+            reason = rule.message;
+          }
+        });
+      }
+      var own = input && input.files && input.files.length;
+      // A slot already holding a picture stays usable (the person can remove it); the reason shows.
+      if (input) input.disabled = !!reason && !own;
+      slot.classList.toggle("is-blocked", !!reason && !own);
+      if (reasonEl) { reasonEl.textContent = reason; reasonEl.hidden = !reason; }
+    });
+    // A slot taking several pictures (reference 1..N) shows its next place once the one before
+    // it is filled, so nine empty boxes do not bury the form.
+    var previousFilled = {};
+    slots.forEach(function (slot) {
+      var param = slot.getAttribute("data-slot");
+      var index = parseInt(slot.getAttribute("data-slot-index") || "1", 10);
+      var filledHere = slotFilled(slot);
+      slot.hidden = index > 1 && !filledHere && !previousFilled[param];
+      previousFilled[param] = filledHere;
+    });
+  }
+
+  function renderPreview() {
+    var box = slotsBox();
+    if (!box) return;
+    box.querySelectorAll(".slot[data-slot]").forEach(renderSlot);
+    syncSlots();
+  }
+
+  function putFile(input, file) {
+    if (!input || input.disabled || !file || typeof DataTransfer !== "function") return false;
+    var box = slotsBox();
+    var accept = (input.getAttribute("accept") || "").split(",");
+    if (accept[0] && accept.indexOf(file.type) < 0) {
+      var reasonEl = input.closest(".slot").querySelector("[data-slot-reason]");
+      if (reasonEl && box) { reasonEl.textContent = box.getAttribute("data-text-not-picture"); reasonEl.hidden = false; }
+      return false;
+    }
+    var dt = new DataTransfer();
+    dt.items.add(file);
+    input.files = dt.files;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    return true;
+  }
+
+  function enhanceSlots() {
+    var box = slotsBox();
+    if (!box) return;
+    box.querySelectorAll("[data-drop-zone]:not([data-enhanced])").forEach(function (zone) {
+      zone.setAttribute("data-enhanced", "");
+      zone.classList.add("is-enhanced");
+      var prompt = zone.querySelector(".drop-prompt");
+      if (prompt) prompt.hidden = false;
+      var input = zone.querySelector("input.slot-input");
+      zone.addEventListener("dragover", function (event) {
+        if (input.disabled) return;
+        event.preventDefault();
+        zone.classList.add("is-over");
+      });
+      zone.addEventListener("dragleave", function () { zone.classList.remove("is-over"); });
+      zone.addEventListener("drop", function (event) {
+        zone.classList.remove("is-over");
+        if (input.disabled) return;
+        event.preventDefault();
+        var files = event.dataTransfer && event.dataTransfer.files;
+        if (files && files.length) putFile(input, files[0]);
+      });
+    });
+  }
+
+  // Paste: into the slot that has keyboard focus, else the first free one.
+  document.addEventListener("paste", function (event) {
+    var box = slotsBox();
+    var items = event.clipboardData && event.clipboardData.files;
+    if (!box || !items || !items.length) return;
+    var file = items[0];
+    var active = document.activeElement;
+    var slot = active && active.closest ? active.closest("#picture-slots .slot") : null;
+    if (!slot) {
+      slot = Array.prototype.slice.call(box.querySelectorAll(".slot")).filter(function (s) {
+        var i = s.querySelector("input.slot-input");
+        return !s.hidden && i && !i.disabled && !(i.files && i.files.length);
+      })[0];
+    }
+    if (slot && putFile(slot.querySelector("input.slot-input"), file)) event.preventDefault();
+  });
+
+  // Changing the model redraws the slots: a picture already chosen stays in a slot of the same name.
+  var carried = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var elt = event.detail && event.detail.elt;
+    if (!elt || elt.id !== "id_video_model") return;
+    carried = {};
+    document.querySelectorAll("#picture-slots input.slot-input").forEach(function (input) {
+      if (input.files && input.files.length) carried[input.name] = input.files[0];
+    });
+  });
+  function restoreCarried() {
+    if (!carried) return;
+    var files = carried;
+    carried = null;
+    Object.keys(files).forEach(function (name) {
+      var input = document.querySelector('#picture-slots input.slot-input[name="' + name + '"]');
+      if (input && !input.disabled) putFile(input, files[name]);
+    });
   }
 
   function syncPictureInput() {
-    // A model that takes no pictures: the file input says so by being disabled.
-    var options = document.getElementById("model-options");
-    var input = document.getElementById("id_images");
-    if (!options || !input) return;
-    var max = Number(options.getAttribute("data-max-images") || "0");
-    input.disabled = max === 0;
-    // A model with a first and a last frame (or several references) takes several pictures.
-    input.multiple = max > 1;
+    enhanceSlots();
+    restoreCarried();
   }
 
   document.addEventListener("change", function (event) {
     var target = event.target;
-    if (target.id === "id_images" || target.name === "image_fit") renderPreview();
+    if ((target.classList && target.classList.contains("slot-input")) || target.name === "image_fit" || target.hasAttribute("data-kept")) renderPreview();
   });
 
   document.addEventListener("htmx:afterSettle", function (event) {
@@ -115,7 +285,7 @@
     enhanceTiles(document);
     var root = event.detail && event.detail.elt;
     var id = root && root.id;
-    if (id === "model-options" || id === "estimate" || id === "fit-options") renderPreview();
+    if (id === "model-options" || id === "estimate" || id === "fit-options" || id === "picture-slots" || id === "create-form") renderPreview();
     focusWithin(root);
   });
   document.addEventListener("htmx:oobAfterSwap", function (event) {

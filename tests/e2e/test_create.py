@@ -33,8 +33,8 @@ def test_one_video_from_a_picture_with_preview_cost_and_live_card(page, stack, w
         "() => document.querySelector('#estimate').innerText.includes('1280 × 720')"
     )
 
-    page.get_by_label("Picture file").set_input_files(wide_picture)
-    preview = page.locator("#image-preview")
+    page.get_by_label("First frame", exact=True).set_input_files(wide_picture)
+    preview = page.locator("#picture-slots .slot[data-slot=first_frame]")
     preview.get_by_text("Your picture: 1000 × 400 pixels.").wait_for()
     assert "Sent cropped to 1280 × 720" in preview.inner_text()
     assert preview.locator("img").evaluate("img => getComputedStyle(img).objectFit") == "cover"
@@ -63,7 +63,9 @@ def test_one_video_from_a_picture_with_preview_cost_and_live_card(page, stack, w
     # The detail page has every setting, the picture and how it was fitted.
     card.get_by_role("link", name="Watch and review").click()
     page.get_by_text("Add bars to fit the frame").wait_for()
-    assert page.get_by_text("1000 × 400 pixels").is_visible()
+    # The upload and, beside it, the copy the provider received: 1280 x 720 with bars.
+    assert page.get_by_text("your picture, 1000 × 400").is_visible()
+    assert page.get_by_text("sent: 1280 × 720 (Add bars to fit the frame)").is_visible()
     assert (
         page.get_by_role("link", name="Download video")
         .get_attribute("href")

@@ -54,7 +54,7 @@ def test_a_fitted_picture_then_a_remix_then_use_these_settings(page, stack, open
     assert unchanged.is_disabled()
     assert page.get_by_text("it needs an exact match").is_visible()
     page.get_by_label("Prompt", exact=True).fill("A blue square becomes a window on the sea")
-    page.get_by_label("Picture file").set_input_files(square)
+    page.get_by_label("Picture", exact=True).set_input_files(square)
     page.get_by_text("Sent cropped to 720 × 1280").wait_for()
     page.get_by_role("button", name="Generate").click()
     # The simulator refuses any picture that is not exactly 720x1280: success proves the fit.

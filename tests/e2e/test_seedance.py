@@ -68,7 +68,7 @@ CASES = {
         },
         "not_4k": "4K Ultra HD (not with Seedance 2.0)",
         "why": "Seedance 2.0 offers these for Resolution: 480p, 720p HD, 1080p Full HD.",
-        "order": "Pick the pictures in this order: First frame, Last frame.",
+        "slots": ("First frame", "Last frame"),
         "settings": "16:9 wide · 1080p Full HD · 5 seconds · With sound",
         "prompt": "A red door opens onto a blue sea",
     },
@@ -84,7 +84,7 @@ CASES = {
         },
         "not_4k": "4K 超高清",
         "why": "Seedance 2.0",
-        "order": "请按此顺序选择图片：首帧图片, 尾帧图片。",
+        "slots": ("首帧图片", "尾帧图片"),
         "settings": "16:9 横屏 · 1080p 全高清 · 5 秒 · 有声音",
         "prompt": "红色的门打开，外面是蓝色的大海",
     },
@@ -101,7 +101,11 @@ def test_a_seedance_video_with_first_and_last_frames_in_the_gallery(
         login(page, stack, USER, PASSWORD)
         page.get_by_label(words["prompt"], exact=True).fill(case["prompt"])
         page.get_by_label(words["model"]).select_option(label="Seedance 2.0")
-        page.locator("#model-rules").get_by_text(case["order"]).wait_for()
+        # One labelled input per picture slot, in the catalogue's words.
+        first_label, last_label = case["slots"]
+        page.locator("#picture-slots").get_by_label(first_label, exact=True).wait_for(
+            state="attached"
+        )
         page.get_by_label(words["ratio"]).select_option("16:9")
         page.get_by_label(words["resolution"]).select_option("1080p")
         page.get_by_label(words["sound"]).select_option("true")
@@ -129,8 +133,13 @@ def test_a_seedance_video_with_first_and_last_frames_in_the_gallery(
         page.wait_for_function(
             "() => document.querySelector('#estimate').innerText.includes('1920 × 1080')"
         )
-        page.locator("#id_images").set_input_files(frames)
-        page.locator("#image-preview img").nth(1).wait_for()
+        page.locator("#picture-slots").get_by_label(first_label, exact=True).set_input_files(
+            frames[0]
+        )
+        page.locator("#picture-slots").get_by_label(last_label, exact=True).set_input_files(
+            frames[1]
+        )
+        page.locator("#picture-slots .preview-frame img").nth(1).wait_for()
         screenshot(page, f"seedance-create-{lang}")
 
         page.get_by_role("button", name=words["generate"], exact=True).click()

@@ -67,7 +67,7 @@ def test_every_field_of_the_create_form_has_a_label(client, member):
         "id_aspect_ratio",
         "id_resolution",
         "id_duration",
-        "id_images",
+        "id_slot_first_frame",  # one input per picture slot (sora-2: a first frame)
     ]:
         assert f'<label for="{field_id}">' in html, field_id
     for choice in ImageFit.values:
@@ -157,7 +157,8 @@ def test_use_again_fills_the_form_with_the_prompt_settings_and_picture(
     assert '<option value="9:16" selected>' in html  # portrait, in the catalogue's terms
     assert '<option value="15" selected>' in html
     assert 'name="image_fit" value="pad" checked' in html
-    assert f'name="keep_images" value="{image.token}" checked' in html
+    # The picture goes back into the slot it filled (sora-2-pro has one: the first frame).
+    assert f'name="keep_slot_first_frame" value="{image.token}" checked' in html
     assert "Use the same picture (castle.png)" in html
     # The htmx "Use again" swaps only the form.
     partial = client.get(
@@ -246,7 +247,7 @@ def test_the_picture_input_names_its_limit_and_the_preview_texts_are_in_the_page
     settings.SORAWEB_MAX_IMAGE_BYTES = 5 * 1024 * 1024
     client.force_login(member)
     html = client.get(reverse("videos:studio")).content.decode()
-    assert "PNG, JPEG or WebP, at most 5.0\xa0MB." in html
+    assert "PNG/JPEG/WebP, at most 5.0\xa0MB." in html
     assert 'data-max-bytes="5242880"' in html
     assert 'data-text-crop="Sent cropped to %(w)s × %(h)s' in html
     assert re.search(r'<script src="/static/js/app\.[0-9a-f]{12}\.js" defer></script>', html)

@@ -22,7 +22,7 @@ def test_anonymous_visitors_are_sent_to_login(client, name):
 def test_the_create_page_has_every_labelled_field(client, member):
     client.force_login(member)
     html = client.get(reverse("videos:studio")).content.decode()
-    for label in ["Prompt", "Model", "Aspect ratio", "Resolution", "Duration", "Picture file"]:
+    for label in ["Prompt", "Model", "Aspect ratio", "Resolution", "Duration", "First frame"]:
         assert f">{label}" in html
     assert ">Generate</button>" in html
     assert 'hx-headers=\'{"x-csrftoken"' in html

@@ -7,7 +7,8 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -24,7 +25,7 @@ from soraweb.providers.base import (
 from soraweb.providers.common import image_url
 from soraweb.videos.causes import Cause
 from soraweb.videos.images import fit_image
-from soraweb.videos.models import JobEvent, JobState, VideoJob
+from soraweb.videos.models import JobEvent, JobState, SentImage, VideoJob
 from soraweb.videos.params import assign_slots, job_values, mask_body
 from soraweb.videos.pipeline import outage, streams
 from soraweb.videos.pipeline.common import (
@@ -63,7 +64,7 @@ def _create_request(job: VideoJob) -> CreateRequest:
     fit, frame = reference_fit_for(job, body=frame_body, values=values)
     inputs: dict[str, list[ImageInput]] = {}
     for slot, ids in slot_ids.items():
-        for pk in ids:
+        for position, pk in enumerate(ids):
             image = by_id.get(pk)
             if image is None:
                 continue
@@ -75,6 +76,7 @@ def _create_request(job: VideoJob) -> CreateRequest:
             if fit and frame and (image.width, image.height) != frame:
                 # The stored original stays as uploaded; the provider gets a copy cut to the frame.
                 data, content_type = fit_image(data, size=frame, mode=fit)
+                _keep_sent_copy(job, slot, position, image, data, content_type, fit, frame)
             inputs.setdefault(slot, []).append(
                 ImageInput(
                     filename=image.original_name or f"{image.sha256}.png",
@@ -93,6 +95,29 @@ def _create_request(job: VideoJob) -> CreateRequest:
         body=sent.body,
         files=tuple(sent.files),
     )
+
+
+def _keep_sent_copy(job, slot, position, image, data, content_type, fit, frame) -> None:
+    """Store the fitted copy the provider gets, once per slot, for the job's page."""
+    if SentImage.objects.filter(job=job, slot=slot, position=position).exists():
+        return  # a second attempt sends the same copy
+    ext = {"image/jpeg": ".jpg", "image/webp": ".webp"}.get(content_type, ".png")
+    sent = SentImage(
+        job=job,
+        original=image,
+        slot=slot,
+        position=position,
+        content_type=content_type,
+        width=frame[0],
+        height=frame[1],
+        fit=fit,
+    )
+    sent.file.save(f"sent{ext}", ContentFile(data), save=False)
+    try:
+        with transaction.atomic():
+            sent.save()
+    except IntegrityError:  # two workers raced: the other one kept it
+        sent.file.delete(save=False)
 
 
 def _log_wire_body(job: VideoJob, client: VideoProvider, request: CreateRequest) -> None:

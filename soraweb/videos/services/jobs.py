@@ -54,6 +54,7 @@ def job_validate_settings(
     size: str = "",
     duration: int | None = None,
     image_count: int | None = None,
+    slot_errors: bool = False,
 ) -> CheckedSettings:
     """The catalogue's rules, checked here for every caller (form, batch, remix, retry, "use
     these settings"), so none can skip them. See ``soraweb.videos.params.check_settings``."""
@@ -67,6 +68,7 @@ def job_validate_settings(
         orientation=orientation,
         size=size,
         duration=duration,
+        slot_errors=slot_errors,
     )
 
 

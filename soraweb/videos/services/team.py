@@ -116,6 +116,7 @@ def job_delete(*, job: VideoJob, by) -> None:
         raise ValidationError(_("This video is still being made. Cancel it first, then delete it."))
     storage = job.video.storage
     names = [f.name for f in (job.video, job.poster) if f.name]
+    names += [name for name in job.sent_images.values_list("file", flat=True) if name]
     image_ids = list(job.images.values_list("pk", flat=True))
     with transaction.atomic():
         deleted, _counts = VideoJob.objects.filter(pk=job.pk, state__in=SETTLED_STATES).delete()
