@@ -21,7 +21,7 @@ from soraweb.providers.base import JobStatus, RemoteState
 from soraweb.schedules import SCHEDULES
 from soraweb.videos import services, tasks
 from soraweb.videos.models import InvalidTransition, JobState, Prompt, VideoJob, VideoModel
-from soraweb.videos.pipeline import loop, outcome, queue, recover
+from soraweb.videos.pipeline import archive, loop, outcome, queue, recover
 from tests.conftest import form_data, free_port, job_fields
 
 # Real transactions (work is handed over on commit); the seeded catalogue is restored after each test.
@@ -158,6 +158,33 @@ def test_recovery_parks_an_interrupted_create_and_resumes_an_interrupted_archive
     assert "may or may not have been started" in interrupted.error_message
     assert done.state == JobState.SUCCEEDED
     assert simulator.creates_for_prompt("recovery-case") == 1
+
+
+def test_the_sweep_hands_a_waiting_save_over_once_not_on_every_pass(
+    sim_provider, member, monkeypatch
+):
+    """A backlog of saves (one busy worker, a burst of finished jobs) must not grow by a copy of
+    every waiting task per pass of the poll loop: each copy delays what is queued behind it."""
+    done = drive(make_job(member, "archive backlog-case"))
+    long_ago = timezone.now() - timezone.timedelta(seconds=30)
+    VideoJob.objects.filter(pk=done.pk).update(
+        state=JobState.ARCHIVING, lease_until=None, provider_completed_at=long_ago
+    )
+    handed: list[tuple] = []
+    real_enqueue = recover.queue.enqueue
+    monkeypatch.setattr(recover.queue, "enqueue", lambda *task: handed.append(task) or True)
+    for _ in range(5):  # five passes while the task waits in the queue
+        recover.jobs_recover()
+    assert handed == [("archive_job", done.pk)]
+    # Still not saved a minute later: handed over once more (that task may have been lost too).
+    later = timezone.now() + timezone.timedelta(seconds=recover.REARCHIVE_AGAIN_SECONDS + 1)
+    assert recover.jobs_recover(now=later)["rearchived"] == [done.pk]
+    assert len(handed) == 2
+    # The worker's claim spends the mark: a save that fails and waits its retry is not held up.
+    monkeypatch.setattr(recover.queue, "enqueue", real_enqueue)
+    archive.job_archive(job_id=done.pk)
+    done.refresh_from_db()
+    assert done.state == JobState.SUCCEEDED and done.next_poll_at is None
 
 
 # --- The broker is down: a saved job is never answered with an error -------------------------

@@ -14,6 +14,13 @@ from soraweb.videos.pipeline import queue
 
 logger = logging.getLogger(__name__)
 
+# A saving job handed to the worker again is not handed again for this long, even while its
+# task still waits in the queue (``next_poll_at``, unused while saving, says until when): the
+# sweep runs on every pass of the poll loop, and a backlog of saves (a burst of finished jobs,
+# one busy worker) would otherwise add a copy of every waiting task each second, and each copy
+# delays everything queued behind it (the poll loop's own hand-over among them).
+REARCHIVE_AGAIN_SECONDS = 60
+
 
 def jobs_recover(*, now=None) -> dict[str, list[int]]:
     """Find jobs whose background step was lost (worker killed) and hand them on again."""
@@ -29,6 +36,7 @@ def jobs_recover(*, now=None) -> dict[str, list[int]]:
             Q(lease_until__lt=now)
             | Q(lease_until__isnull=True, provider_completed_at__lt=now - timedelta(seconds=15))
         )
+        .filter(Q(next_poll_at__isnull=True) | Q(next_poll_at__lte=now))
         .values_list("pk", flat=True)[:500]
     )
     # A create that was under way when its worker died may or may not have reached the provider:
@@ -50,6 +58,10 @@ def jobs_recover(*, now=None) -> dict[str, list[int]]:
             VideoJob.objects.filter(pk=pk, state=JobState.PENDING).update(
                 next_poll_at=now + timedelta(seconds=10)
             )
+    if rearchive:
+        VideoJob.objects.filter(pk__in=rearchive, state=JobState.ARCHIVING).update(
+            next_poll_at=now + timedelta(seconds=REARCHIVE_AGAIN_SECONDS)
+        )
     for pk in rearchive:
         queue.enqueue("archive_job", pk)
     return {
