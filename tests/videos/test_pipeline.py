@@ -180,6 +180,15 @@ def test_the_sweep_hands_a_waiting_save_over_once_not_on_every_pass(
     later = timezone.now() + timezone.timedelta(seconds=recover.REARCHIVE_AGAIN_SECONDS + 1)
     assert recover.jobs_recover(now=later)["rearchived"] == [done.pk]
     assert len(handed) == 2
+    # A backlogged queue (as many tasks waiting as workers): a save never claimed is most
+    # likely still in it, so it is only marked, and handed over only if still unclaimed later.
+    VideoJob.objects.filter(pk=done.pk).update(next_poll_at=None)
+    monkeypatch.setattr(recover.queue, "waiting_tasks", lambda: recover.queue.worker_count())
+    for _ in range(5):
+        assert recover.jobs_recover()["rearchived"] == []
+    assert len(handed) == 2
+    much_later = timezone.now() + timezone.timedelta(seconds=recover.REARCHIVE_BACKLOGGED_SECONDS)
+    assert recover.jobs_recover(now=much_later)["rearchived"] == [done.pk]
     # The worker's claim spends the mark: a save that fails and waits its retry is not held up.
     monkeypatch.setattr(recover.queue, "enqueue", real_enqueue)
     archive.job_archive(job_id=done.pk)
