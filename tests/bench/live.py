@@ -136,7 +136,7 @@ def run(data_dir: str) -> list[tuple[str, str, str, str]]:
     user.set_password(PASSWORD)
     user.save()
     log = Path(data_dir) / "bench-live.log"
-    cluster = _start([sys.executable, str(ROOT / "manage.py"), "qcluster"], log)
+    cluster = _start([sys.executable, str(ROOT / "manage.py"), "qcluster", "--skip-checks"], log)
     web = _start(web_command(port), log)
     # Playwright's sync API keeps an event loop on this thread; the ORM calls made between its
     # calls never run inside that loop, so Django's guard against async use may stand aside.
