@@ -84,11 +84,13 @@ PASS_DEADLINE = 0.5
 # once a successor waits); then it lets go and the successor, waiting on the lease, takes it at
 # once. So no job waits for the successor task's trip through the queue, however many tasks
 # (archiving, after a burst of finished jobs) are ahead of it. A successor that has not come
-# within HANDOVER_WAIT_SECONDS (workers all busy for minutes) is not waited for any longer: the
-# loop then hands over the old way, in a quiet moment (no job due within HANDOVER_QUIET_SECONDS)
-# and at the latest HANDOVER_GRACE_SECONDS later. Budget plus both stays far below a task's
-# timeout. A successor waits at most SUCCESSOR_PATIENCE for the lease (the loop it replaces
-# notices it within HANDOVER_CHECK_SECONDS).
+# within HANDOVER_WAIT_SECONDS, and never longer than the budget itself (so a loop holds its
+# worker at most twice its budget plus the grace below, inside the task timeout), is not waited
+# for any longer: the loop then hands over the old way, in a quiet moment (no job due within
+# HANDOVER_QUIET_SECONDS) and at the latest HANDOVER_GRACE_SECONDS later. With one worker there
+# is nobody to start a successor while the loop holds it: the old way at once. A successor waits
+# at most SUCCESSOR_PATIENCE for the lease; the loop it replaces looks for it every
+# HANDOVER_CHECK_SECONDS while it sleeps between passes (a read, no extra passes).
 HANDOVER_ROW = "poll-loop-handover"
 HANDOVER_WAIT_SECONDS = 120.0
 HANDOVER_QUIET_SECONDS = 2.0
@@ -120,6 +122,18 @@ def _successor_here(previous: str) -> bool:
 
 def _successor_ready(holder: str) -> bool:
     return WorkerLease.objects.filter(name=HANDOVER_ROW, holder=f"ready:{holder}").exists()
+
+
+def _await_successor(holder: str, seconds: float) -> bool:
+    """Sleep up to ``seconds``, looking for the successor; True as soon as it has come."""
+    until = time.monotonic() + seconds
+    while True:
+        if _successor_ready(holder):
+            return True
+        left = until - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(HANDOVER_CHECK_SECONDS, left))
 
 
 class Poller:
@@ -314,6 +328,8 @@ def poll_loop(patience: float = 0.0, successor_of: str = "") -> dict:
     started = time.monotonic()
     polled = passes = 0
     asked = handed = False  # for a successor; it has come
+    can_ask = budget > 0 and queue.worker_count() > 1
+    wait_for_successor = min(HANDOVER_WAIT_SECONDS, budget)
     heartbeat = lease.Heartbeat(POLL_LEASE, holder).__enter__()
     poller = Poller()
     try:
@@ -329,9 +345,9 @@ def poll_loop(patience: float = 0.0, successor_of: str = "") -> dict:
             if elapsed >= budget:
                 if budget <= 0:
                     break
-                if not asked:
+                if can_ask and not asked:
                     asked = _successor_wanted(holder)
-                if asked and elapsed < budget + HANDOVER_WAIT_SECONDS:
+                if asked and elapsed < budget + wait_for_successor:
                     handed = _successor_ready(holder)
                     if handed:
                         break
@@ -339,9 +355,7 @@ def poll_loop(patience: float = 0.0, successor_of: str = "") -> dict:
                     # No successor (yet): hand over in a quiet moment, as the next loop takes a
                     # second or so to start and a job due meanwhile would wait for it.
                     quiet = wait is None or wait >= HANDOVER_QUIET_SECONDS
-                    grace = (
-                        budget + HANDOVER_GRACE_SECONDS + (HANDOVER_WAIT_SECONDS if asked else 0)
-                    )
+                    grace = budget + HANDOVER_GRACE_SECONDS + (wait_for_successor if asked else 0)
                     if quiet or elapsed >= grace:
                         break
             if (
@@ -356,10 +370,12 @@ def poll_loop(patience: float = 0.0, successor_of: str = "") -> dict:
             pause = min(1.0, wait if wait is not None else 1.0)
             if elapsed < budget:
                 pause = min(pause, budget - elapsed)
-            elif asked:
-                pause = min(pause, HANDOVER_CHECK_SECONDS)  # a successor waits on this loop
             if poller.in_flight:
                 poller.apply_answers(until=time.monotonic() + pause)
+            elif asked and elapsed < budget + wait_for_successor:
+                handed = _await_successor(holder, pause)  # it waits on this loop: let go soon
+                if handed:
+                    break
             else:
                 time.sleep(pause)
             close_old_connections()
