@@ -21,7 +21,9 @@ case "$role" in
         ;;
     worker)
         migrate
-        exec python manage.py qcluster
+        # --skip-checks: migrate (above) ran them; in the cluster they would import every view
+        # into the main process and so into each process it forks (about 5 MB apiece).
+        exec python manage.py qcluster --skip-checks
         ;;
     manage)
         shift

@@ -103,7 +103,7 @@ def create_jobs(
 def start_cluster(env: dict, log) -> subprocess.Popen:
     """``manage.py qcluster`` in its own process group (so it can be killed with its workers)."""
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "qcluster"],
+        [sys.executable, str(ROOT / "manage.py"), "qcluster", "--skip-checks"],  # as runstack
         env=env,
         cwd=ROOT,
         stdout=log,

@@ -129,6 +129,26 @@ def acquire(name: str, holder: str, *, patience: float = 0.0) -> tuple[bool, Lea
         time.sleep(min(0.5, left))
 
 
+def acquire_from(
+    name: str, holder: str, *, previous: str, patience: float, every: float = 0.05
+) -> tuple[bool, LeaseRow | None]:
+    """A successor's side of a hand-over: wait (up to ``patience``) while ``previous`` holds the
+    lease and renews it, and take it the moment it is released (or ``previous`` dies or stops
+    renewing), by the ordinary rules of ``acquire``. Held by someone else: not taken."""
+    deadline = time.monotonic() + patience
+    while True:
+        row = WorkerLease.objects.filter(name=name).values("holder", "until").first()
+        still_held = (
+            row is not None
+            and row["holder"] == previous
+            and row["until"] >= timezone.now()
+            and not holder_is_gone(previous)
+        )
+        if not still_held or time.monotonic() >= deadline:
+            return acquire(name, holder)
+        time.sleep(every)
+
+
 def renew(name: str, holder: str) -> bool:
     return _take(name, holder, holder=holder)
 

@@ -18,6 +18,7 @@ to come back later and keeps its card poll meanwhile.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -37,6 +38,12 @@ DB_POLL_SECONDS = 0.1  # the database channel's read interval while a stream is 
 DB_OVERLAP_SECONDS = 5.0  # rows are read again this long: a slow commit is not skipped
 RETRY_MS = 2000  # how soon the browser reconnects after a stream ends
 BUSY_RETRY_MS = (20_000, 40_000)  # over the cap: come back in 20-40 s (spread, not all at once)
+# The jobs open streams follow are marked watched (``VideoJob.watched_until``) for WATCH_SECONDS,
+# renewed every WATCH_RENEW_SECONDS while a stream is open: the poll loop, in another process,
+# then asks about them densely (pipeline.common.plan_next_poll). One UPDATE per web process and
+# renewal, whatever the number of its streams; a closed tab's jobs stop counting within a minute.
+WATCH_SECONDS = 30.0
+WATCH_RENEW_SECONDS = 10.0
 
 
 def _model(name: str):
@@ -265,6 +272,8 @@ class Hub:
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
         self.connected = False
+        self._watch_marked = -math.inf  # monotonic time of the last mark
+        self._watch_new = False  # a stream opened since: mark its jobs at once
 
     # Streams ----------------------------------------------------------------------------------
 
@@ -274,6 +283,7 @@ class Hub:
         sub = Subscription(owner_id=owner_id, job_ids=frozenset(job_ids))
         with self._lock:
             self._subs.add(sub)
+            self._watch_new = True
             replay = [
                 (eid, job) for eid, job, owner in self._recent if since is not None and eid > since
             ]
@@ -292,6 +302,26 @@ class Hub:
     def open_streams(self) -> int:
         with self._lock:
             return len(self._subs)
+
+    def mark_watched(self) -> int:
+        """Mark the jobs this process's streams follow as watched, when due (a stream opened, or
+        the last mark is WATCH_RENEW_SECONDS old). Returns how many jobs were marked."""
+        now = time.monotonic()
+        with self._lock:
+            if not self._subs:
+                return 0
+            if not self._watch_new and now - self._watch_marked < WATCH_RENEW_SECONDS:
+                return 0
+            self._watch_new = False
+            self._watch_marked = now
+            owners = {sub.owner_id for sub in self._subs if sub.owner_id is not None}
+            job_ids = set().union(*(sub.job_ids for sub in self._subs))
+        try:
+            return jobs_mark_watched(owner_ids=owners, job_ids=job_ids)
+        except Exception:
+            # Only the polling gets sparser (the fixed interval); the streams go on.
+            logger.warning("live: could not mark watched jobs", exc_info=True)
+            return 0
 
     # Delivery ---------------------------------------------------------------------------------
 
@@ -357,6 +387,7 @@ class Hub:
                 backoff = 1.0
                 while self.open_streams:
                     self.deliver(reader.read(DB_POLL_SECONDS))
+                    self.mark_watched()
             except Exception:
                 self.connected = False
                 logger.warning("live: channel read failed; retrying in %.0f s", backoff)
@@ -372,6 +403,23 @@ class Hub:
 
 
 hub = Hub(get_channel)
+
+
+def jobs_mark_watched(*, owner_ids: Iterable[int], job_ids: Iterable[int]) -> int:
+    """Jobs still at the provider that an open tab shows (its person's own, or named by id):
+    watched for the next WATCH_SECONDS."""
+    from django.db.models import Q
+
+    from soraweb.videos.models import AT_PROVIDER_STATES  # here: the models import this module
+
+    VideoJob = _model("VideoJob")  # noqa: N806
+    owners, ids = list(owner_ids), list(job_ids)
+    if not owners and not ids:
+        return 0
+    until = timezone.now() + timedelta(seconds=WATCH_SECONDS)
+    return VideoJob.objects.filter(
+        Q(pk__in=ids) | Q(owner_id__in=owners), state__in=AT_PROVIDER_STATES
+    ).update(watched_until=until)
 
 
 # --- One stream ------------------------------------------------------------------------------------

@@ -477,6 +477,10 @@ class VideoJob(models.Model):
     next_poll_at = models.DateTimeField(_("next check"), null=True, blank=True, db_index=True)
     lease_until = models.DateTimeField(_("claimed by a worker until"), null=True, blank=True)
     refresh_requested_at = models.DateTimeField(_("refresh asked for"), null=True, blank=True)
+    # Until when an open tab shows this job (its live stream names it; renewed while the tab is
+    # open): the planner then asks about it densely where it would otherwise wait a whole fixed
+    # interval (pipeline.common.plan_next_poll).
+    watched_until = models.DateTimeField(_("watched in a tab until"), null=True, blank=True)
     # The first progress report above zero and the latest, [unix seconds, percent] each: their
     # slope says when the job should finish (pipeline.common.plan_next_poll).
     progress_seen = models.JSONField(default=dict, blank=True, editable=False)

@@ -21,5 +21,5 @@ def archive_job(job_id: int) -> None:
     archive.job_archive(job_id=job_id)
 
 
-def poll_loop(patience: float = 0.0) -> dict:
-    return loop.poll_loop(patience)
+def poll_loop(patience: float = 0.0, successor_of: str = "") -> dict:
+    return loop.poll_loop(patience, successor_of)

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from soraweb.simulator.server import Simulator
+from soraweb.videos.pipeline.common import DENSE_GAP
 from tests.bench.pipeline import (
     ROOT,
     _ok,
@@ -68,8 +69,9 @@ def web_command(port: int) -> list[str]:
 
 def _browser_latency(
     page, base: str, sim: Simulator, video_model, label: str
-) -> tuple[list[float], list[float]]:
-    """Per job: relay done -> card Ready, and saved (succeeded in the database) -> card Ready."""
+) -> tuple[list[float], list[float], dict]:
+    """Per job: relay done -> card Ready, and saved (succeeded in the database) -> card Ready;
+    and what the status queries cost: per job in all, and while the tab showed its card."""
     from soraweb.videos.models import JobState, VideoJob
 
     jobs = waiting_jobs(video_model, label, JOBS)
@@ -85,9 +87,12 @@ def _browser_latency(
         page.goto(f"{base}/")
     page.evaluate(WATCH_READY)
     time.sleep(0.5)  # the stream's first event ("live") has arrived
-    latencies, pushed = [], []
+    opened = time.time()
     for job in jobs:
         job.refresh_from_db()
+    polls_at_open = {job.remote_id: sim.job(job.remote_id)["polls"] for job in jobs}
+    latencies, pushed = [], []
+    for job in jobs:
         time.sleep(secrets.randbelow(1000) / 1000)  # sample every phase of the poll cycle
         done_at = time.time()
         sim.complete_now(job.remote_id)
@@ -102,7 +107,13 @@ def _browser_latency(
             time.sleep(0.02)
         else:
             raise RuntimeError(f"{label}: job {job.pk}'s card did not say Ready within 60 s")
-    return latencies, pushed
+    views = [sim.job(job.remote_id) for job in jobs]
+    cost = {
+        "queries": statistics.mean(v["polls"] for v in views),
+        "open_queries": sum(v["polls"] - polls_at_open[v["id"]] for v in views),
+        "open_seconds": sum(v["completed_at"] - opened for v in views),
+    }
+    return latencies, pushed, cost
 
 
 def run(data_dir: str) -> list[tuple[str, str, str, str]]:
@@ -125,7 +136,7 @@ def run(data_dir: str) -> list[tuple[str, str, str, str]]:
     user.set_password(PASSWORD)
     user.save()
     log = Path(data_dir) / "bench-live.log"
-    cluster = _start([sys.executable, str(ROOT / "manage.py"), "qcluster"], log)
+    cluster = _start([sys.executable, str(ROOT / "manage.py"), "qcluster", "--skip-checks"], log)
     web = _start(web_command(port), log)
     # Playwright's sync API keeps an event loop on this thread; the ORM calls made between its
     # calls never run inside that loop, so Django's guard against async use may stand aside.
@@ -141,8 +152,10 @@ def run(data_dir: str) -> list[tuple[str, str, str, str]]:
             page.locator("#id_password").fill(PASSWORD)
             page.locator("form[action='/accounts/login/'] button[type=submit]").click()
             page.wait_for_url(f"{base}/")
-            poll_lat, poll_push = _browser_latency(page, base, polling_sim, polled, "live polling")
-            hook_lat, hook_push = _browser_latency(page, base, hook_sim, hooked, "live webhook")
+            poll_lat, poll_push, cost = _browser_latency(
+                page, base, polling_sim, polled, "live polling"
+            )
+            hook_lat, hook_push, _ = _browser_latency(page, base, hook_sim, hooked, "live webhook")
             browser.close()
     finally:
         if unsafe is None:
@@ -152,9 +165,11 @@ def run(data_dir: str) -> list[tuple[str, str, str, str]]:
         polling_sim.stop()
         hook_sim.stop()
     interval = polled.provider.effective_poll_interval
+    every = cost["open_seconds"] / max(cost["open_queries"], 1)
     return [
         (
-            f"done at relay->card Ready in Chromium, polled relay ({interval:g} s): median",
+            f"done at relay->card Ready in Chromium, polled relay ({interval:g} s, no history or "
+            "progress, card open in the tab): median",
             f"{statistics.median(poll_lat):.2f} s",
             "<= 1.5 s",
             _ok(statistics.median(poll_lat) <= 1.5),
@@ -164,6 +179,12 @@ def run(data_dir: str) -> list[tuple[str, str, str, str]]:
             f"{_percentile(poll_lat, 95):.2f} s",
             "-",
             "",
+        ),
+        (
+            "polled relay: status queries per job (while its card was open: one every ...)",
+            f"{cost['queries']:.1f} per job ({every:.2f} s apart while watched)",
+            f"watched: >= {DENSE_GAP:g} s apart (unwatched: {interval:g} s)",
+            _ok(every >= DENSE_GAP),
         ),
         (
             "done at relay->card Ready in Chromium, webhooks: median",

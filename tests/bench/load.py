@@ -104,7 +104,7 @@ def bench_polling_tabs(data_dir: str, people, model) -> list[tuple[str, str, str
         ],
         log,
     )
-    cluster = _start([sys.executable, str(ROOT / "manage.py"), "qcluster"], log)
+    cluster = _start([sys.executable, str(ROOT / "manage.py"), "qcluster", "--skip-checks"], log)
     try:
         wait_http(f"{base}/accounts/login/")
         sessions = [_login(base, people[i % len(people)].username) for i in range(TABS)]

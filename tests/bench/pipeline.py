@@ -150,7 +150,7 @@ def bench_latency(data_dir: str) -> list[tuple[str, str, str, str]]:
     hook_sim.webhook_secret = secret
     log = Path(data_dir) / "bench-stack.log"
     manage = [sys.executable, str(ROOT / "manage.py")]
-    cluster = _start([*manage, "qcluster"], log)
+    cluster = _start([*manage, "qcluster", "--skip-checks"], log)
     web = _start(
         [
             sys.executable,

@@ -133,7 +133,7 @@ def _cluster(data_dir: str) -> subprocess.Popen:
     # does not wait behind another's.
     env = {**os.environ, "SORAWEB_WORKERS": "8"}
     return subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "qcluster"],
+        [sys.executable, str(ROOT / "manage.py"), "qcluster", "--skip-checks"],
         cwd=ROOT,
         env=env,
         stdout=log.open("ab"),

@@ -117,3 +117,132 @@ def test_a_released_lease_is_free_and_names_no_holder():
     row = WorkerLease.objects.get(name=loop.POLL_LEASE)
     assert row.holder == ""
     assert loop._lease_acquire(lease.new_holder())
+
+
+# --- The hand-over to a successor loop ------------------------------------------------------------
+
+
+def test_a_successor_waits_while_its_predecessor_holds_and_takes_the_lease_once_released(
+    monkeypatch,
+):
+    previous = lease.new_holder()  # this process: alive
+    assert loop._lease_acquire(previous)
+    successor = lease.new_holder()
+    # Renewed meanwhile, and not released: the successor waits out its patience, then gives up.
+    started = time.monotonic()
+    assert not lease.acquire_from(loop.POLL_LEASE, successor, previous=previous, patience=0.3)[0]
+    assert 0.3 <= time.monotonic() - started < 2
+    real_sleep = time.sleep
+    looks = []
+
+    def sleep_then_release(seconds):
+        real_sleep(seconds)
+        looks.append(seconds)
+        if len(looks) == 3:
+            loop._lease_release(previous)  # the predecessor lets go between two looks
+
+    monkeypatch.setattr(lease.time, "sleep", sleep_then_release)
+    taken, was = lease.acquire_from(loop.POLL_LEASE, successor, previous=previous, patience=20)
+    assert taken and was is None  # released, not taken from a dead holder
+    assert len(looks) == 3 and sum(looks) < 1
+    assert WorkerLease.objects.get(name=loop.POLL_LEASE).holder == successor
+
+
+def test_a_loop_past_its_budget_polls_on_until_its_successor_has_started(
+    member, sim_provider, settings, monkeypatch
+):
+    """The successor's trip through the queue (behind a burst of archive tasks, say) is no gap:
+    the old loop lets go only once the new one has started and waits on the lease."""
+    from soraweb.videos.models import VideoModel
+
+    model = VideoModel.objects.get(name="sora-2")
+    job_row(
+        member,
+        model,
+        orientation="portrait",
+        text="still generating",
+        state=JobState.RUNNING,
+        remote_id="r-busy",
+        next_poll_at=timezone.now() + timedelta(hours=1),  # nothing to ask: no network here
+    )
+    settings.SORAWEB_POLL_LOOP_SECONDS = 1.0
+    monkeypatch.setattr(loop.queue, "worker_count", lambda: 2)
+    enqueued: list[tuple] = []
+    monkeypatch.setattr(loop.queue, "enqueue", lambda *task: enqueued.append(task) or True)
+    queue_delay = 0.7  # the successor task comes out of the queue this long after it was asked
+    real_ready = loop._successor_ready
+    looks: list[float] = []
+
+    def ready(holder: str) -> bool:
+        looks.append(time.monotonic())
+        if looks[-1] - looks[0] >= queue_delay:
+            assert loop._successor_here(holder)  # what the successor does first
+        return real_ready(holder)
+
+    monkeypatch.setattr(loop, "_successor_ready", ready)
+    result = loop.poll_loop()
+    held_from, held_until = result["held"]
+    # Asked for its successor, naming itself, and polled on until it came ...
+    assert enqueued[0] == ("poll_loop", loop.SUCCESSOR_PATIENCE, result["holder"])
+    assert held_until - held_from >= settings.SORAWEB_POLL_LOOP_SECONDS + queue_delay
+    assert result["handed_over"] is True
+    # ... looking often (the successor waits on it) ...
+    assert max(b - a for a, b in zip(looks, looks[1:], strict=False)) < 0.5
+    # ... then let go of the lease at once, and asked for no second loop.
+    assert enqueued == [enqueued[0]]
+    assert WorkerLease.objects.get(name=loop.POLL_LEASE).holder == ""
+
+
+def test_a_successor_that_never_comes_is_not_waited_for_past_the_hand_over_wait(
+    member, sim_provider, settings, monkeypatch
+):
+    from soraweb.videos.models import VideoModel
+
+    model = VideoModel.objects.get(name="sora-2")
+    job_row(
+        member,
+        model,
+        orientation="portrait",
+        text="still generating",
+        state=JobState.RUNNING,
+        remote_id="r-busy",
+        next_poll_at=timezone.now() + timedelta(hours=1),
+    )
+    settings.SORAWEB_POLL_LOOP_SECONDS = 0.5
+    monkeypatch.setattr(loop.queue, "worker_count", lambda: 2)
+    enqueued: list[tuple] = []
+    monkeypatch.setattr(loop.queue, "enqueue", lambda *task: enqueued.append(task) or True)
+    result = loop.poll_loop()
+    held_from, held_until = result["held"]
+    assert result["handed_over"] is False
+    # Waited at most as long as its budget again (a loop holds its worker at most twice its
+    # budget plus the grace, inside the task timeout).
+    assert 1.0 <= held_until - held_from < 1.0 + loop.HANDOVER_GRACE_SECONDS
+    # The old way then: a quiet moment (nothing due within 2 s), and a fresh loop enqueued.
+    assert enqueued == [("poll_loop", loop.SUCCESSOR_PATIENCE, result["holder"]), ("poll_loop",)]
+    # The late successor still starts cleanly: that loop is gone, it takes the free lease.
+    assert loop.poll_loop(loop.SUCCESSOR_PATIENCE, result["holder"])["ran"] is True
+
+
+def test_with_one_worker_no_successor_is_waited_for(member, sim_provider, settings, monkeypatch):
+    """The loop holds the only worker: a successor could not start before it ends."""
+    from soraweb.videos.models import VideoModel
+
+    model = VideoModel.objects.get(name="sora-2")
+    job_row(
+        member,
+        model,
+        orientation="portrait",
+        text="still generating",
+        state=JobState.RUNNING,
+        remote_id="r-busy",
+        next_poll_at=timezone.now() + timedelta(hours=1),
+    )
+    settings.SORAWEB_POLL_LOOP_SECONDS = 0.5
+    monkeypatch.setattr(loop.queue, "worker_count", lambda: 1)
+    enqueued: list[tuple] = []
+    monkeypatch.setattr(loop.queue, "enqueue", lambda *task: enqueued.append(task) or True)
+    result = loop.poll_loop()
+    held_from, held_until = result["held"]
+    assert result["handed_over"] is False and held_until - held_from < 1.5
+    assert enqueued == [("poll_loop",)]  # the old way: a fresh loop once this one has ended

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from soraweb.videos import live
 from soraweb.videos.models import JobState, LiveEvent, Provider, VideoJob, VideoModel
@@ -381,3 +384,50 @@ def test_a_stopping_process_ends_its_streams_and_opens_no_more(member, settings,
     assert live.hub.open_streams == 0
     later = "".join(live.stream(owner_id=member.pk, job_ids=[]))
     assert ": busy" in later  # a tab reconnecting here is sent elsewhere
+
+
+# --- Watched jobs: what open streams follow is polled densely (pipeline.common) ------------------
+
+
+def test_the_hub_marks_the_jobs_its_streams_follow_as_watched_and_renews_the_mark(
+    member, other_member
+):
+    mine, finished = _job(member), _job(member, JobState.SUCCEEDED)
+    theirs, shown = _job(other_member), _job(other_member, JobState.QUEUED)
+    hub = live.Hub(live.DatabaseChannel)
+    hub._ensure_running = lambda: None  # marked by hand here, not by the listener thread
+    hub.subscribe(owner_id=member.pk, job_ids=[])
+    page = hub.subscribe(owner_id=None, job_ids=[shown.pk])
+    assert hub.mark_watched() == 2
+    watched = dict(VideoJob.objects.values_list("pk", "watched_until"))
+    assert watched[finished.pk] is None and watched[theirs.pk] is None  # done, or not shown
+    soon = timezone.now() + timedelta(seconds=live.WATCH_SECONDS)
+    assert soon - timedelta(seconds=5) < watched[mine.pk] <= soon
+    assert watched[shown.pk] == watched[mine.pk]
+    # One UPDATE per renewal, not per pass of the listener.
+    assert hub.mark_watched() == 0
+    hub._watch_marked -= live.WATCH_RENEW_SECONDS
+    assert hub.mark_watched() == 2
+    # A stream that opens is marked at once; a process without streams marks nothing.
+    hub.unsubscribe(page)
+    hub.subscribe(owner_id=other_member.pk, job_ids=[])
+    assert hub.mark_watched() == 3
+    hub._subs.clear()
+    hub._watch_marked = -math.inf
+    assert hub.mark_watched() == 0
+
+
+def test_the_listener_thread_marks_a_new_streams_jobs_within_moments(member):
+    job = _job(member)
+    hub = live.Hub(live.DatabaseChannel)
+    sub = hub.subscribe(owner_id=member.pk, job_ids=[])
+    try:
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            job.refresh_from_db(fields=["watched_until"])
+            if job.watched_until:
+                break
+            time.sleep(0.05)
+        assert job.watched_until and job.watched_until > timezone.now()
+    finally:
+        hub.unsubscribe(sub)

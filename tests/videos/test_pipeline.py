@@ -21,7 +21,7 @@ from soraweb.providers.base import JobStatus, RemoteState
 from soraweb.schedules import SCHEDULES
 from soraweb.videos import tasks
 from soraweb.videos.models import InvalidTransition, JobState, Prompt, VideoJob, VideoModel
-from soraweb.videos.pipeline import loop, outcome, queue, recover
+from soraweb.videos.pipeline import archive, loop, outcome, queue, recover
 from tests.conftest import form_data, free_port
 from tests.factories import job_row, service_job
 
@@ -148,6 +148,42 @@ def test_recovery_parks_an_interrupted_create_and_resumes_an_interrupted_archive
     assert "may or may not have been started" in interrupted.error_message
     assert done.state == JobState.SUCCEEDED
     assert simulator.creates_for_prompt("recovery-case") == 1
+
+
+def test_the_sweep_hands_a_waiting_save_over_once_not_on_every_pass(
+    sim_provider, member, monkeypatch
+):
+    """A backlog of saves (one busy worker, a burst of finished jobs) must not grow by a copy of
+    every waiting task per pass of the poll loop: each copy delays what is queued behind it."""
+    done = drive(service_job(member, "archive backlog-case"))
+    long_ago = timezone.now() - timezone.timedelta(seconds=30)
+    VideoJob.objects.filter(pk=done.pk).update(
+        state=JobState.ARCHIVING, lease_until=None, provider_completed_at=long_ago
+    )
+    handed: list[tuple] = []
+    real_enqueue = recover.queue.enqueue
+    monkeypatch.setattr(recover.queue, "enqueue", lambda *task: handed.append(task) or True)
+    for _ in range(5):  # five passes while the task waits in the queue
+        recover.jobs_recover()
+    assert handed == [("archive_job", done.pk)]
+    # Still not saved a minute later: handed over once more (that task may have been lost too).
+    later = timezone.now() + timezone.timedelta(seconds=recover.REARCHIVE_AGAIN_SECONDS + 1)
+    assert recover.jobs_recover(now=later)["rearchived"] == [done.pk]
+    assert len(handed) == 2
+    # A backlogged queue (as many tasks waiting as workers): a save never claimed is most
+    # likely still in it, so it is only marked, and handed over only if still unclaimed later.
+    VideoJob.objects.filter(pk=done.pk).update(next_poll_at=None)
+    monkeypatch.setattr(recover.queue, "waiting_tasks", lambda: recover.queue.worker_count())
+    for _ in range(5):
+        assert recover.jobs_recover()["rearchived"] == []
+    assert len(handed) == 2
+    much_later = timezone.now() + timezone.timedelta(seconds=recover.REARCHIVE_BACKLOGGED_SECONDS)
+    assert recover.jobs_recover(now=much_later)["rearchived"] == [done.pk]
+    # The worker's claim spends the mark: a save that fails and waits its retry is not held up.
+    monkeypatch.setattr(recover.queue, "enqueue", real_enqueue)
+    archive.job_archive(job_id=done.pk)
+    done.refresh_from_db()
+    assert done.state == JobState.SUCCEEDED and done.next_poll_at is None
 
 
 # --- The broker is down: a saved job is never answered with an error -------------------------

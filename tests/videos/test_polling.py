@@ -163,6 +163,120 @@ def test_a_provider_without_predictive_polling_keeps_its_fixed_interval(member, 
     assert seen == {"first": [now.timestamp(), 30], "last": [now.timestamp(), 30]}
 
 
+# --- a job someone is watching (an open tab's live stream names it) -----------------------------
+
+
+def test_a_watched_job_the_planner_knows_nothing_about_is_asked_every_watched_gap():
+    unwatched = next_poll_delay(age=5, estimate=None, interval=3.0)
+    assert unwatched == 3.0
+    gap = common.watched_gap(watched=1, rate=16)
+    assert common.watched_delay(planned=unwatched, age=5, estimate=None, gap=gap) == (
+        common.WATCHED_GAP
+    )
+    # The provider's floors hold: openai-poll-after-ms, and DENSE_GAP (one poller per job).
+    assert common.watched_delay(planned=3.0, age=5, estimate=None, gap=gap, poll_after=2.5) == 2.5
+    slow = next_poll_delay(age=5, estimate=None, interval=3.0, poll_after=7.5)
+    assert common.watched_delay(planned=slow, age=5, estimate=None, gap=gap, poll_after=7.5) == 7.5
+    assert common.watched_delay(planned=3.0, age=5, estimate=None, gap=0.1) == DENSE_GAP
+    assert common.WATCHED_GAP >= DENSE_GAP
+
+
+def test_watching_changes_nothing_before_an_expected_finish_and_is_dense_once_late():
+    est = Estimate(age=120.0, sigma=2.0)
+    gap = common.watched_gap(watched=1, rate=16)
+    early = next_poll_delay(age=10, estimate=est, interval=3.0)
+    assert common.watched_delay(planned=early, age=10, estimate=est, gap=gap) == early
+    late = next_poll_delay(age=150, estimate=est, interval=3.0)
+    assert late == 3.0
+    assert common.watched_delay(planned=late, age=150, estimate=est, gap=gap) == (
+        common.WATCHED_GAP
+    )
+    # Never sparser than unwatched, even with a gap widened by many watched jobs.
+    near = next_poll_delay(age=119.5, estimate=est, interval=3.0)
+    assert common.watched_delay(planned=near, age=125, estimate=est, gap=9.0) == near
+
+
+def test_a_providers_watched_jobs_together_stay_within_its_concurrency_per_second():
+    assert common.watched_gap(watched=12, rate=16) == common.WATCHED_GAP
+    assert common.watched_gap(watched=64, rate=16) == 4.0  # 16 queries a second in all
+    assert common.watched_gap(watched=5, rate=0) == 5.0  # a limit of 0 counts as 1
+
+
+@pytest.fixture
+def relay_without_history(member):
+    """A predictive relay polled every 3 s whose model has no finished jobs yet."""
+    common.forget_generation_stats()
+    common.forget_watched_jobs()
+    provider = Provider.objects.create(
+        name="Relay polled every 3 s", base_url="http://relay.invalid/v1", concurrency_limit=4
+    )
+    seed = VideoModel.objects.get(name="sora-2", provider__from_environment=True)
+    model = VideoModel.objects.create(
+        name="sora-2",
+        display_name="Sora 2 (3 s relay)",
+        provider=provider,
+        orientations=seed.orientations,
+        sizes=seed.sizes,
+        durations=seed.durations,
+        price_per_second=seed.price_per_second,
+    )
+    yield model
+    common.forget_generation_stats()
+    common.forget_watched_jobs()
+
+
+def _running(member, model, now, *, watched: bool, n: int = 1) -> list[VideoJob]:
+    until = now + timedelta(seconds=30) if watched else None
+    jobs = [
+        job_row(
+            member,
+            model,
+            orientation="portrait",
+            state=JobState.RUNNING,
+            text=f"job {watched} {i}",
+            submitted_at=now - timedelta(seconds=20),
+            watched_until=until,
+        )
+        for i in range(n)
+    ]
+    return list(VideoJob.objects.select_related("provider").filter(pk__in=[j.pk for j in jobs]))
+
+
+@pytest.mark.django_db
+def test_the_planner_asks_about_a_watched_job_densely_until_its_watch_runs_out(
+    member, relay_without_history
+):
+    now = timezone.now()
+    (unwatched,) = _running(member, relay_without_history, now, watched=False)
+    (watched,) = _running(member, relay_without_history, now, watched=True)
+    assert common.plan_next_poll(unwatched, progress=None, poll_after=None, now=now)[0] == 3.0
+    assert common.plan_next_poll(watched, progress=None, poll_after=None, now=now)[0] == (
+        common.WATCHED_GAP
+    )
+    # The tab closed: its last mark runs out, and the fixed interval holds again.
+    later = now + timedelta(seconds=31)
+    assert common.plan_next_poll(watched, progress=None, poll_after=None, now=later)[0] == 3.0
+
+
+@pytest.mark.django_db
+def test_many_watched_jobs_of_one_relay_share_its_budget(member, relay_without_history):
+    now = timezone.now()
+    jobs = _running(member, relay_without_history, now, watched=True, n=10)
+    # concurrency_limit 4: ten watched jobs together at most four queries a second.
+    delay, _ = common.plan_next_poll(jobs[0], progress=None, poll_after=None, now=now)
+    assert delay == pytest.approx(10 / 4)
+
+
+@pytest.mark.django_db
+def test_watching_does_not_densify_a_relay_without_predictive_polling(
+    member, relay_without_history
+):
+    Provider.objects.filter(pk=relay_without_history.provider_id).update(predictive_polling=False)
+    now = timezone.now()
+    (watched,) = _running(member, relay_without_history, now, watched=True)
+    assert common.plan_next_poll(watched, progress=None, poll_after=None, now=now)[0] == 3.0
+
+
 # --- the pass deadline, against a relay whose status query hangs --------------------------------
 
 HANG = 6.0

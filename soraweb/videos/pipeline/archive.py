@@ -32,6 +32,7 @@ def job_archive(*, job_id: int) -> None:
         .update(
             lease_until=now + timedelta(seconds=settings.SORAWEB_ARCHIVE_LEASE_SECONDS),
             archive_attempts=F("archive_attempts") + 1,
+            next_poll_at=None,  # the sweep's "handed over again" mark (recover.py) is spent
         )
     )
     if not claimed:

@@ -9,10 +9,12 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils import timezone
+
 from soraweb.providers import make_client
 from soraweb.providers.base import VideoProvider
 from soraweb.providers.http import full_jitter_delay
-from soraweb.videos.models import ImageFit, Provider, VideoJob
+from soraweb.videos.models import AT_PROVIDER_STATES, ImageFit, Provider, VideoJob
 from soraweb.videos.params import frame_of
 from soraweb.videos.selectors import provider_needs_exact_image, video_frame
 
@@ -231,6 +233,63 @@ def note_progress(seen: dict | None, at: float, progress: int | None) -> dict:
     return seen
 
 
+# --- A job someone is watching -------------------------------------------------------------------
+#
+# While a tab shows a job (its live stream names it, see soraweb.videos.live), the person waits for
+# that card to turn Ready. Where the planner knows nothing (no history, no progress: the fixed
+# interval would hold) or the job is already late, such a job is asked about every WATCHED_GAP
+# instead, so it is seen done within about a second. Before an expected finish the predictive
+# schedule stands: it is already dense where the finish is likely, and watching does not make the
+# job finish sooner. The provider's floors still hold (openai-poll-after-ms, DENSE_GAP, and a
+# 429's Retry-After, which the poll loop applies to every query to that relay), and all of a
+# provider's watched jobs together are asked about at most ``concurrency_limit`` times a second:
+# with more watched jobs than that, each one's gap widens (never past what it would be unwatched).
+
+WATCHED_GAP = 1.0  # seconds between queries of a watched job (>= DENSE_GAP: one poller per job)
+WATCHED_COUNT_TTL = 5.0  # seconds a provider's count of watched jobs is reused
+
+_watched_cache: dict[int, tuple[float, int]] = {}
+
+
+def watched_jobs(provider_id: int) -> int:
+    """How many of the provider's jobs at the provider an open tab shows now (cached briefly)."""
+    now = time.monotonic()
+    cached = _watched_cache.get(provider_id)
+    if cached and now - cached[0] < WATCHED_COUNT_TTL:
+        return cached[1]
+    count = VideoJob.objects.filter(
+        provider_id=provider_id,
+        state__in=AT_PROVIDER_STATES,
+        watched_until__gt=timezone.now(),
+    ).count()
+    _watched_cache[provider_id] = (now, count)
+    return count
+
+
+def forget_watched_jobs() -> None:
+    _watched_cache.clear()
+
+
+def watched_gap(*, watched: int, rate: float) -> float:
+    """The gap of each of ``watched`` jobs when together they may make ``rate`` queries a second."""
+    return max(WATCHED_GAP, watched / max(rate, 1.0))
+
+
+def watched_delay(
+    *,
+    planned: float,
+    age: float,
+    estimate: Estimate | None,
+    gap: float,
+    poll_after: float | None = None,
+) -> float:
+    """``planned`` (the unwatched delay) for a job a tab shows: ``gap`` where the planner knows
+    nothing or the job is late, never under the provider's floor nor over ``planned``."""
+    if estimate is not None and age < estimate.age:
+        return planned
+    return min(planned, max(gap, poll_after or 0.0, DENSE_GAP))
+
+
 def plan_next_poll(
     job: VideoJob, *, progress: int | None, poll_after: float | None, now: datetime
 ) -> tuple[float, dict]:
@@ -256,4 +315,9 @@ def plan_next_poll(
     delay = next_poll_delay(
         age=at - started, estimate=estimate, interval=interval, poll_after=poll_after
     )
+    if job.watched_until is not None and job.watched_until > now:
+        gap = watched_gap(watched=watched_jobs(provider.pk), rate=provider.concurrency_limit)
+        delay = watched_delay(
+            planned=delay, age=at - started, estimate=estimate, gap=gap, poll_after=poll_after
+        )
     return delay, seen

@@ -23,13 +23,16 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from PIL import Image
 
 from soraweb.providers.base import ProviderError, VideoProvider
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 logger = logging.getLogger(__name__)
 
@@ -271,6 +274,8 @@ def _provider_thumbnail(client: VideoProvider, job) -> Path | None:
     except (ProviderError, ArchiveError) as exc:
         logger.info("job %s: no provider thumbnail (%s), taking a frame instead", job.pk, exc)
         return None
+    from PIL import Image  # here, like PyAV in inspect_video: only saving needs it
+
     try:
         with Image.open(path) as img:
             img.load()

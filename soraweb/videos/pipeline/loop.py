@@ -3,8 +3,9 @@
 Polling has two layers: a django-q2 schedule runs ``poll_loop`` every minute as the safety net,
 and each accepted job also enqueues ``poll_loop`` at once. The loop holds a lease (one loop at a
 time, across workers and machines), polls whatever is due, sleeps until the next job is due, and
-before its time budget ends hands over to a fresh task if work remains. So a finished job is
-noticed within about one poll interval, not within the schedule's minute. The lease is short and
+once its time budget is spent hands over to a fresh task if work remains, polling on until that
+task has started (see HANDOVER_ROW). So a finished job is noticed within about one poll interval,
+not within the schedule's minute, nor after the successor's wait in the queue. The lease is short and
 renewed by a heartbeat (``soraweb.videos.lease``), so a loop whose worker was killed blocks the
 next one for seconds, not for its whole budget.
 """
@@ -27,7 +28,7 @@ from django.utils import timezone
 
 from soraweb.providers.base import ProviderError
 from soraweb.videos import lease
-from soraweb.videos.models import ACTIVE_STATES, AT_PROVIDER_STATES, VideoJob
+from soraweb.videos.models import ACTIVE_STATES, AT_PROVIDER_STATES, VideoJob, WorkerLease
 from soraweb.videos.pipeline import outage, poll, queue, recover
 from soraweb.videos.pipeline.common import provider_client
 
@@ -39,8 +40,13 @@ POLL_LEASE = "poll-loop"
 MAX_POLL_THREADS = 32
 
 
-def _lease_acquire(holder: str, *, patience: float = 0.0) -> bool:
-    taken, previous = lease.acquire(POLL_LEASE, holder, patience=patience)
+def _lease_acquire(holder: str, *, patience: float = 0.0, successor_of: str = "") -> bool:
+    if successor_of:
+        taken, previous = lease.acquire_from(
+            POLL_LEASE, holder, previous=successor_of, patience=patience
+        )
+    else:
+        taken, previous = lease.acquire(POLL_LEASE, holder, patience=patience)
     if previous is not None:
         # Its holder died or stalled: the jobs it had claimed for a pass (pushed a minute on)
         # may never have been asked about. Ask about them now.
@@ -72,10 +78,62 @@ def _lease_release(holder: str) -> None:
 # How long a pass of the loop waits for answers before it moves on. A query still out then (a
 # relay that hangs) finishes in the background; its answer is applied when it comes.
 PASS_DEADLINE = 0.5
-# A loop past its time budget hands over once no job is due within HANDOVER_QUIET_SECONDS, and
-# at the latest HANDOVER_GRACE_SECONDS after the budget.
+
+# The hand-over. A loop past its time budget enqueues its successor and goes on polling until
+# the successor has started and said so (the HANDOVER row: "wanted:<holder>", then "ready:<holder>"
+# once a successor waits); then it lets go and the successor, waiting on the lease, takes it at
+# once. So no job waits for the successor task's trip through the queue, however many tasks
+# (archiving, after a burst of finished jobs) are ahead of it. A successor that has not come
+# within HANDOVER_WAIT_SECONDS, and never longer than the budget itself (so a loop holds its
+# worker at most twice its budget plus the grace below, inside the task timeout), is not waited
+# for any longer: the loop then hands over the old way, in a quiet moment (no job due within
+# HANDOVER_QUIET_SECONDS) and at the latest HANDOVER_GRACE_SECONDS later. With one worker there
+# is nobody to start a successor while the loop holds it: the old way at once. A successor waits
+# at most SUCCESSOR_PATIENCE for the lease; the loop it replaces looks for it every
+# HANDOVER_CHECK_SECONDS while it sleeps between passes (a read, no extra passes).
+HANDOVER_ROW = "poll-loop-handover"
+HANDOVER_WAIT_SECONDS = 120.0
 HANDOVER_QUIET_SECONDS = 2.0
 HANDOVER_GRACE_SECONDS = 20.0
+HANDOVER_CHECK_SECONDS = 0.2
+SUCCESSOR_PATIENCE = 30.0
+
+
+def _successor_wanted(holder: str) -> bool:
+    """Enqueue this loop's successor; False when the broker cannot take it."""
+    WorkerLease.objects.update_or_create(
+        name=HANDOVER_ROW,
+        defaults={
+            "holder": f"wanted:{holder}",
+            "until": timezone.now() + timedelta(seconds=HANDOVER_WAIT_SECONDS),
+        },
+    )
+    return queue.enqueue("poll_loop", SUCCESSOR_PATIENCE, holder)
+
+
+def _successor_here(previous: str) -> bool:
+    """The successor's word that it has started (only one successor of ``previous`` gets it)."""
+    return bool(
+        WorkerLease.objects.filter(name=HANDOVER_ROW, holder=f"wanted:{previous}").update(
+            holder=f"ready:{previous}"
+        )
+    )
+
+
+def _successor_ready(holder: str) -> bool:
+    return WorkerLease.objects.filter(name=HANDOVER_ROW, holder=f"ready:{holder}").exists()
+
+
+def _await_successor(holder: str, seconds: float) -> bool:
+    """Sleep up to ``seconds``, looking for the successor; True as soon as it has come."""
+    until = time.monotonic() + seconds
+    while True:
+        if _successor_ready(holder):
+            return True
+        left = until - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(HANDOVER_CHECK_SECONDS, left))
 
 
 class Poller:
@@ -254,18 +312,24 @@ def _seconds_until_next_due() -> float | None:
     return max(0.0, (nxt - timezone.now()).total_seconds())
 
 
-def poll_loop(patience: float = 0.0) -> dict:
+def poll_loop(patience: float = 0.0, successor_of: str = "") -> dict:
     """Poll due jobs until the time budget is spent; see the module docstring.
 
-    ``patience``: how long to wait for a lease whose holder may be dead (a fresh worker's loop).
+    ``patience``: how long to wait for a lease whose holder may be dead (a fresh worker's loop),
+    or, with ``successor_of`` (the holder of the loop this one replaces), for that loop to let go.
     """
     holder = lease.new_holder()
     budget = settings.SORAWEB_POLL_LOOP_SECONDS
-    if not _lease_acquire(holder, patience=patience):
+    if successor_of and not _successor_here(successor_of):
+        successor_of = ""  # that loop is gone already, or another successor came first
+    if not _lease_acquire(holder, patience=patience, successor_of=successor_of):
         return {"ran": False}
     held_from = time.time()
     started = time.monotonic()
     polled = passes = 0
+    asked = handed = False  # for a successor; it has come
+    can_ask = budget > 0 and queue.worker_count() > 1
+    wait_for_successor = min(HANDOVER_WAIT_SECONDS, budget)
     heartbeat = lease.Heartbeat(POLL_LEASE, holder).__enter__()
     poller = Poller()
     try:
@@ -279,11 +343,21 @@ def poll_loop(patience: float = 0.0) -> dict:
                 break
             wait = _seconds_until_next_due()
             if elapsed >= budget:
-                # Hand over in a quiet moment: the next loop takes a second or so to start, and a
-                # job due meanwhile (one polled densely near its finish) would wait for it.
-                quiet = wait is None or wait >= HANDOVER_QUIET_SECONDS
-                if budget <= 0 or quiet or elapsed >= budget + HANDOVER_GRACE_SECONDS:
+                if budget <= 0:
                     break
+                if can_ask and not asked:
+                    asked = _successor_wanted(holder)
+                if asked and elapsed < budget + wait_for_successor:
+                    handed = _successor_ready(holder)
+                    if handed:
+                        break
+                else:
+                    # No successor (yet): hand over in a quiet moment, as the next loop takes a
+                    # second or so to start and a job due meanwhile would wait for it.
+                    quiet = wait is None or wait >= HANDOVER_QUIET_SECONDS
+                    grace = budget + HANDOVER_GRACE_SECONDS + (wait_for_successor if asked else 0)
+                    if quiet or elapsed >= grace:
+                        break
             if (
                 wait is None
                 and not poller.in_flight
@@ -298,23 +372,36 @@ def poll_loop(patience: float = 0.0) -> dict:
                 pause = min(pause, budget - elapsed)
             if poller.in_flight:
                 poller.apply_answers(until=time.monotonic() + pause)
+            elif asked and elapsed < budget + wait_for_successor:
+                handed = _await_successor(holder, pause)  # it waits on this loop: let go soon
+                if handed:
+                    break
             else:
                 time.sleep(pause)
             close_old_connections()
     finally:
         # Queries still out finish in the background: the lease is not held for them (their
         # jobs stay claimed until their answers are applied, so the next loop does not ask too).
-        poller.apply_answers(until=time.monotonic() + PASS_DEADLINE)
+        # Handing over to a successor that waits: no waiting for answers (those still out are
+        # applied by the threads that get them, after close).
+        poller.apply_answers(until=time.monotonic() + (0.0 if handed else PASS_DEADLINE))
         poller.close()
         # Taken inside the hold (before the release), as held_from is after the acquire.
         held_until = time.time()
         heartbeat.__exit__()
         if not heartbeat.lost.is_set():
             _lease_release(holder)
-    # Hand over if work remains. The lease is released first, so a loop enqueued meanwhile by a
-    # new job is not turned away while this one is on its way out.
-    if budget > 0 and VideoJob.objects.filter(state__in=ACTIVE_STATES).exists():
+    # Hand over if work remains (unless a successor took over). The lease is released first, so
+    # a loop enqueued meanwhile by a new job is not turned away while this one is on its way out.
+    if budget > 0 and not handed and VideoJob.objects.filter(state__in=ACTIVE_STATES).exists():
         queue.enqueue("poll_loop")
     # When this loop held the lease (wall clock): loops of several workers can be checked for
     # overlap from their task results alone.
-    return {"ran": True, "passes": passes, "polled": polled, "held": [held_from, held_until]}
+    return {
+        "ran": True,
+        "passes": passes,
+        "polled": polled,
+        "held": [held_from, held_until],
+        "holder": holder,
+        "handed_over": handed,
+    }

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils import timezone
+from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.tasks import async_task
 
@@ -46,6 +47,26 @@ def enqueue(task: str, *args) -> bool:
         )
         return False
     return True
+
+
+_broker = None
+
+
+def waiting_tasks() -> int:
+    """Tasks waiting in the broker's queue, not yet taken by a worker (0 when unknown)."""
+    if Conf.SYNC:
+        return 0
+    global _broker
+    try:
+        _broker = _broker or get_broker()
+        return int(_broker.queue_size() or 0)
+    except Exception:  # the broker is away: as if empty (the sweep then hands work over)
+        logger.debug("could not read the queue's size", exc_info=True)
+        return 0
+
+
+def worker_count() -> int:
+    return max(1, int(Conf.WORKERS or 1))
 
 
 def kick_poll_loop() -> None:

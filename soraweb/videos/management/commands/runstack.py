@@ -91,7 +91,10 @@ class Command(BaseCommand):
                     ],
                 )
             )
-        children.append(("worker", [python, manage, "qcluster"]))
+        # --skip-checks: the system checks import every view, form and URL (Pillow among them)
+        # into the cluster's main process, and every process it forks carries them (about 5 MB
+        # each); migrate and the web server's setup check the same configuration.
+        children.append(("worker", [python, manage, "qcluster", "--skip-checks"]))
         children.append(
             (
                 "web",
