@@ -103,15 +103,60 @@ def _scalar_text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+class Refused(str):
+    """A posted value the editor does not take (what it was, in words): it stays refused when
+    the page is shown again, and is never saved."""
+
+
 def value_kind(value: Any) -> tuple[str, str]:
-    """(kind, text) for a value typed into one cell: text, number, yes/no, or structured."""
+    """(kind, text) for a value typed into one cell: text, number, yes/no or a list of texts or
+    of numbers (comma-separated); ("object", "") for a group of fields, edited as rows of parts
+    (see ``flatten``); ("refused", what it is) for a value the editor does not take."""
+    if isinstance(value, Refused):
+        return "refused", str(value)
     if isinstance(value, bool):
         return "bool", "yes" if value else "no"
     if isinstance(value, int | float):
         return "number", json.dumps(value)
     if isinstance(value, str):
         return "text", value
-    return "json", json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        return "object", ""
+    if isinstance(value, list):
+        if all(isinstance(v, str) and v and v == v.strip() and "," not in v for v in value):
+            return "texts", ", ".join(value)
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+            return "numbers", ", ".join(json.dumps(v) for v in value)
+        if any(isinstance(v, dict) for v in value):
+            return "refused", _("a list of groups of fields")
+        if any(isinstance(v, list) for v in value):
+            return "refused", _("a list of lists")
+        return "refused", _("a list that is neither all plain texts nor all numbers")
+    return "refused", _("an empty value (null)")
+
+
+def flatten(group: dict, base: str = "") -> list[tuple[str, str, str]]:
+    """A group of fields as rows of (path, kind, text): {"config": {"horizontal": 5}} is one
+    row ("config.horizontal", "number", "5"); ``rebuild`` makes the group again."""
+    out: list[tuple[str, str, str]] = []
+    for key, value in group.items():
+        path = f"{base}.{key}" if base else str(key)
+        if not isinstance(key, str) or not key.strip() or "." in key or key != key.strip():
+            out.append((path, "refused", _("a part whose name is empty or has a dot in it")))
+        elif isinstance(value, dict) and value:
+            out += flatten(value, path)
+        elif isinstance(value, dict):
+            out.append((path, "refused", _("an empty group")))
+        else:
+            out.append((path, *value_kind(value)))
+    return out
+
+
+def refused_words(path: str, what: str) -> str:
+    return _(
+        "“%(path)s” is %(what)s, which the editor does not take: remove it, or change it in "
+        "the catalogue file."
+    ) % {"path": path, "what": what}
 
 
 def parse_kind(kind: str, text: str) -> tuple[Any, str]:
@@ -126,11 +171,18 @@ def parse_kind(kind: str, text: str) -> tuple[Any, str]:
         if isinstance(number, bool) or not isinstance(number, int | float):
             return text, _("“%(text)s” is not a number.") % {"text": text}
         return number, ""
-    if kind == "json":
-        try:
-            return json.loads(text), ""
-        except ValueError:
-            return text, _("“%(text)s” is not a structured value.") % {"text": text}
+    if kind == "texts":
+        return _split(text), ""
+    if kind == "numbers":
+        numbers = []
+        for part in _split(text):
+            number, problem = parse_kind("number", part)
+            if problem:
+                return text, problem
+            numbers.append(number)
+        return numbers, ""
+    if kind == "refused":  # the caller says why, with the value's name
+        return Refused(text), ""
     return text, ""
 
 
@@ -347,12 +399,7 @@ class Editor:
             ],
             "allow_count": len(allow),
             "static": [
-                {
-                    "prefix": f"{pre}-s-{k}",
-                    "key": key,
-                    "kind_text": value_kind(value) if key else ("text", ""),
-                }
-                for k, (key, value) in enumerate(static)
+                self._value(f"{pre}-s-{k}", key, value) for k, (key, value) in enumerate(static)
             ],
             "static_count": len(static),
             "errors": self.errors.get(pre, []),
@@ -371,17 +418,42 @@ class Editor:
             "write": write,
             "role": f.get("role", ""),
             "file": bool(f.get("file")),
-            "values": [
-                {
-                    "prefix": f"{pre}-v-{k}",
-                    "key": key,
-                    "kind_text": value_kind(v) if key else ("text", ""),
-                }
-                for k, (key, v) in enumerate(values)
-            ],
+            "values": [self._value(f"{pre}-v-{k}", key, v) for k, (key, v) in enumerate(values)],
             "value_count": len(values),
             "errors": self.errors.get(pre, []),
+            "marked": bool(self.errors.get(pre))
+            or any(self.errors.get(f"{pre}-v-{k}") for k in range(len(values))),
         }
+
+    def _value(self, pre: str, key: str, value: Any) -> dict:
+        """One value sent: a kind and a cell, or, for a group of fields, a table of its parts
+        (one row per path, a blank row to add one)."""
+        kind, text = value_kind(value) if key else ("text", "")
+        errors = self.errors.get(pre, [])
+        problems = [refused_words(key, text)] if kind == "refused" else []
+        parts = []
+        for j, (where, part_kind, part_text) in enumerate(
+            flatten(value) if kind == "object" else []
+        ):
+            problem = refused_words(where, part_text) if part_kind == "refused" else ""
+            problem = "" if problem in errors else problem  # said once, on the value
+            parts.append(self._part(f"{pre}-o-{j}", where, part_kind, part_text, problem))
+        parts.append(self._part(f"{pre}-o-{len(parts)}", "", "text", "", ""))
+        return {
+            "prefix": pre,
+            "key": key,
+            "kind": kind,
+            "text": text,
+            "parts": parts,
+            "part_count": len(parts),
+            "part_template": self._part(f"{pre}-o-__o__", "", "text", "", ""),
+            "problems": [e for e in problems if e not in errors],
+            "errors": errors,
+        }
+
+    @staticmethod
+    def _part(pre: str, where: str, kind: str, text: str, problem: str) -> dict:
+        return {"prefix": pre, "path": where, "kind": kind, "text": text, "problem": problem}
 
 
 def _mb(n: Any) -> str:
@@ -426,6 +498,52 @@ class _Reader:
     def label(self, pre: str, fallback: str = "") -> dict[str, str]:
         en, zh = self.get(f"{pre}_en"), self.get(f"{pre}_zh")
         return {"en": en or fallback, "zh": zh or en or fallback}
+
+    def value(self, pre: str, key: str) -> Any:
+        """The value a value cell (``value.html``) was given; its problems go on the cell."""
+        kind = self.get(f"{pre}-kind", "text")
+        if kind != "object":
+            value, problem = parse_kind(kind, self.raw_get(f"{pre}-value"))
+            if isinstance(value, Refused):
+                self.error(pre, refused_words(key, value))
+            elif problem:
+                self.error(pre, problem)
+            return value
+        group: dict[str, Any] = {}
+        for j in range(self.count(f"{pre}-o-count")):
+            op = f"{pre}-o-{j}"
+            path = self.get(f"{op}-path")
+            if not path or self.on(f"{op}-delete"):
+                continue
+            keys = [k.strip() for k in path.split(".")]
+            if not all(keys):
+                self.error(
+                    pre,
+                    _("“%(path)s” is not a part name: write names joined by dots, e.g. %(e)s.")
+                    % {"path": path, "e": "config.horizontal"},
+                )
+                continue
+            value, problem = parse_kind(self.get(f"{op}-kind", "text"), self.raw_get(f"{op}-value"))
+            if isinstance(value, Refused):
+                self.error(pre, refused_words(path, value))
+            elif problem:
+                self.error(pre, f"{path}: {problem}")
+            place = group
+            for k in keys[:-1]:
+                place = place.setdefault(k, {})
+                if not isinstance(place, dict):
+                    break
+            if not isinstance(place, dict) or keys[-1] in place:
+                self.error(
+                    pre,
+                    _("“%(path)s” is given twice (or as a value and as a group of parts).")
+                    % {"path": path},
+                )
+                continue
+            place[keys[-1]] = value
+        if not group and not self.errors.get(pre):
+            self.error(pre, _("A group of fields needs at least one part: fill in a row."))
+        return group
 
     def conditions(self, pre: str, row: str, types: dict[str, str]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -560,12 +678,7 @@ def read_post(data: Any) -> tuple[dict[str, Any], _Reader]:
                 vp = f"{fp}-v-{v}"
                 key = r.get(f"{vp}-key")
                 if key:
-                    value, problem = parse_kind(
-                        r.get(f"{vp}-kind", "text"), r.raw_get(f"{vp}-value")
-                    )
-                    if problem:
-                        r.error(fp, problem)
-                    mapped[key] = value
+                    mapped[key] = r.value(vp, key)
             item["write"] = r.get(f"{fp}-write", "same") or "same"
             if mapped:
                 item["values"] = mapped
@@ -582,10 +695,7 @@ def read_post(data: Any) -> tuple[dict[str, Any], _Reader]:
             sp = f"{pre}-s-{k}"
             key = r.get(f"{sp}-key")
             if key:
-                value, problem = parse_kind(r.get(f"{sp}-kind", "text"), r.raw_get(f"{sp}-value"))
-                if problem:
-                    r.error(pre, problem)
-                static[key] = value
+                static[key] = r.value(sp, key)
         if static:
             m["static"] = static
         allow = {}

@@ -1,12 +1,23 @@
 /* The catalogue editor in the admin (templates/admin/videos/videomodel/editor.html).
    Progressive enhancement only: the page works without it (it always has blank rows).
-   Adds rows from <template>s and shows only the settings of each parameter's type. */
+   Adds rows from <template>s, shows only the settings of each parameter's type, and shows a
+   value's table of parts when its kind is "group of fields". */
 (function () {
   "use strict";
 
   function showType(row) {
     var select = row.querySelector(".cat-type");
     if (select) row.setAttribute("data-type", select.value);
+  }
+
+  /* A value's kind: a group of fields shows its table of parts instead of the one cell. */
+  function showKind(box) {
+    if (!box) return;
+    var kind = box.querySelector(":scope > .cat-kind").value;
+    var group = kind === "object";
+    box.setAttribute("data-kind", kind);
+    box.querySelector(":scope > .cat-scalar").hidden = group;
+    box.querySelector(":scope > .cat-parts").hidden = !group;
   }
 
   function start() {
@@ -17,6 +28,7 @@
     ed.querySelectorAll("tbody.cat-param").forEach(showType);
     ed.addEventListener("change", function (e) {
       if (e.target.classList.contains("cat-type")) showType(e.target.closest("tbody.cat-param"));
+      if (e.target.classList.contains("cat-kind")) showKind(e.target.closest(".cat-value"));
     });
     ed.addEventListener("click", function (e) {
       var button = e.target.closest(".cat-add");
@@ -32,10 +44,8 @@
       into.insertAdjacentHTML("beforeend", tpl.innerHTML.split(tpl.dataset.placeholder).join(String(n)));
       count.value = String(n + 1);
       var added = into.lastElementChild;
-      if (added && added.matches("tbody.cat-param")) {
-        added.querySelectorAll(".cat-add").forEach(function (b) { b.hidden = false; });
-        showType(added);
-      }
+      if (added) added.querySelectorAll(".cat-add").forEach(function (b) { b.hidden = false; });
+      if (added && added.matches("tbody.cat-param")) showType(added);
       var first = added && added.querySelector("input[type=text]");
       if (first) first.focus();
     });

@@ -335,3 +335,76 @@ def test_problems_are_said_in_chinese_for_a_chinese_admin(admin_http):
     assert (
         "第 8 行第 38 列: models[0].params[0].type: 必须是以下之一：" in response.content.decode()
     )
+
+
+def camera_cell(data: dict[str, list[str]], key: str) -> str:
+    field = next(
+        k for k, v in data.items() if k.endswith("-to") and v == ["metadata.camera_control"]
+    ).removesuffix("-to")
+    return next(
+        k
+        for k, v in data.items()
+        if k.startswith(f"{field}-v-") and k.endswith("-key") and v == [key]
+    ).removesuffix("-key")
+
+
+def test_an_object_value_is_rows_of_parts_with_no_structured_or_json_input(admin_http):
+    model = attach(relay("newapi"), "kling-3")
+    html = admin_http.get(change_url(model)).content.decode()
+    editor = html.split('id="catalogue-editor"')[1].split("cat-json")[0]
+    assert 'value="json"' not in editor and "structured" not in editor
+    data = as_post(form_fields(html, FORM))
+    cell = camera_cell(data, "down_back")
+    assert data[f"{cell}-kind"] == ["object"]
+    assert data[f"{cell}-value"] == [""]  # no cell holds the object as text
+    assert (data[f"{cell}-o-0-path"], data[f"{cell}-o-0-kind"]) == (["type"], ["text"])
+    assert data[f"{cell}-o-0-value"] == ["down_back"]
+    assert not [v for vs in data.values() for v in vs if is_json_group(v)]
+
+
+def is_json_group(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict | list)
+    except ValueError:
+        return False
+
+
+def test_a_wrong_part_is_refused_in_words_next_to_its_value(admin_http):
+    model = attach(relay("newapi"), "kling-3")
+    data = page_fields(admin_http, change_url(model))
+    cell = camera_cell(data, "right_turn_forward")
+    data |= {
+        f"{cell}-o-1-path": ["config.zoom"],
+        f"{cell}-o-1-kind": ["number"],
+        f"{cell}-o-1-value": ["a bit"],
+    }
+    response = admin_http.post(change_url(model), data)
+    assert response.status_code == 200
+    html = response.content.decode()
+    start = html.index(f'name="{cell}-kind"')
+    block = html[start : html.index('<div class="cat-kv">', start)]  # up to the next value
+    assert "config.zoom: “a bit” is not a number." in block
+    model.refresh_from_db()
+    assert model.spec == preset("kling-3")
+
+
+def test_a_list_of_groups_is_refused_with_a_clear_message_not_edited(admin_http):
+    spec = json.loads(json.dumps(preset("kling-3")))
+    spec["wire"]["newapi"]["static"] = {"shots": [{"at": 0, "move": "pan"}]}
+    model = VideoModel.objects.create(
+        provider=relay("newapi"), name=spec["name"], display_name="Kling", spec=spec
+    )
+    html = admin_http.get(change_url(model)).content.decode()
+    said = "“shots” is a list of groups of fields, which the editor does not take"
+    assert said in html
+    data = as_post(form_fields(html, FORM))
+    response = admin_http.post(change_url(model), data)
+    assert response.status_code == 200  # refused, not saved half-changed
+    assert said in response.content.decode()
+    model.refresh_from_db()
+    assert model.spec == spec
+    key = next(k for k, v in data.items() if k.endswith("-key") and v == ["shots"])
+    data[key] = [""]  # remove it: the rest saves
+    assert admin_http.post(change_url(model), data).status_code == 302
+    model.refresh_from_db()
+    assert "static" not in model.spec["wire"]["newapi"]

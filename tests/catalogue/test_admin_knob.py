@@ -11,7 +11,7 @@ from django.urls import reverse
 from soraweb.videos import services
 from soraweb.videos.models import JobState, VideoModel
 from tests.catalogue.browserform import as_post, form_fields
-from tests.catalogue.test_app import relay
+from tests.catalogue.test_app import preset_model, relay
 from tests.videos.test_pipeline import drive
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -65,3 +65,53 @@ def test_a_style_knob_added_with_the_admin_controls_reaches_the_relay_as_metadat
     assert job.state == JobState.SUCCEEDED, job.error_message
     assert simulator.job(job.remote_id)["extra"]["metadata"] == {"style": "anime"}
     assert job.estimated_cost == Decimal("0.25")
+
+
+def value_prefix(data: dict[str, list[str]], to: str, key: str) -> str:
+    """The cell of one value sent instead (``...-f-2-v-1``) of the wire field sent as ``to``."""
+    field = next(k for k, v in data.items() if k.endswith("-to") and v == [to]).removesuffix("-to")
+    return next(
+        k
+        for k, v in data.items()
+        if k.startswith(f"{field}-v-") and k.endswith("-key") and v == [key]
+    ).removesuffix("-key")
+
+
+def test_a_camera_move_edited_as_parts_reaches_the_relay_as_a_nested_object(
+    simulator, member, client, django_user_model
+):
+    boss = django_user_model.objects.create_superuser(username="boss", password="pw-boss-12345")
+    client.force_login(boss)
+    model = preset_model(relay(simulator, "newapi"), "kling-3")
+    url = reverse("admin:videos_videomodel_change", args=[model.pk])
+    data = as_post(form_fields(client.get(url).content.decode(), "videomodel_form"))
+    cell = value_prefix(data, "metadata.camera_control", "forward_up")
+    # The object {"type": "forward_up"} is a group of parts: one row per path, one blank row.
+    assert data[f"{cell}-kind"] == ["object"]
+    assert data[f"{cell}-o-count"] == ["2"]
+    assert (data[f"{cell}-o-0-path"], data[f"{cell}-o-0-value"]) == (["type"], ["forward_up"])
+    # Change one part and fill the blank row with a nested part, as a person types them.
+    data[f"{cell}-o-0-value"] = ["simple"]
+    data |= {
+        f"{cell}-o-1-path": ["config.horizontal"],
+        f"{cell}-o-1-kind": ["number"],
+        f"{cell}-o-1-value": ["-2.5"],
+    }
+    response = client.post(url, data)
+    assert response.status_code == 302, response.content.decode()[-4000:]
+
+    move = {"type": "simple", "config": {"horizontal": -2.5}}
+    model.refresh_from_db()
+    sent = next(f for f in model.spec["wire"]["newapi"]["fields"] if f["param"] == "camera_control")
+    assert sent["values"]["forward_up"] == move
+    assert sent["values"]["down_back"] == {"type": "down_back"}  # the others unchanged
+    job = drive(
+        services.job_create(
+            owner=member,
+            video_model=model,
+            prompt_text="a slow push",
+            params={"camera_control": "forward_up"},
+        )
+    )
+    assert job.state == JobState.SUCCEEDED, job.error_message
+    assert simulator.job(job.remote_id)["extra"]["metadata"]["camera_control"] == move
