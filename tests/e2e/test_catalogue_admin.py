@@ -13,6 +13,7 @@ from soraweb.catalogue.presets import PRESETS_FILE
 from tests.e2e.conftest import (
     ADMIN_PASSWORD,
     ADMIN_USER,
+    ARTIFACTS,
     login,
     manage,
     open_page,
@@ -143,6 +144,40 @@ def test_attach_a_preset_in_two_clicks_edit_it_and_the_studio_offers_the_change(
         screenshot(page, "catalogue-import-preview-en")
         page.get_by_role("button", name="Import", exact=True).click()
         page.locator(".messagelist").get_by_text("Imported 2 model(s)").wait_for()
+
+        # Kling's camera moves are objects: rows of parts, never a JSON cell; a row is added and
+        # saved as a nested part.
+        page.locator("#result_list").get_by_role("link", name="Kling 3", exact=True).click()
+        wire = page.locator("details.cat-format", has=page.locator("[name='cat-w-newapi-on']"))
+        move = wire.locator(".cat-kv", has=page.locator("input[name$='-key'][value=forward_up]"))
+        parts = move.locator(".cat-parts")
+        parts.wait_for()  # the editor page has loaded
+        assert parts.is_visible() and move.locator(".cat-scalar").is_hidden()
+        assert parts.locator("input[name$='-path']").first.input_value() == "type"
+        parts.get_by_role("button", name="Add a part").click()
+        rows = parts.locator(".cat-part[data-row]")
+        assert rows.count() == 3
+        for n, where, number in ((1, "config.horizontal", "-2.5"), (2, "config.zoom", "3")):
+            row = rows.nth(n)
+            row.locator("input[name$='-path']").fill(where)
+            row.locator("select").select_option("number")
+            row.locator("input[name$='-value']").fill(number)
+        # A blank "always sent" value turned into a group of fields shows its rows of parts.
+        constant = wire.locator(".cat-pairs .cat-value").last
+        assert constant.locator(".cat-parts").is_hidden()
+        constant.locator("select.cat-kind").select_option("object")
+        assert constant.locator(".cat-parts").is_visible()
+        assert constant.locator(".cat-scalar").is_hidden()
+        assert wire.locator("option[value=json]").count() == 0
+        move.scroll_into_view_if_needed()
+        ARTIFACTS.mkdir(exist_ok=True)
+        wire.screenshot(path=str(ARTIFACTS / "catalogue-wire-parts-en.png"))
+        with page.expect_navigation():
+            page.locator("input[name=_continue]").click()
+        page.locator(".messagelist .success").wait_for()
+        saved = [p.input_value() for p in move.locator("input[name$='-path']").all()]
+        assert saved[:3] == ["type", "config.horizontal", "config.zoom"], saved
+        assert page.evaluate("window.__csp") == []
         assert not refused, refused
 
     with open_page(browser, viewport={"width": 1366, "height": 900}, locale="zh-CN") as page:
