@@ -319,8 +319,11 @@ class Hub:
         try:
             return jobs_mark_watched(owner_ids=owners, job_ids=job_ids)
         except Exception:
-            # Only the polling gets sparser (the fixed interval); the streams go on.
+            # Only the polling gets sparser (the fixed interval); the streams go on, and the
+            # next pass of the listener tries again rather than waiting for the renewal.
             logger.warning("live: could not mark watched jobs", exc_info=True)
+            with self._lock:
+                self._watch_new = True
             return 0
 
     # Delivery ---------------------------------------------------------------------------------
@@ -410,15 +413,13 @@ def jobs_mark_watched(*, owner_ids: Iterable[int], job_ids: Iterable[int]) -> in
     watched for the next WATCH_SECONDS."""
     from django.db.models import Q
 
-    from soraweb.videos.models import AT_PROVIDER_STATES  # here: the models import this module
-
-    VideoJob = _model("VideoJob")  # noqa: N806
+    VideoJob = _model("VideoJob")  # noqa: N806  (the registry: the models import this module)
     owners, ids = list(owner_ids), list(job_ids)
     if not owners and not ids:
         return 0
     until = timezone.now() + timedelta(seconds=WATCH_SECONDS)
     return VideoJob.objects.filter(
-        Q(pk__in=ids) | Q(owner_id__in=owners), state__in=AT_PROVIDER_STATES
+        Q(pk__in=ids) | Q(owner_id__in=owners), state__in=VideoJob.at_provider_states
     ).update(watched_until=until)
 
 

@@ -586,6 +586,10 @@ class VideoJob(models.Model):
             kwargs["update_fields"] = {*update_fields, "remote_id_sha256"}
         super().save(*args, **kwargs)
 
+    # The states at the provider, for modules that reach this model through the app registry
+    # (soraweb.videos.live, which the models import) rather than by importing this module.
+    at_provider_states = AT_PROVIDER_STATES
+
     @property
     def is_active(self) -> bool:
         return self.state in ACTIVE_STATES
