@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "soraweb.cluster",  # before django_q: its `qcluster` (sentinel in-process) is the one run
     "django_q",
     "axes",
     "django_otp",

@@ -115,9 +115,9 @@ def wait_until_serving(proc: subprocess.Popen, env: dict[str, str], log: Path) -
         procs = descendants(proc.pid)
         if procs != seen:
             seen, steady_since = procs, time.monotonic()
-        # guard, simulator, qcluster (sentinel, 2 workers, monitor, pusher), gunicorn (+ 2):
+        # guard, simulator, qcluster (its own sentinel; 2 workers, monitor, pusher), gunicorn (+ 2):
         # all up, and no process started for two seconds (the cluster has finished starting).
-        if web_up and listening(sim) and len(procs) >= 11 and time.monotonic() - steady_since > 2:
+        if web_up and listening(sim) and len(procs) >= 10 and time.monotonic() - steady_since > 2:
             return procs
         time.sleep(0.5)
     raise AssertionError(f"the stack did not come up:\n{log.read_text()[-3000:]}")
