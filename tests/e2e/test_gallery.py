@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -169,3 +170,34 @@ def test_paging_without_javascript_follows_real_links_with_the_filters(
         # A forged cursor: the first page, not an error.
         page.goto(stack.url("/gallery/?q=catalogue&sort=oldest&after=forged%3Acursor"))
         assert len(visible_prompts(page)) == 24
+
+
+def test_a_slow_older_answer_never_replaces_the_newer_search(page, stack, gallery_videos):
+    """Filters change faster than a busy server answers: the last choice is what stays shown
+    (each new request replaces the one in flight; without that, htmx dropped the newer search
+    while the older was pending), never a late answer to an earlier one."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    login(page, stack)
+    page.goto(stack.url("/gallery/"))
+    held = []
+
+    def hold_the_search_without_words(route):
+        if "/gallery/?" in route.request.url and "q=" not in route.request.url:
+            held.append(route)  # answered only after the newer search has been shown
+        else:
+            route.continue_()
+
+    page.route("**/gallery/?*", hold_the_search_without_words)
+    page.get_by_label("Model").select_option(label="Sora 2 Pro")  # 6 videos: held back
+    page.wait_for_function("() => document.querySelector('#gallery-filters.htmx-request')")
+    page.get_by_label("Search prompts").fill("glacier")  # Sora 2 Pro and glacier: 1 video
+    page.wait_for_function("() => location.search.includes('q=glacier')")
+    page.wait_for_function("() => document.querySelectorAll('.tile').length === 1")
+    assert len(held) == 1, [r.request.url for r in held]
+    # The older answer arrives late, if the browser still waits for it.
+    with contextlib.suppress(PlaywrightError):
+        held[0].continue_()
+    page.wait_for_timeout(1500)
+    assert visible_prompts(page) == ["Catalogue shot 05: a glacier at golden hour"]
+    assert "q=glacier" in page.evaluate("location.search")
