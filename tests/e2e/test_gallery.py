@@ -83,6 +83,11 @@ def test_search_filter_favourite_and_load_more(page, stack, gallery_videos):
     page.get_by_label("Orientation").select_option(label="Any")
     search.fill("glacier")
     page.wait_for_function("() => document.querySelectorAll('.tile').length === 5")
+    # Settled: the address shows the search and no filter request is still out.
+    page.wait_for_function(
+        "() => location.search.includes('q=glacier')"
+        " && !document.querySelector('#gallery-filters.htmx-request')"
+    )
 
     # Favourites are each person's own.
     first = page.locator(".tile").first
