@@ -215,7 +215,15 @@
       zone.setAttribute("data-enhanced", "");
       zone.classList.add("is-enhanced");
       var prompt = zone.querySelector(".drop-prompt");
-      if (prompt) prompt.hidden = false;
+      if (prompt) {
+        // A phone or tablet has no keyboard paste or dragging: say what a tap does there.
+        if (window.matchMedia("(pointer: coarse)").matches && prompt.dataset.touch) {
+          prompt.textContent = prompt.dataset.touch;
+        } else if (/Mac|iP(hone|ad|od)/.test(navigator.platform || "")) {
+          prompt.textContent = prompt.textContent.replace("Ctrl+V", "\u2318V");
+        }
+        prompt.hidden = false;
+      }
       var input = zone.querySelector("input.slot-input");
       zone.addEventListener("dragover", function (event) {
         if (input.disabled) return;

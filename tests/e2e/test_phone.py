@@ -101,3 +101,17 @@ def test_ops_does_not_scroll_sideways(browser, stack):
             assert width <= page.evaluate("window.innerWidth"), f"{path} is {width} px wide"
         page.goto(stack.url("/ops/"))
         screenshot(page, "phone-ops")
+
+
+def test_a_picture_slot_says_tap_on_a_phone_and_paste_on_a_computer(browser, stack):
+    with open_page(browser, locale="en-US", **PHONE) as page:
+        login(page, stack)
+        prompt = page.locator("#picture-slots .drop-prompt").first
+        prompt.wait_for()
+        assert prompt.inner_text() == "Tap to take a photo or choose a picture"
+        screenshot(page, "phone-picture-slot")
+    with open_page(browser, locale="en-US", viewport={"width": 1280, "height": 900}) as page:
+        login(page, stack)
+        prompt = page.locator("#picture-slots .drop-prompt").first
+        prompt.wait_for()
+        assert "paste one (Ctrl+V)" in prompt.inner_text()
