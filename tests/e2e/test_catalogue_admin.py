@@ -169,6 +169,13 @@ def test_attach_a_preset_in_two_clicks_edit_it_and_the_studio_offers_the_change(
         assert constant.locator(".cat-parts").is_visible()
         assert constant.locator(".cat-scalar").is_hidden()
         assert wire.locator("option[value=json]").count() == 0
+        # Every Remove (of a field row and of a part) is whole inside the format's block.
+        clipped = wire.evaluate(
+            """box => { const edge = box.getBoundingClientRect().right;
+              return [...box.querySelectorAll('.cat-delete')]
+                .filter(l => l.getBoundingClientRect().right > edge + 0.5).length; }"""
+        )
+        assert clipped == 0, f"{clipped} Remove labels run past the block's edge"
         move.scroll_into_view_if_needed()
         ARTIFACTS.mkdir(exist_ok=True)
         wire.screenshot(path=str(ARTIFACTS / "catalogue-wire-parts-en.png"))
