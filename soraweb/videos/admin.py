@@ -32,6 +32,7 @@ from soraweb.videos.models import (
     Prompt,
     Provider,
     ReferenceImage,
+    SentImage,
     VideoJob,
     VideoModel,
 )
@@ -414,6 +415,47 @@ class JobEventInline(admin.TabularInline):
         return super().get_queryset(request).select_related("job__provider")
 
 
+class SentImageInline(admin.TabularInline):
+    """The fitted copies of the job's pictures that its provider received, beside the originals:
+    what was really sent (a picture sent as uploaded has no row)."""
+
+    model = SentImage
+    extra = 0
+    can_delete = False
+    verbose_name = gettext_lazy("picture sent")
+    verbose_name_plural = gettext_lazy("Pictures sent to the provider")
+    readonly_fields = ("preview", "slot", "position", "size", "fit", "original_picture")
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description=gettext_lazy("picture sent"))
+    def preview(self, obj: SentImage) -> str:
+        url = reverse("videos:sent_image", args=[obj.job_id, obj.pk])
+        return format_html(
+            '<a href="{}"><img src="{}" alt="{}" height="64" loading="lazy"></a>',
+            url,
+            url,
+            _("The picture sent for %(slot)s") % {"slot": obj.slot},
+        )
+
+    @admin.display(description=gettext_lazy("size"))
+    def size(self, obj: SentImage) -> str:
+        return f"{obj.width} × {obj.height}"
+
+    @admin.display(description=gettext_lazy("original picture"))
+    def original_picture(self, obj: SentImage) -> str:
+        image = obj.original
+        return "—" if image is None else f"{image} ({image.width} × {image.height})"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("original")
+
+
 class ReasonForm(forms.Form):
     reason = forms.CharField(
         label=gettext_lazy("Reason (the person who made the job will see it)"),
@@ -451,7 +493,7 @@ class VideoJobAdmin(admin.ModelAdmin):
     )
     list_select_related = ["owner", "prompt", "provider", "video_model"]
     date_hierarchy = "created_at"
-    inlines = [JobEventInline]
+    inlines = [SentImageInline, JobEventInline]
     actions = [
         "refresh_now",
         "cancel_jobs",

@@ -231,7 +231,9 @@ def test_the_fit_hint_never_contradicts_an_enabled_send_unchanged(client, member
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_the_job_page_shows_the_fitted_copy_that_was_sent(client, simulator, sim_provider, member):
+def test_the_job_page_shows_the_fitted_copy_that_was_sent(
+    client, simulator, sim_provider, member, staff
+):
     vm = preset("seedance-2.0", base_url=simulator.base_url)
     first, last = stored_image(member, (1600, 900)), stored_image(member, (1280, 720))
     from soraweb.videos import services
@@ -262,6 +264,16 @@ def test_the_job_page_shows_the_fitted_copy_that_was_sent(client, simulator, sim
     served = client.get(url)
     assert served.status_code == 200 and served["Content-Type"] == "image/png"
     assert Image.open(io.BytesIO(b"".join(served.streaming_content))).size == (720, 1280)
+    # The admin's job page lists the copies sent, each with its size and its original.
+    staff.is_superuser = True
+    staff.save()
+    client.force_login(staff)
+    page = client.get(reverse("admin:videos_videojob_change", args=[job.pk]))
+    admin_html = page.content.decode()
+    assert page.status_code == 200 and "Pictures sent to the provider" in admin_html
+    assert f'src="{url}"' in admin_html and "720 × 1280" in admin_html
+    assert f"{first} (1600 × 900)" in admin_html
+    assert 'name="sent_images-0-slot"' not in admin_html  # read only: a record, not a form
     client.logout()
     assert client.get(url).status_code == 302  # sign-in first
 
