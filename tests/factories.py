@@ -147,6 +147,14 @@ def job_row(
     return job
 
 
+def seeded_row(owner, video_model: VideoModel | None = None, **fields: Any) -> VideoJob:
+    """``job_row`` as the operations tests seed jobs: prompt "a seeded job", an estimate of
+    1.00 and its history (``events``); any of them can still be given."""
+    return job_row(
+        owner, video_model, **{"text": "a seeded job", "cost": "1.00", "events": True, **fields}
+    )
+
+
 def service_job(owner, prompt: str, model: str = "sora-2", **kwargs: Any) -> VideoJob:
     """A job made through ``services.job_create``: portrait, the model's first size and
     duration unless given; any other keyword goes to ``job_create``."""

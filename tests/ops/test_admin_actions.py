@@ -12,7 +12,7 @@ from soraweb.ops.models import LedgerEntry
 from soraweb.videos import services
 from soraweb.videos.models import JobEvent, JobState, Provider, VideoJob, VideoModel
 from soraweb.videos.pipeline import poll
-from tests.factories import ago, job_row
+from tests.factories import ago, job_row, seeded_row
 
 pipeline = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -77,24 +77,18 @@ def test_refresh_now_hands_a_job_waiting_to_start_to_the_worker(admin_client, si
 @pytest.mark.django_db
 def test_cancel_from_the_list_cancels_every_selected_job(admin_client, member):
     jobs = [
-        job_row(
+        seeded_row(
             member,
             state=JobState.PENDING,
-            text="a seeded job",
             created_at=ago(minutes=5),
-            cost="1.00",
-            events=True,
         )
         for _ in range(2)
     ]
-    done = job_row(
+    done = seeded_row(
         member,
         state=JobState.SUCCEEDED,
-        text="a seeded job",
         created_at=ago(minutes=5),
         seconds=60,
-        cost="1.00",
-        events=True,
     )
     response = admin_client.post(
         reverse("admin:videos_videojob_changelist"),
@@ -150,15 +144,12 @@ def test_save_again_recovers_a_video_that_could_not_be_stored(
 
 @pytest.mark.django_db
 def test_save_again_is_refused_for_a_job_the_provider_never_finished(admin_client, member):
-    job = job_row(
+    job = seeded_row(
         member,
         state=JobState.FAILED,
         error_message="moderation",
-        text="a seeded job",
         created_at=ago(minutes=5),
         seconds=60,
-        cost="1.00",
-        events=True,
     )
     html = fix(admin_client, job, "rearchive")
     assert "can be saved again" in html
@@ -167,14 +158,11 @@ def test_save_again_is_refused_for_a_job_the_provider_never_finished(admin_clien
 
 @pytest.mark.django_db
 def test_mark_failed_needs_a_reason_and_shows_it_to_the_owner(admin_client, member):
-    job = job_row(
+    job = seeded_row(
         member,
         state=JobState.NEEDS_ATTENTION,
-        text="a seeded job",
         created_at=ago(minutes=5),
         seconds=60,
-        cost="1.00",
-        events=True,
     )
     html = fix(admin_client, job, "mark_failed", reason="   ")
     assert "Say why, so the person who made it knows what happened." in html
@@ -191,13 +179,10 @@ def test_mark_failed_needs_a_reason_and_shows_it_to_the_owner(admin_client, memb
 @pytest.mark.django_db
 def test_mark_failed_from_the_list_asks_for_the_reason_first(admin_client, member):
     jobs = [
-        job_row(
+        seeded_row(
             member,
             state=JobState.RUNNING,
-            text="a seeded job",
             created_at=ago(minutes=5),
-            cost="1.00",
-            events=True,
         )
         for _ in range(2)
     ]
@@ -219,14 +204,11 @@ def test_delete_files_removes_the_video_and_poster_but_keeps_the_job(
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 
-    job = job_row(
+    job = seeded_row(
         member,
         state=JobState.SUCCEEDED,
-        text="a seeded job",
         created_at=ago(minutes=5),
         seconds=60,
-        cost="1.00",
-        events=True,
     )
     video = default_storage.save(f"videos/test/job-{job.pk}.mp4", ContentFile(b"mp4"))
     poster = default_storage.save(f"videos/test/job-{job.pk}.jpg", ContentFile(b"jpg"))
@@ -242,15 +224,12 @@ def test_delete_files_removes_the_video_and_poster_but_keeps_the_job(
 
 @pytest.mark.django_db
 def test_a_stuck_job_page_says_why_and_offers_only_the_fixes_that_apply(admin_client, member):
-    job = job_row(
+    job = seeded_row(
         member,
         state=JobState.NEEDS_ATTENTION,
         error_message="Create outcome unknown",
-        text="a seeded job",
         created_at=ago(minutes=5),
         seconds=60,
-        cost="1.00",
-        events=True,
     )
     html = admin_client.get(reverse("admin:videos_videojob_change", args=[job.pk])).content.decode()
     assert "soraweb cannot tell whether the provider started it." in html
@@ -264,13 +243,10 @@ def test_a_stuck_job_page_says_why_and_offers_only_the_fixes_that_apply(admin_cl
 
 @pytest.mark.django_db
 def test_fixes_need_the_change_permission(client, staff, member):
-    job = job_row(
+    job = seeded_row(
         member,
         state=JobState.PENDING,
-        text="a seeded job",
         created_at=ago(minutes=5),
-        cost="1.00",
-        events=True,
     )
     client.force_login(staff)  # staff, but without any admin permission
     url = reverse("admin:videos_videojob_fix", args=[job.pk, "cancel"])

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from soraweb.ops.models import BudgetPolicy, LedgerStatus, OutgoingDelivery, TeamWebhook
 from soraweb.videos.models import JobState
-from tests.factories import ago, job_row
+from tests.factories import ago, seeded_row
 
 pytestmark = pytest.mark.django_db
 
@@ -23,15 +23,12 @@ def admin_client(client, staff):
 
 
 def test_the_operations_admin_pages_open(admin_client, member):
-    job = job_row(
+    job = seeded_row(
         member,
         state=JobState.SUCCEEDED,
         ledger=LedgerStatus.CHARGED,
-        text="a seeded job",
         created_at=ago(minutes=5),
         seconds=60,
-        cost="1.00",
-        events=True,
     )
     hook = TeamWebhook.objects.create(name="Chat", url="https://chat.example.com/hooks/1")
     delivery = OutgoingDelivery.objects.create(

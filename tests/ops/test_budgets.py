@@ -18,7 +18,7 @@ from soraweb.ops.models import LedgerEntry, LedgerStatus, UserBudget
 from soraweb.ops.services import budget_check, ledger_settle
 from soraweb.videos import services
 from soraweb.videos.models import JobState, Provider, VideoJob, VideoModel
-from tests.factories import ago, job_row
+from tests.factories import ago, job_row, seeded_row
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,14 +72,11 @@ def test_it_refuses_a_job_over_the_personal_daily_limit_with_a_clear_message(mem
 def test_a_job_that_fits_exactly_is_accepted(member, budget):
     budget.user_daily_limit = Decimal("2.00")
     budget.save()
-    job_row(
+    seeded_row(
         member,
-        cost="1.00",
         ledger=LedgerStatus.RESERVED,
-        text="a seeded job",
         created_at=ago(minutes=5),
         seconds=60,
-        events=True,
     )
     submit(member)  # $1.00 + $1.00 = the limit, not over it
     with pytest.raises(ValidationError):
@@ -111,16 +108,13 @@ def test_the_team_monthly_limit_counts_everyone_and_says_when_it_resets(
 def test_failed_jobs_the_provider_does_not_bill_stop_counting(member, budget):
     budget.user_daily_limit = Decimal("1.50")
     budget.save()
-    job_row(
+    seeded_row(
         member,
         state=JobState.FAILED,
         submit_attempts=1,
         ledger=LedgerStatus.NOT_CHARGED,
-        text="a seeded job",
         created_at=ago(minutes=5),
         seconds=60,
-        cost="1.00",
-        events=True,
     )
     job_row(
         member,
@@ -140,14 +134,11 @@ def test_yesterday_does_not_count_against_today(member, budget):
     budget.user_daily_limit = Decimal("1.00")
     budget.save()
     yesterday = datetime.now(UTC).replace(hour=12) - timedelta(days=1)
-    job_row(
+    seeded_row(
         member,
         created_at=yesterday,
         ledger=LedgerStatus.CHARGED,
-        text="a seeded job",
         seconds=60,
-        cost="1.00",
-        events=True,
     )
     submit(member)
 

@@ -14,7 +14,7 @@ from soraweb.ops.models import LedgerStatus
 from soraweb.videos.causes import Cause
 from soraweb.videos.models import JobState
 from soraweb.videos.stuck import jobs_stuck
-from tests.factories import ago, job_row
+from tests.factories import ago, job_row, seeded_row
 
 pytestmark = pytest.mark.django_db
 MODERATION = "The prompt was flagged by content moderation: depicts a real person"
@@ -33,119 +33,88 @@ def known(member, other_member):
     # Finished videos: Sora 2 took 60, 120 and 300 s today and 600 s three days ago; Sora 2 Pro
     # took 400 s two days ago.
     for seconds in (60, 120, 300):
-        job_row(
+        seeded_row(
             member,
             created_at=ago(hours=2),
             seconds=seconds,
-            text="a seeded job",
-            cost="1.00",
-            events=True,
         )
-    job_row(
-        member, created_at=ago(days=3), seconds=600, text="a seeded job", cost="1.00", events=True
+    seeded_row(
+        member,
+        created_at=ago(days=3),
+        seconds=600,
     )
-    job_row(
+    seeded_row(
         other_member,
         model="sora-2-pro",
         created_at=ago(days=2),
         seconds=400,
-        text="a seeded job",
-        cost="1.00",
-        events=True,
     )
     # Failures this week: two refused by moderation, one timed out, one expired; one older.
-    job_row(
+    seeded_row(
         member,
         state=JobState.FAILED,
         error_message=MODERATION,
         cause=Cause.MODERATION,
-        text="a seeded job",
         created_at=ago(minutes=5),
         seconds=60,
-        cost="1.00",
-        events=True,
     )
-    job_row(
+    seeded_row(
         other_member,
         state=JobState.FAILED,
         error_message=MODERATION,
         cause=Cause.MODERATION,
-        text="a seeded job",
         created_at=ago(minutes=5),
         seconds=60,
-        cost="1.00",
-        events=True,
     )
-    job_row(
+    seeded_row(
         member,
         state=JobState.FAILED,
         error_message="Timed out",
         cause=Cause.TIMEOUT,
-        text="a seeded job",
         created_at=ago(minutes=5),
         seconds=60,
-        cost="1.00",
-        events=True,
     )
-    job_row(
+    seeded_row(
         member,
         state=JobState.EXPIRED,
         cause=Cause.EXPIRED,
-        text="a seeded job",
         created_at=ago(minutes=5),
         seconds=60,
-        cost="1.00",
-        events=True,
     )
-    job_row(
+    seeded_row(
         member,
         state=JobState.FAILED,
         created_at=ago(days=10),
         cause=Cause.TIMEOUT,
-        text="a seeded job",
         seconds=60,
-        cost="1.00",
-        events=True,
     )
     # Right now: one waiting too long, one moving normally, one needing a person.
-    stuck = job_row(
+    stuck = seeded_row(
         member,
         state=JobState.PENDING,
         created_at=ago(minutes=20),
         next_poll_at=ago(minutes=15),
-        text="a seeded job",
-        cost="1.00",
-        events=True,
     )
-    job_row(
+    seeded_row(
         member,
         state=JobState.RUNNING,
         created_at=ago(minutes=1),
         next_poll_at=now + timedelta(seconds=3),
         deadline_at=now + timedelta(minutes=30),
-        text="a seeded job",
-        cost="1.00",
-        events=True,
     )
-    attention = job_row(
+    attention = seeded_row(
         other_member,
         state=JobState.NEEDS_ATTENTION,
         created_at=ago(hours=1),
-        text="a seeded job",
         seconds=60,
-        cost="1.00",
-        events=True,
     )
     # Spend: $1.00 charged + $3.00 reserved today, $4.50 two days ago; $1.00 not charged today.
     # (The two finished ones took 1000 s on Sora 2 today and 800 s on Sora 2 Pro.)
-    job_row(
+    seeded_row(
         member,
         created_at=today_at(now),
         seconds=1000,
-        cost="1.00",
         ledger=LedgerStatus.CHARGED,
-        text="a seeded job",
-        events=True,
     )
     job_row(
         other_member,
@@ -167,15 +136,12 @@ def known(member, other_member):
         text="a seeded job",
         events=True,
     )
-    job_row(
+    seeded_row(
         member,
         state=JobState.FAILED,
         created_at=today_at(now),
-        cost="1.00",
         ledger=LedgerStatus.NOT_CHARGED,
-        text="a seeded job",
         seconds=60,
-        events=True,
     )
     return {"now": now, "stuck": stuck, "attention": attention}
 
@@ -262,16 +228,13 @@ def test_what_people_and_providers_wrote_is_shown_escaped(client, staff, member)
         cost="1.00",
         events=True,
     )
-    job_row(
+    seeded_row(
         member,
         state=JobState.FAILED,
         error_message=f"moderation {payload}",
         cause=payload,
-        text="a seeded job",
         created_at=ago(minutes=5),
         seconds=60,
-        cost="1.00",
-        events=True,
     )
     staff.is_superuser = True
     staff.save()

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from soraweb.ops.models import Notice
 from soraweb.videos.models import JobState
-from tests.factories import ago, job_row
+from tests.factories import ago, job_row, seeded_row
 
 pytestmark = pytest.mark.django_db
 
@@ -66,13 +66,10 @@ def test_a_failure_notice_says_why(client, member, django_capture_on_commit_call
 
 
 def test_marking_notices_read_clears_the_bell(client, member, django_capture_on_commit_callbacks):
-    job = job_row(
+    job = seeded_row(
         member,
         state=JobState.RUNNING,
-        text="a seeded job",
         created_at=ago(minutes=5),
-        cost="1.00",
-        events=True,
     )
     settle(job, JobState.CANCELLED, django_capture_on_commit_callbacks)
     client.force_login(member)
@@ -113,26 +110,20 @@ def test_no_email_when_switched_off_or_without_an_address(
     member.email = "mia@example.com"
     member.save()
     settle(
-        job_row(
+        seeded_row(
             member,
             state=JobState.RUNNING,
-            text="a seeded job",
             created_at=ago(minutes=5),
-            cost="1.00",
-            events=True,
         ),
         JobState.FAILED,
         django_capture_on_commit_callbacks,
     )
     settings.SORAWEB_EMAIL_NOTIFICATIONS = True
     settle(
-        job_row(
+        seeded_row(
             other_member,
             state=JobState.RUNNING,
-            text="a seeded job",
             created_at=ago(minutes=5),
-            cost="1.00",
-            events=True,
         ),
         JobState.FAILED,
         django_capture_on_commit_callbacks,
@@ -147,13 +138,10 @@ def test_needs_attention_is_noticed_in_the_app_but_not_announced(
     settings.SORAWEB_EMAIL_NOTIFICATIONS = True
     member.email = "mia@example.com"
     member.save()
-    job = job_row(
+    job = seeded_row(
         member,
         state=JobState.SUBMITTING,
-        text="a seeded job",
         created_at=ago(minutes=5),
-        cost="1.00",
-        events=True,
     )
     settle(job, JobState.NEEDS_ATTENTION, django_capture_on_commit_callbacks)
     assert Notice.objects.get().kind == JobState.NEEDS_ATTENTION

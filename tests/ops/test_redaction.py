@@ -11,7 +11,7 @@ from soraweb.ops.redaction import MASK, redact
 from soraweb.providers.base import JobStatus, RemoteState
 from soraweb.videos.models import JobEvent, JobState, Provider
 from soraweb.videos.pipeline import outcome
-from tests.factories import ago, job_row
+from tests.factories import ago, seeded_row
 
 KEY = "relay-key-4f9a8b7c6d5e"
 
@@ -54,15 +54,12 @@ def test_the_status_the_pipeline_applies_is_stored_redacted_and_shown_in_the_adm
     provider = Provider.objects.create(
         name="Relay", base_url="https://relay.example.com/v1", api_key=KEY
     )
-    job = job_row(
+    job = seeded_row(
         member,
         state=JobState.RUNNING,
         remote_id="task_9",
         provider=provider,
-        text="a seeded job",
         created_at=ago(minutes=5),
-        cost="1.00",
-        events=True,
     )
     status = JobStatus(
         state=RemoteState.FAILED,

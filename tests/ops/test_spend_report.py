@@ -12,7 +12,7 @@ from django.utils import timezone
 from soraweb.ops import selectors
 from soraweb.ops.models import LedgerStatus, UserBudget
 from soraweb.videos.models import JobState
-from tests.factories import job_row
+from tests.factories import job_row, seeded_row
 from tests.ops.test_dashboard import today_at
 
 pytestmark = pytest.mark.django_db
@@ -22,14 +22,11 @@ pytestmark = pytest.mark.django_db
 def ledger(member, other_member, budget):
     now = timezone.now()
     today = today_at(now)
-    job_row(
+    seeded_row(
         member,
         created_at=today,
-        cost="1.00",
         ledger=LedgerStatus.CHARGED,
-        text="a seeded job",
         seconds=60,
-        events=True,
     )
     job_row(
         other_member,
@@ -50,15 +47,12 @@ def ledger(member, other_member, budget):
         seconds=60,
         events=True,
     )
-    job_row(
+    seeded_row(
         member,
         state=JobState.FAILED,
         created_at=today,
-        cost="1.00",
         ledger=LedgerStatus.NOT_CHARGED,
-        text="a seeded job",
         seconds=60,
-        events=True,
     )
     job_row(
         member,

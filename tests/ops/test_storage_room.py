@@ -21,7 +21,7 @@ from django.utils import timezone
 from soraweb.ops import selectors, services
 from soraweb.ops.models import Notice
 from soraweb.videos.models import ACTIVE_STATES, JobState
-from tests.factories import ago, job_row
+from tests.factories import ago, seeded_row
 
 pytestmark = pytest.mark.django_db
 MB = 1024 * 1024
@@ -35,32 +35,26 @@ def squash(html: str) -> str:
 
 def saved(owner, *, model="sora-2", size="small", nbytes: int, seconds: float, **fields):
     """A video saved earlier: its size and length teach the estimate."""
-    return job_row(
+    return seeded_row(
         owner,
         model=model,
         size=size,
         video_bytes=nbytes,
         video_seconds=seconds,
-        text="a seeded job",
         seconds=60,
-        cost="1.00",
-        events=True,
         **{"created_at": ago(minutes=5), **fields},
     )
 
 
 def in_flight(owner, *, state=JobState.RUNNING, model="sora-2", size="small", duration=10):
-    return job_row(
+    return seeded_row(
         owner,
         state=state,
         model=model,
         size=size,
         duration=duration,
-        text="a seeded job",
         created_at=ago(minutes=5),
         seconds=None if state in ACTIVE_STATES else 60,
-        cost="1.00",
-        events=True,
     )
 
 
@@ -90,14 +84,11 @@ def test_the_estimate_uses_recent_videos_of_the_same_model_and_size(member):
     in_flight(member, state=JobState.ARCHIVING, size="large", duration=5)  # 40 MB
     in_flight(member, state=JobState.PENDING, duration=4)  # 8 MB
     # Finished and failed jobs need nothing more.
-    job_row(
+    seeded_row(
         member,
         state=JobState.FAILED,
-        text="a seeded job",
         created_at=ago(minutes=5),
         seconds=60,
-        cost="1.00",
-        events=True,
     )
     assert selectors.jobs_in_flight_bytes() == (3, 68 * MB)
 
@@ -239,8 +230,7 @@ for user in admins:
     user.user_permissions.add(Permission.objects.get(codename="view_operations"))
 owner = User.objects.create_user(username="owner", password="x-owner-pass-1")
 jobs = [
-    job_row(owner, state=JobState.ARCHIVING, text="a seeded job", created_at=ago(minutes=5),
-            cost="1.00", events=True)
+    seeded_row(owner, state=JobState.ARCHIVING, created_at=ago(minutes=5),)
     for _ in range(spec["threads"])
 ]
 barrier = threading.Barrier(spec["threads"])

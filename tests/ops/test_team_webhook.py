@@ -19,7 +19,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from soraweb.ops import services
 from soraweb.ops.models import DeliveryStatus, OutgoingDelivery, TeamWebhook
 from soraweb.videos.models import JobState
-from tests.factories import ago, job_row
+from tests.factories import ago, job_row, seeded_row
 
 pytestmark = pytest.mark.django_db
 SECRET = "whsec_dGVhbS1zZWNyZXQtZm9yLXRlc3RzLTMyLWJ5dGVzLi4u"
@@ -140,13 +140,10 @@ def test_stock_standard_webhooks_verifiers_accept_it(
         hook.url = receiver.url
         hook.save()
         finish(
-            job_row(
+            seeded_row(
                 member,
                 state=JobState.RUNNING,
-                text="a seeded job",
                 created_at=ago(minutes=5),
-                cost="1.00",
-                events=True,
             ),
             JobState.FAILED,
             django_capture_on_commit_callbacks,
@@ -166,13 +163,10 @@ def test_a_receiver_with_another_secret_refuses_it_and_the_failure_is_recorded(
 ):
     TeamWebhook.objects.create(name="Wrong secret", url=receiver.url, secret="whsec_other")
     finish(
-        job_row(
+        seeded_row(
             member,
             state=JobState.RUNNING,
-            text="a seeded job",
             created_at=ago(minutes=5),
-            cost="1.00",
-            events=True,
         ),
         JobState.FAILED,
         django_capture_on_commit_callbacks,
@@ -187,14 +181,11 @@ def test_a_receiver_with_another_secret_refuses_it_and_the_failure_is_recorded(
 def test_it_retries_with_backoff_until_the_receiver_accepts(receiver, member):
     receiver.replies = [(503, {}), (502, {})]
     hook = TeamWebhook.objects.create(name="Team chat", url=receiver.url, secret=SECRET)
-    job = job_row(
+    job = seeded_row(
         member,
         state=JobState.SUCCEEDED,
-        text="a seeded job",
         created_at=ago(minutes=5),
         seconds=60,
-        cost="1.00",
-        events=True,
     )
     [delivery] = services.webhook_deliveries_create(job=job, state=JobState.SUCCEEDED)
     assert delivery.webhook == hook
@@ -221,14 +212,11 @@ def test_it_gives_up_after_the_last_attempt(receiver, member):
     receiver.replies = [(500, {})] * 20
     TeamWebhook.objects.create(name="Down", url=receiver.url, secret=SECRET)
     [delivery] = services.webhook_deliveries_create(
-        job=job_row(
+        job=seeded_row(
             member,
             state=JobState.SUCCEEDED,
-            text="a seeded job",
             created_at=ago(minutes=5),
             seconds=60,
-            cost="1.00",
-            events=True,
         ),
         state=JobState.SUCCEEDED,
     )
@@ -255,13 +243,10 @@ def test_private_addresses_are_refused_unless_an_operator_allows_the_host(
             TeamWebhook(name="Metadata", url="http://169.254.169.254/latest/").full_clean()
         hook.save()  # saved behind the form's back: sending still refuses
         finish(
-            job_row(
+            seeded_row(
                 member,
                 state=JobState.RUNNING,
-                text="a seeded job",
                 created_at=ago(minutes=5),
-                cost="1.00",
-                events=True,
             ),
             JobState.FAILED,
             django_capture_on_commit_callbacks,
@@ -285,14 +270,11 @@ def test_redirects_are_not_followed(receiver, member):
     receiver.replies = [(302, {"Location": "http://169.254.169.254/latest/meta-data/"})]
     TeamWebhook.objects.create(name="Moved", url=receiver.url, secret=SECRET)
     [delivery] = services.webhook_deliveries_create(
-        job=job_row(
+        job=seeded_row(
             member,
             state=JobState.SUCCEEDED,
-            text="a seeded job",
             created_at=ago(minutes=5),
             seconds=60,
-            cost="1.00",
-            events=True,
         ),
         state=JobState.SUCCEEDED,
     )
@@ -308,26 +290,20 @@ def test_only_finished_videos_are_announced_when_asked(
         name="Wins only", url=receiver.url, secret=SECRET, only_succeeded=True
     )
     finish(
-        job_row(
+        seeded_row(
             member,
             state=JobState.RUNNING,
-            text="a seeded job",
             created_at=ago(minutes=5),
-            cost="1.00",
-            events=True,
         ),
         JobState.FAILED,
         django_capture_on_commit_callbacks,
     )
     assert receiver.requests == []
     finish(
-        job_row(
+        seeded_row(
             member,
             state=JobState.ARCHIVING,
-            text="a seeded job",
             created_at=ago(minutes=5),
-            cost="1.00",
-            events=True,
         ),
         JobState.SUCCEEDED,
         django_capture_on_commit_callbacks,
