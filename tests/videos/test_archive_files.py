@@ -46,3 +46,39 @@ def test_a_large_video_is_saved_whole_and_read_back_only_for_its_index_and_poste
         assert poster.size == (job.video_width, job.video_height)
         # A frame, not a blank: the test pattern has many colours.
         assert len(poster.convert("RGB").getcolors(maxcolors=1 << 16) or range(1 << 16)) > 50
+
+
+def test_the_poster_is_the_frame_at_one_second_encoded_on_one_thread(
+    tmp_path, settings, monkeypatch
+):
+    """The poster is FFmpeg's JPEG of the decoded frame at 1 s, in the frame's own colours (the
+    video's limited range made full, as JPEG wants), and its encoder runs on one thread: FFmpeg's
+    automatic threading gives each thread its own copy of the encoder's buffers (~3 MB more of
+    the archive worker's peak at 2 cores, more with more) to make one small picture."""
+    import av
+    from PIL import ImageChops, ImageStat
+
+    from soraweb.simulator.video import ClipSpec, extract_frame, render_clip
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    clip = tmp_path / "clip.mp4"
+    render_clip(ClipSpec(360, 640, 2.0, 24, "a poster", "job 1", "poster-seed"), clip)
+    encoders = []
+    real = av.CodecContext
+
+    class Spy:
+        @staticmethod
+        def create(*args, **kwargs):
+            ctx = real.create(*args, **kwargs)
+            encoders.append(ctx)
+            return ctx
+
+    monkeypatch.setattr(av, "CodecContext", Spy)
+    facts = download.inspect_video(clip, poster=True)
+    assert (facts.width, facts.height) == (360, 640) and facts.poster is not None
+    [encoder] = encoders
+    assert encoder.name == "mjpeg" and encoder.thread_count == 1
+    with Image.open(facts.poster) as poster:
+        assert poster.format == "JPEG" and poster.size == (360, 640)
+        difference = ImageChops.difference(extract_frame(clip, 1.0), poster.convert("RGB"))
+    assert max(ImageStat.Stat(difference).mean) < 6, ImageStat.Stat(difference).mean

@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +33,7 @@ from django.core.files.storage import default_storage
 from soraweb.providers.base import ProviderError, VideoProvider
 
 if TYPE_CHECKING:
-    from PIL import Image
+    from av.video.frame import VideoFrame
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,9 @@ CHUNK = 1024 * 1024
 HEARTBEAT_BYTES = 8 * 1024 * 1024
 POSTER_AT_SECONDS = 1.0
 POSTER_MAX_FRAMES = 240
+# The poster's JPEG quantiser (FFmpeg's mjpeg qscale, 2 best .. 31): 3 gives about the bytes of
+# PIL's JPEG quality 88, and a frame at least as close to the decoded one.
+POSTER_QSCALE = 3
 
 
 class ArchiveError(Exception):
@@ -210,6 +214,15 @@ def inspect_video(path: Path, *, poster: bool = True) -> VideoFacts:
 
     One open, one pass: the demuxer reads the moov box and decodes from the first keyframe to
     the poster's moment. A frame that does not decode, or no frame at all, fails the check.
+
+    Memory (the worker's peak while archiving, as the archive benchmark measures it): PyAV's
+    import is most of it (~17 MB, FFmpeg's libraries and PyAV's modules); the rest is kept
+    small. The demuxer is named (the ftyp box is checked here already), so FFmpeg does not run
+    every demuxer's probe over the head of the file (~1 MB of code); the poster is encoded by
+    FFmpeg's own JPEG encoder from the decoded YUV frame, not through an RGB copy and PIL
+    (PIL's import, the RGB frame and PIL's encoder cost ~6 MB); and its encoder runs on one
+    thread, since FFmpeg's automatic threading gives every thread its own copy of the encoder's
+    buffers (~3 MB more at 2 cores, and more with more cores) to make one small picture.
     """
     # Imported here: PyAV costs about 17 MB per process, and only the archive step needs it
     # (a worker that only reads chat streams or polls never loads it).
@@ -222,7 +235,7 @@ def inspect_video(path: Path, *, poster: bool = True) -> VideoFacts:
         fh.seek(0)
         reader = _CountedReader(fh)
         try:
-            with av.open(reader, mode="r") as container:
+            with av.open(reader, mode="r", format=MP4_DEMUXER) as container:
                 if not container.streams.video:
                     raise ArchiveError("the downloaded file has no video track")
                 stream = container.streams.video[0]
@@ -239,20 +252,41 @@ def inspect_video(path: Path, *, poster: bool = True) -> VideoFacts:
                         break
                 if frame is None:
                     raise ArchiveError("the downloaded video has no frame that can be decoded")
-                image = frame.to_image() if poster else None
+            # The demuxer and the decoder are freed now, so the encoder reuses their memory.
+            del stream, container
+            jpeg = _encode_jpeg(frame) if poster else None
         except av.error.FFmpegError as exc:
             raise ArchiveError(
                 f"the downloaded video cannot be decoded ({exc.__class__.__name__})"
             ) from exc
-    poster_path = _save_jpeg(image) if image is not None else None
+    poster_path = _save_jpeg(jpeg) if jpeg is not None else None
     return VideoFacts(width, height, seconds, poster_path, len(head) + reader.bytes_read)
 
 
-def _save_jpeg(image: Image.Image) -> Path:
+# FFmpeg's name for its ISO base media demuxer (MP4, MOV, 3GP: whatever starts with an ftyp box).
+MP4_DEMUXER = "mp4"
+
+
+def _encode_jpeg(frame: VideoFrame) -> bytes:
+    """The frame as a baseline JPEG (full-range 4:2:0 YCbCr, as JFIF wants), by FFmpeg."""
+    import av
+
+    encoder = av.CodecContext.create("mjpeg", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = frame.width, frame.height, "yuvj420p"
+    encoder.time_base = frame.time_base or Fraction(1, av.time_base)  # required; unused here
+    encoder.thread_count = 1  # see inspect_video: threads would each copy the encoder's buffers
+    encoder.qmin = encoder.qmax = POSTER_QSCALE
+    # Limited-range video to full-range JPEG (the range conversion an RGB copy also did).
+    picture = frame.reformat(format="yuvj420p", threads=1)
+    picture.pts = None
+    return b"".join(bytes(packet) for packet in [*encoder.encode(picture), *encoder.encode(None)])
+
+
+def _save_jpeg(jpeg: bytes) -> Path:
     fd, name = tempfile.mkstemp(dir=_incoming_dir(), suffix=".jpg")
     try:
         with os.fdopen(fd, "wb") as out:
-            image.convert("RGB").save(out, "JPEG", quality=88)
+            out.write(jpeg)
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
@@ -274,7 +308,7 @@ def _provider_thumbnail(client: VideoProvider, job) -> Path | None:
     except (ProviderError, ArchiveError) as exc:
         logger.info("job %s: no provider thumbnail (%s), taking a frame instead", job.pk, exc)
         return None
-    from PIL import Image  # here, like PyAV in inspect_video: only saving needs it
+    from PIL import Image  # here, like PyAV in inspect_video: only a provider's thumbnail needs it
 
     try:
         with Image.open(path) as img:
@@ -286,10 +320,7 @@ def _provider_thumbnail(client: VideoProvider, job) -> Path | None:
         return None
     finally:
         path.unlink(missing_ok=True)
-    fd, name = tempfile.mkstemp(dir=_incoming_dir(), suffix=".jpg")
-    with os.fdopen(fd, "wb") as out:
-        out.write(buf.getvalue())
-    return Path(name)
+    return _save_jpeg(buf.getvalue())
 
 
 def _store(path: Path, name: str) -> str:
