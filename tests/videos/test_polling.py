@@ -123,6 +123,18 @@ def test_early_queries_are_sparse_and_a_late_job_is_never_asked_less_than_the_in
     assert max(late) == 3.0
 
 
+def test_a_late_job_of_a_short_model_with_a_wide_spread_is_asked_at_the_interval():
+    # Short jobs that vary a lot (median 14 s, spread 10 s): the window around the estimate is
+    # sparse (tens of seconds between queries, to stay within fixed 10 s polling's count), but
+    # once the job is past its estimate it is asked about at the provider's interval.
+    est = finish_estimate(stats=GenerationStats(median=14.0, spread=10.0, jobs=11))
+    assert common.dense_gap(est) > 20
+    for age in (15.0, 30.0, 45.0, 120.0):
+        assert next_poll_delay(age=age, estimate=est, interval=3.0) == 3.0
+    asked, late = _queries(60.0, stats=GenerationStats(median=14.0, spread=10.0, jobs=11))
+    assert late <= 3.0
+
+
 @pytest.mark.django_db
 def test_the_model_history_is_its_last_jobs_of_that_length_else_of_any_length(member, sim_provider):
     common.forget_generation_stats()

@@ -167,7 +167,10 @@ def next_poll_delay(
     dense = dense_gap(estimate)
     if age >= estimate.age:
         late = dense + LATE_GROWTH * (age - estimate.age)
-        return max(min(_gap_at(age, estimate), late, max(interval, dense)), floor)
+        # Capped at the fixed interval, however wide the window was: a model whose short jobs
+        # vary a lot has a dense gap of tens of seconds, and a job past its estimate must not
+        # wait that long to be seen (the fixed interval is what polling without a plan gives).
+        return max(min(_gap_at(age, estimate), late, interval), floor)
     # The next query at the first t' with t' - age >= gap(t'): the gap of the moment asked about,
     # so a long early jump lands where queries are dense, not past the finish.
     lo, hi = age + dense, max(estimate.age, age + dense)
