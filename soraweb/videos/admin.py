@@ -494,6 +494,14 @@ class VideoJobAdmin(admin.ModelAdmin):
     list_select_related = ["owner", "prompt", "provider", "video_model"]
     date_hierarchy = "created_at"
     inlines = [SentImageInline, JobEventInline]
+
+    def get_inlines(self, request, obj=None):
+        # The pictures sent, only for a job that sent some: an empty table says nothing (and at
+        # phone width it would be a scrollable box with nothing in it to focus).
+        if obj is None or not obj.sent_images.exists():
+            return [inline for inline in self.inlines if inline is not SentImageInline]
+        return self.inlines
+
     actions = [
         "refresh_now",
         "cancel_jobs",

@@ -18,6 +18,7 @@ from PIL import Image
 
 from soraweb.catalogue.presets import PRESETS_FILE
 from soraweb.videos.models import JobState, Provider, VideoJob, VideoModel
+from tests.factories import job_row
 from tests.videos.test_pipeline import drive
 from tests.videos.test_remix_and_fit import stored_image
 from tests.videos.test_studio import openai_model, png_bytes
@@ -274,6 +275,10 @@ def test_the_job_page_shows_the_fitted_copy_that_was_sent(
     assert f'src="{url}"' in admin_html and "720 × 1280" in admin_html
     assert f"{first} (1600 × 900)" in admin_html
     assert 'name="sent_images-0-slot"' not in admin_html  # read only: a record, not a form
+    # A job that sent no fitted copy shows no such table.
+    other = job_row(member, text="no pictures")
+    plain = client.get(reverse("admin:videos_videojob_change", args=[other.pk])).content.decode()
+    assert "Pictures sent to the provider" not in plain and "Event log" in plain
     client.logout()
     assert client.get(url).status_code == 302  # sign-in first
 
