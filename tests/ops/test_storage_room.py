@@ -221,7 +221,7 @@ from django.db import connection
 from soraweb.ops import services
 from soraweb.ops.models import Notice
 from soraweb.videos.models import JobState
-from tests.factories import ago, job_row
+from tests.factories import ago, seeded_row
 
 spec = json.loads(sys.stdin.read())
 User = get_user_model()
@@ -230,7 +230,7 @@ for user in admins:
     user.user_permissions.add(Permission.objects.get(codename="view_operations"))
 owner = User.objects.create_user(username="owner", password="x-owner-pass-1")
 jobs = [
-    seeded_row(owner, state=JobState.ARCHIVING, created_at=ago(minutes=5),)
+    seeded_row(owner, state=JobState.ARCHIVING, created_at=ago(minutes=5))
     for _ in range(spec["threads"])
 ]
 barrier = threading.Barrier(spec["threads"])
