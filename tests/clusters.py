@@ -44,6 +44,16 @@ print(json.dumps(ids))
 """
 
 
+def proc_stat(pid: int) -> tuple[str, int, int] | None:
+    """(state, ppid, start time) of a process, or None when there is no such process."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rfind(")") + 2 :].split()
+    return fields[0], int(fields[1]), int(fields[19])
+
+
 def clean_env(**overrides: str) -> dict[str, str]:
     """The current environment without any soraweb configuration, plus ``overrides``."""
     env = {

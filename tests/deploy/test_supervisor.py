@@ -22,18 +22,8 @@ import requests
 
 from soraweb import supervise
 from soraweb.videos.management.commands.runstack import STOP_GRACE_SECONDS
-from tests.clusters import ROOT, clean_env, manage
+from tests.clusters import ROOT, clean_env, manage, proc_stat
 from tests.conftest import free_port
-
-
-def _stat(pid: int) -> tuple[str, int, int] | None:
-    """(state, ppid, start time) of a process, or None when there is no such process."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rfind(")") + 2 :].split()
-    return fields[0], int(fields[1]), int(fields[19])
 
 
 def descendants(root: int) -> dict[int, int]:
@@ -41,7 +31,7 @@ def descendants(root: int) -> dict[int, int]:
     children: dict[int, list[int]] = {}
     starts: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (st := _stat(int(entry.name))) and st[0] not in "ZX":
+        if entry.name.isdigit() and (st := proc_stat(int(entry.name))) and st[0] not in "ZX":
             children.setdefault(st[1], []).append(int(entry.name))
             starts[int(entry.name)] = st[2]
     found: dict[int, int] = {}
@@ -57,7 +47,7 @@ def still_running(procs: dict[int, int]) -> list[str]:
     """The processes of ``procs`` still running (a zombie holds nothing: it counts as gone)."""
     left = []
     for pid, start in procs.items():
-        st = _stat(pid)
+        st = proc_stat(pid)
         if st and st[2] == start and st[0] not in "ZX":
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
             left.append(f"{pid}: {cmdline.decode(errors='replace')[:120]}")
@@ -231,7 +221,7 @@ def test_the_guard_stops_groups_when_its_supervisor_vanishes(tmp_path):
         guard.watch(polite.pid, signalled=False)
         guard.watch(stubborn.pid, signalled=False)
         time.sleep(0.5)
-        procs = {**descendants(stubborn.pid), stubborn.pid: _stat(stubborn.pid)[2]}
+        procs = {**descendants(stubborn.pid), stubborn.pid: proc_stat(stubborn.pid)[2]}
         assert len(procs) == 3, procs
         guard.proc.stdin.close()  # as when the supervisor is killed: end of file, no "done"
         assert polite.wait(timeout=5) == -signal.SIGTERM
